@@ -1,0 +1,16 @@
+DROP TABLE webhook_events;
+DROP TRIGGER financial_journals_no_truncate ON financial_journals;
+DROP TRIGGER financial_journals_no_update_delete ON financial_journals;
+DROP TABLE financial_journals;
+DROP FUNCTION financial_journals_append_only();
+DROP TABLE user_courses;
+DROP TABLE promo_redemptions;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE promo_code_courses;
+DROP TABLE promo_codes;
+DROP TABLE cart_items;
+DROP TABLE carts;
+DROP TABLE courses;
+DROP TABLE login_attempts;
+DROP TABLE users;

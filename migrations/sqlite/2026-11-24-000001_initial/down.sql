@@ -1,0 +1,15 @@
+DROP TABLE webhook_events;
+DROP TRIGGER financial_journals_no_delete;
+DROP TRIGGER financial_journals_no_update;
+DROP TABLE financial_journals;
+DROP TABLE user_courses;
+DROP TABLE promo_redemptions;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE promo_code_courses;
+DROP TABLE promo_codes;
+DROP TABLE cart_items;
+DROP TABLE carts;
+DROP TABLE courses;
+DROP TABLE login_attempts;
+DROP TABLE users;

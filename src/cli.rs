@@ -1,0 +1,131 @@
+//! The `kasir` command line: `serve` (the default), `migrate`,
+//! `create-staff`, `seed-demo`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::services::{accounts, demo};
+use crate::startup::Application;
+use crate::{db, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "kasir",
+    version,
+    about = "A course-shop checkout: catalog, cart, Stripe payments, financial journal"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the shop (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a staff account, or make an existing account staff.
+    CreateStaff {
+        #[arg(long)]
+        email: String,
+        /// The password (or set KASIR_STAFF_PASSWORD, which keeps it out of `ps`).
+        #[arg(long, env = "KASIR_STAFF_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Display name for a new account (defaults to the email's local part).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Add the demo catalog (courses already there are left as they are).
+    SeedDemo,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: could not read .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    telemetry::init();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(&settings),
+        Command::CreateStaff {
+            email,
+            password,
+            name,
+        } => create_staff(&settings, &email, &password, name.as_deref()),
+        Command::SeedDemo => seed_demo(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        tracing::info!("kasir stopped");
+        Ok(())
+    })
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let applied = db::migrate(&settings.database_url)?;
+    if applied.is_empty() {
+        println!(
+            "database is up to date ({})",
+            settings.database_url.engine()
+        );
+    } else {
+        for version in applied {
+            println!("applied migration {version}");
+        }
+    }
+    Ok(())
+}
+
+fn create_staff(
+    settings: &Settings,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
+    let pool = db::open(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    let (user, created) = accounts::create_staff(&mut conn, email, password, name)?;
+    if created {
+        println!("created staff account {}", user.email);
+    } else {
+        println!(
+            "{} is now staff, with the new password (their other sessions were ended)",
+            user.email
+        );
+    }
+    Ok(())
+}
+
+fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
+    let pool = db::open(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    let added = demo::seed_demo_catalog(&mut conn, settings.currency)?;
+    println!("demo catalog: {added} course(s) added");
+    Ok(())
+}

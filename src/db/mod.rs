@@ -1,0 +1,256 @@
+//! The database: one connection type for both engines, a pool, embedded
+//! migrations, and the bridge that runs blocking diesel work off the
+//! request threads.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// How long a SQLite writer waits for the lock before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// One connection type that serves both engines; the variant is chosen from
+/// `DATABASE_URL`, never by trial (diesel's derived `establish` would hide
+/// the real connection error behind the last engine it tried).
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// A parsed `DATABASE_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// A file path (`sqlite://data/kasir.db`, `sqlite:///abs/path.db`, or a bare path).
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("DATABASE_URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path == ":memory:" {
+            return Err(format!(
+                "DATABASE_URL {raw:?} names no database file (an in-memory SQLite database cannot be shared by a pool)"
+            ));
+        }
+        if let Some((scheme, _)) = path.split_once("://") {
+            return Err(format!(
+                "DATABASE_URL scheme {scheme:?} is not supported: use postgres://... or sqlite://path/to/file.db"
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgresql",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL with any password blanked, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let userinfo = &url[scheme_end + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+
+    /// Opens one connection, with the per-connection settings of its engine.
+    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self {
+            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            Self::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                configure_sqlite(&mut conn)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// WAL lets readers run beside the writer; busy_timeout makes concurrent
+/// writers queue instead of failing; SQLite leaves foreign keys off unless asked.
+fn configure_sqlite(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    ))
+}
+
+/// r2d2 manager that opens connections through [`DatabaseUrl::connect`], so
+/// every pooled SQLite connection gets its pragmas.
+#[derive(Clone, Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.url.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map(|_| ()).map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Why the database could not be opened; printed as is at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("could not create the SQLite directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not connect to the {engine} database at {url}: {source}")]
+    Connect {
+        engine: &'static str,
+        url: String,
+        source: diesel::ConnectionError,
+    },
+    #[error("could not apply the database migrations: {0}")]
+    Migrate(String),
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+}
+
+/// Connects once (so a bad URL fails at once, with the engine's own reason),
+/// applies pending migrations, and builds the pool.
+pub fn open(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {
+    let mut conn = connect_checked(url)?;
+    run_migrations(&mut conn)?;
+    drop(conn);
+    build_pool(url, max_connections)
+}
+
+/// Connects once and applies pending migrations; `kasir migrate` is this.
+pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, DbSetupError> {
+    let mut conn = connect_checked(url)?;
+    run_migrations(&mut conn)
+}
+
+fn connect_checked(url: &DatabaseUrl) -> Result<DbConnection, DbSetupError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        create_parent_dir(path)?;
+    }
+    url.connect().map_err(|source| DbSetupError::Connect {
+        engine: url.engine(),
+        url: url.redacted(),
+        source,
+    })
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), DbSetupError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| DbSetupError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> {
+    let applied = match conn {
+        DbConnection::Postgresql(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {
+    r2d2::Pool::builder()
+        .max_size(max_connections)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(ConnectionManager { url: url.clone() })
+        .map_err(|e| DbSetupError::Pool(e.to_string()))
+}
+
+/// Current UTC time at the microsecond precision both engines store, so a
+/// value read back compares equal to the value written.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_and_postgres_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/kasir.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/kasir.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/k.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/k.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("shop.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("shop.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().engine(),
+            "postgresql"
+        );
+        assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+        assert!(DatabaseUrl::parse("  ").is_err());
+    }
+
+    #[test]
+    fn redacts_the_postgres_password() {
+        let url = DatabaseUrl::parse("postgres://kasir:s3cret@db:5432/kasir").unwrap();
+        assert_eq!(url.redacted(), "postgres://kasir:***@db:5432/kasir");
+        assert!(!url.redacted().contains("s3cret"));
+    }
+}

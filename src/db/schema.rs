@@ -1,0 +1,204 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    cart_items (id) {
+        id -> Int8,
+        cart_id -> Int8,
+        course_id -> Int8,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    carts (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        token -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    courses (id) {
+        id -> Int8,
+        slug -> Text,
+        title -> Text,
+        summary -> Text,
+        description -> Text,
+        price_cents -> Int8,
+        currency -> Text,
+        published -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    financial_journals (id) {
+        id -> Int8,
+        #[sql_name = "type"]
+        type_ -> Text,
+        amount_cents -> Int8,
+        currency -> Text,
+        status -> Text,
+        description -> Text,
+        reference_id -> Nullable<Int8>,
+        metadata -> Text,
+        provider_event_id -> Nullable<Text>,
+        idempotency_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Int8,
+        throttle_key -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Int8,
+        order_id -> Int8,
+        course_id -> Int8,
+        title -> Text,
+        unit_price_cents -> Int8,
+        discount_cents -> Int8,
+        total_cents -> Int8,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Int8,
+        number -> Text,
+        user_id -> Int8,
+        status -> Text,
+        subtotal_cents -> Int8,
+        discount_cents -> Int8,
+        total_cents -> Int8,
+        refunded_cents -> Int8,
+        currency -> Text,
+        promo_code_id -> Nullable<Int8>,
+        promo_code -> Nullable<Text>,
+        promo_snapshot -> Nullable<Text>,
+        provider -> Text,
+        payment_intent_id -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        canceled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promo_code_courses (promo_code_id, course_id) {
+        promo_code_id -> Int8,
+        course_id -> Int8,
+    }
+}
+
+diesel::table! {
+    promo_codes (id) {
+        id -> Int8,
+        code -> Text,
+        kind -> Text,
+        percent_bps -> Nullable<Int4>,
+        amount_cents -> Nullable<Int8>,
+        currency -> Nullable<Text>,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        max_redemptions -> Nullable<Int8>,
+        per_user_limit -> Nullable<Int8>,
+        min_subtotal_cents -> Int8,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promo_redemptions (id) {
+        id -> Int8,
+        promo_code_id -> Int8,
+        order_id -> Int8,
+        user_id -> Int8,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_courses (id) {
+        id -> Int8,
+        user_id -> Int8,
+        course_id -> Int8,
+        order_id -> Nullable<Int8>,
+        granted_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoke_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        role -> Text,
+        session_version -> Int4,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        payload -> Text,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(cart_items -> carts (cart_id));
+diesel::joinable!(cart_items -> courses (course_id));
+diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(financial_journals -> orders (reference_id));
+diesel::joinable!(order_items -> courses (course_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(orders -> promo_codes (promo_code_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(promo_code_courses -> courses (course_id));
+diesel::joinable!(promo_code_courses -> promo_codes (promo_code_id));
+diesel::joinable!(promo_redemptions -> orders (order_id));
+diesel::joinable!(promo_redemptions -> promo_codes (promo_code_id));
+diesel::joinable!(promo_redemptions -> users (user_id));
+diesel::joinable!(user_courses -> courses (course_id));
+diesel::joinable!(user_courses -> orders (order_id));
+diesel::joinable!(user_courses -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    cart_items,
+    carts,
+    courses,
+    financial_journals,
+    login_attempts,
+    order_items,
+    orders,
+    promo_code_courses,
+    promo_codes,
+    promo_redemptions,
+    user_courses,
+    users,
+    webhook_events,
+);

@@ -1,0 +1,122 @@
+use std::fmt;
+
+/// An ISO 4217 currency that has a minor unit (so amounts are whole numbers
+/// of cents, yen, fils ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Currency {
+    iso: iso_currency::Currency,
+    exponent: u32,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, String> {
+        let code = code.trim().to_ascii_uppercase();
+        let iso = iso_currency::Currency::from_code(&code)
+            .ok_or_else(|| format!("{code:?} is not an ISO 4217 currency code"))?;
+        let exponent = iso
+            .exponent()
+            .ok_or_else(|| format!("{code} has no minor unit and cannot be sold in"))?;
+        Ok(Self {
+            iso,
+            exponent: u32::from(exponent),
+        })
+    }
+
+    /// The three-letter code, upper case (`USD`).
+    pub fn code(&self) -> &'static str {
+        self.iso.code()
+    }
+
+    /// Digits after the decimal point: 2 for USD, 0 for JPY, 3 for KWD.
+    pub fn exponent(&self) -> u32 {
+        self.exponent
+    }
+
+    /// A symbol to put before the amount, where it names this currency without
+    /// ambiguity; `None` means "write the code after the amount".
+    fn unambiguous_symbol(&self) -> Option<&'static str> {
+        match self.code() {
+            "USD" => Some("$"),
+            "EUR" => Some("€"),
+            "GBP" => Some("£"),
+            "JPY" => Some("¥"),
+            "INR" => Some("₹"),
+            "KRW" => Some("₩"),
+            _ => None,
+        }
+    }
+}
+
+/// An amount in minor units with its currency. Never a float.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+}
+
+/// `$1,234.50`, `¥4,900`, `-€3.00`, `1,500.000 KWD`.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = 10u64.pow(self.currency.exponent());
+        let abs = self.minor.unsigned_abs();
+        let (whole, frac) = (abs / scale, abs % scale);
+        let digits = whole.to_string();
+        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let number = if self.currency.exponent() == 0 {
+            grouped
+        } else {
+            format!(
+                "{grouped}.{frac:0width$}",
+                width = self.currency.exponent() as usize
+            )
+        };
+        let sign = if self.minor < 0 { "-" } else { "" };
+        match self.currency.unambiguous_symbol() {
+            Some(symbol) => write!(f, "{sign}{symbol}{number}"),
+            None => write!(f, "{sign}{number} {}", self.currency.code()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(minor: i64, code: &str) -> String {
+        Money::new(minor, Currency::parse(code).unwrap()).to_string()
+    }
+
+    #[test]
+    fn formats_minor_units_for_the_currency() {
+        assert_eq!(money(4900, "USD"), "$49.00");
+        assert_eq!(money(123_456_789, "usd"), "$1,234,567.89");
+        assert_eq!(money(5, "EUR"), "€0.05");
+        assert_eq!(money(-300, "EUR"), "-€3.00");
+        assert_eq!(money(4900, "JPY"), "¥4,900");
+        assert_eq!(money(1_500_000, "KWD"), "1,500.000 KWD");
+        assert_eq!(money(15_000_000, "IDR"), "150,000.00 IDR");
+        assert_eq!(money(0, "USD"), "$0.00");
+        assert_eq!(money(i64::MIN, "USD"), "-$92,233,720,368,547,758.08");
+    }
+
+    #[test]
+    fn rejects_unknown_currencies_and_ones_without_minor_unit() {
+        assert!(Currency::parse("XYZ").is_err());
+        assert!(Currency::parse("").is_err());
+        // XAU (gold) has no minor unit.
+        assert!(Currency::parse("XAU").is_err());
+        assert_eq!(Currency::parse(" jpy ").unwrap().exponent(), 0);
+    }
+}

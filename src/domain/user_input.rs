@@ -1,0 +1,125 @@
+use std::fmt;
+
+/// A password chosen at registration: long enough to resist guessing,
+/// short enough that hashing it is not a denial-of-service lever.
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 10;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let chars = raw.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(format!(
+                "Choose a password of at least {} characters.",
+                Self::MIN_CHARS
+            ));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(format!(
+                "Choose a password of at most {} characters.",
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// The name shown in the navbar and on invoices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("Enter your name.".into());
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "Names are limited to {} characters.",
+                Self::MAX_CHARS
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("Names cannot contain control characters.".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What an account may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Student,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Student => "student",
+            Self::Staff => "staff",
+        }
+    }
+
+    /// Reads the stored value; anything unknown gets the least privilege.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "staff" => Self::Staff,
+            _ => Self::Student,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_length_is_bounded_in_characters() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("correct horse").is_ok());
+        assert!(NewPassword::parse("éééééééééé").is_ok());
+        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("correct horse").unwrap()),
+            "NewPassword(***)"
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            DisplayName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse("a\u{0}b").is_err());
+        assert!(DisplayName::parse(&"n".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn unknown_roles_get_least_privilege() {
+        assert_eq!(Role::from_db("staff"), Role::Staff);
+        assert_eq!(Role::from_db("student"), Role::Student);
+        assert_eq!(Role::from_db("admin"), Role::Student);
+    }
+}

@@ -1,0 +1,148 @@
+//! How failures reach people.
+//!
+//! Policy: a failure the user can fix or should know about (bad input, not
+//! found, not allowed, too many attempts) is a 4xx with a message written
+//! for them, and is logged at most at `info`. A failure they cannot fix
+//! (database down, a bug) is a 500 with a generic message and the request
+//! id; its cause chain is logged once, here, at `error`. Nothing is ever
+//! shown to a user from an internal error's text.
+//!
+//! Handlers return `Result<_, AppError>`. The response carries an
+//! [`ErrorPage`] in its extensions; the error-page middleware in
+//! `routes::layout` renders it inside the site layout (or as JSON for
+//! clients that asked for JSON).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("too many requests: {0}")]
+    TooManyRequests(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What the error page shows; attached to the response for the layout
+/// middleware to render.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl ErrorPage {
+    /// The page for a bare status (actix's own 404/405/413, extractor errors).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (title, message) = match status.as_u16() {
+            400 => (
+                "Bad request",
+                "The request could not be understood. Check the form and try again.",
+            ),
+            401 => ("Please log in", "You need to log in to see this page."),
+            403 => (
+                "Not allowed",
+                "This action was refused. If you submitted a form, reload the page and try again.",
+            ),
+            404 => (
+                "Page not found",
+                "There is nothing here. The link may be old, or the course unpublished.",
+            ),
+            405 => (
+                "Not allowed",
+                "That page does not accept this kind of request.",
+            ),
+            413 => (
+                "Too large",
+                "What you sent is larger than this page accepts.",
+            ),
+            429 => (
+                "Slow down",
+                "Too many attempts. Wait a few minutes and try again.",
+            ),
+            503 => (
+                "Temporarily unavailable",
+                "The shop is busy or being maintained. Try again in a moment.",
+            ),
+            s if s >= 500 => (
+                "Something went wrong",
+                "An unexpected error stopped this page. It has been logged; please try again in a moment.",
+            ),
+            _ => ("Request failed", "The request could not be completed."),
+        };
+        Self {
+            title,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut page = ErrorPage::for_status(status);
+        match self {
+            Self::BadRequest(m)
+            | Self::Forbidden(m)
+            | Self::Conflict(m)
+            | Self::TooManyRequests(m) => {
+                page.message = m.clone();
+            }
+            Self::Unavailable(cause) => tracing::warn!(error.cause = %cause, "service unavailable"),
+            Self::Internal(e) => tracing::error!(error.cause_chain = ?e, "request failed"),
+            Self::NotFound | Self::PayloadTooLarge => {}
+        }
+        let mut response = HttpResponse::build(status).finish();
+        response.extensions_mut().insert(page);
+        response
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("database query failed"))
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(format!("no database connection: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("template rendering failed"))
+    }
+}

@@ -1,0 +1,14 @@
+//! kasir: a course-shop checkout. See DESIGN.md in the project's shared
+//! folder for the architecture; the README for how to run it.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod routes;
+pub mod services;
+pub mod session;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,78 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::CourseId;
+use crate::db::DbConnection;
+use crate::db::schema::courses;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = courses)]
+pub struct Course {
+    pub id: CourseId,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub published: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = courses)]
+pub struct NewCourse<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub price_cents: i64,
+    pub currency: &'a str,
+    pub published: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Course {
+    /// The catalog, cheapest first within the same launch order.
+    pub fn list_published(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        courses::table
+            .filter(courses::published.eq(true))
+            .order((courses::created_at.asc(), courses::id.asc()))
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    pub fn find_published_by_slug(
+        conn: &mut DbConnection,
+        slug: &str,
+    ) -> QueryResult<Option<Self>> {
+        courses::table
+            .filter(courses::slug.eq(slug))
+            .filter(courses::published.eq(true))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        courses::table.count().get_result(conn)
+    }
+}
+
+impl NewCourse<'_> {
+    /// Inserts unless a course with this slug exists; returns whether it
+    /// inserted. The unique slug decides, so concurrent seeders cannot clash.
+    pub fn insert_if_new(&self, conn: &mut DbConnection) -> QueryResult<bool> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match diesel::insert_into(courses::table)
+            .values(self)
+            .execute(conn)
+        {
+            Ok(_) => Ok(true),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

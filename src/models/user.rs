@@ -1,0 +1,100 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::UserId;
+use crate::db::DbConnection;
+use crate::db::schema::users;
+use crate::domain::Role;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub role: String,
+    pub session_version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::from_db(&self.role)
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role() == Role::Staff
+    }
+
+    pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<Self>> {
+        users::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// `email` must already be normalised (see [`crate::domain::Email`]).
+    pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<Self>> {
+        users::table
+            .filter(users::email.eq(email))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Ends every session issued so far for this user.
+    pub fn bump_session_version(
+        conn: &mut DbConnection,
+        id: UserId,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::session_version.eq(users::session_version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
+    pub fn set_role_and_password(
+        conn: &mut DbConnection,
+        id: UserId,
+        role: Role,
+        password_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role.as_str()),
+                users::password_hash.eq(password_hash),
+                users::session_version.eq(users::session_version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+}
+
+impl NewUser<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<User> {
+        diesel::insert_into(users::table)
+            .values(self)
+            // `as_returning()` does not compile through the multi-backend
+            // connection; the column tuple does (field order = table order).
+            .returning(users::all_columns)
+            .get_result(conn)
+    }
+}

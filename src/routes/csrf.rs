@@ -1,0 +1,71 @@
+//! Every state-changing request proves it came from our own page: the
+//! form's `csrf_token` field (or the `X-CSRF-Token` header, for scripts)
+//! must equal the token in the session.
+
+use actix_session::SessionExt;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::session::AppSession;
+
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// A url-encoded form whose CSRF token has been checked.
+pub struct CsrfForm<T>(pub T);
+
+/// A form with no fields but the token (logout, delete buttons).
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+#[derive(Deserialize)]
+struct TokenField {
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        // `Bytes` honours the app's PayloadConfig limit.
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::BadRequest("The form could not be read.".into())
+                }
+            })?;
+            let from_header = req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let presented = from_header.or_else(|| {
+                serde_urlencoded::from_bytes::<TokenField>(&body)
+                    .ok()
+                    .and_then(|field| field.csrf_token)
+            });
+            let session = req.get_session();
+            if !AppSession(&session).csrf_matches(presented.as_deref().unwrap_or("")) {
+                return Err(AppError::Forbidden(
+                    "This form has expired or did not come from this site. Reload the page and try again.".into(),
+                ));
+            }
+            serde_urlencoded::from_bytes::<T>(&body)
+                .map(CsrfForm)
+                .map_err(|e| {
+                    AppError::BadRequest(format!("The form is incomplete or malformed ({e})."))
+                })
+        })
+    }
+}

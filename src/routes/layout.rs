@@ -1,0 +1,252 @@
+//! What every page shares: who is looking ([`Viewer`]), the navbar and
+//! flash data ([`Layout`]), rendering, the error pages, and the security
+//! headers.
+
+use actix_session::SessionExt;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, web};
+use askama::Template;
+use futures_util::future::LocalBoxFuture;
+use tracing_actix_web::RequestId;
+
+use super::{AppState, with_db};
+use crate::config::Settings;
+use crate::error::{AppError, ErrorPage};
+use crate::models::user::User;
+use crate::session::{AppSession, Flash};
+
+/// The user behind this request, if their session is still valid. Loaded
+/// once per request and cached in the request's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    pub user: Option<User>,
+}
+
+impl Viewer {
+    pub fn require_user(&self) -> Result<&User, AppError> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| AppError::Forbidden("Please log in first.".into()))
+    }
+
+    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
+        let session = req.get_session();
+        let app_session = AppSession(&session);
+        let Some((user_id, version)) = app_session.login_claim() else {
+            return Ok(Self::default());
+        };
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return Ok(Self::default());
+        };
+        let user = with_db(state, move |conn| User::find(conn, user_id)).await??;
+        match user {
+            // A session issued before the latest logout or password change
+            // carries an old version: it is over, whatever the cookie says.
+            Some(user) if user.session_version == version => Ok(Self { user: Some(user) }),
+            _ => {
+                app_session.log_out();
+                Ok(Self::default())
+            }
+        }
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(viewer) = req.extensions().get::<Viewer>() {
+                return Ok(viewer.clone());
+            }
+            let viewer = Self::load(&req).await?;
+            req.extensions_mut().insert(viewer.clone());
+            Ok(viewer)
+        })
+    }
+}
+
+/// The navbar's view of the user.
+#[derive(Clone, Debug)]
+pub struct NavUser {
+    pub name: String,
+    pub is_staff: bool,
+}
+
+/// Everything `base.html` needs. Every page template has a `layout` field.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub user: Option<NavUser>,
+    pub cart_count: i64,
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+    pub sandbox: bool,
+    /// The request path, to mark the current navbar entry.
+    pub path: String,
+}
+
+impl Layout {
+    /// The layout for a normal page; takes the pending flash messages.
+    pub fn new(req: &HttpRequest, viewer: &Viewer) -> Self {
+        let session = req.get_session();
+        let flashes = AppSession(&session).take_flashes();
+        Self::build(req, viewer, flashes)
+    }
+
+    /// The layout for an error page: flash messages stay for the next page.
+    fn for_error(req: &HttpRequest, viewer: &Viewer) -> Self {
+        Self::build(req, viewer, Vec::new())
+    }
+
+    fn build(req: &HttpRequest, viewer: &Viewer, flashes: Vec<Flash>) -> Self {
+        let session = req.get_session();
+        let sandbox = req
+            .app_data::<web::Data<AppState>>()
+            .is_none_or(|state| state.settings.is_sandbox());
+        Self {
+            user: viewer.user.as_ref().map(|u| NavUser {
+                name: u.name.clone(),
+                is_staff: u.is_staff(),
+            }),
+            cart_count: 0,
+            csrf_token: AppSession(&session).csrf_token(),
+            flashes,
+            sandbox,
+            path: req.path().to_owned(),
+        }
+    }
+
+    pub fn is_current(&self, prefix: &str) -> bool {
+        if prefix == "/" {
+            self.path == "/" || self.path.starts_with("/courses/")
+        } else {
+            self.path.starts_with(prefix)
+        }
+    }
+}
+
+/// Renders a page with the given status.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(page.render()?))
+}
+
+/// A 303 to `location`, the answer to a successful form post.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorTemplate {
+    layout: Layout,
+    status: u16,
+    title: &'static str,
+    message: String,
+    request_id: Option<String>,
+}
+
+/// Middleware: gives every error response a body people can read. An
+/// error that already has an HTML or JSON body is left alone; the rest
+/// (ours, carrying an [`ErrorPage`], and actix's own 404/405/413) become
+/// the error page in the site layout, or `{"error": ...}` for clients that
+/// asked for JSON.
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    let has_body_of_its_own = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || has_body_of_its_own {
+        return Ok(res.map_into_left_body());
+    }
+    let page = res
+        .response()
+        .extensions()
+        .get::<ErrorPage>()
+        .cloned()
+        .unwrap_or_else(|| ErrorPage::for_status(status));
+    let (req, original) = res.into_parts();
+    let mut response = if wants_json(&req) {
+        HttpResponse::build(status).json(serde_json::json!({ "error": page.message }))
+    } else {
+        let viewer = Viewer::extract(&req).await.unwrap_or_default();
+        let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+        let template = ErrorTemplate {
+            layout: Layout::for_error(&req, &viewer),
+            status: status.as_u16(),
+            title: page.title,
+            message: page.message.clone(),
+            request_id: request_id.filter(|_| status.is_server_error()),
+        };
+        match template.render() {
+            Ok(html) => HttpResponse::build(status)
+                .content_type(header::ContentType::html())
+                .body(html),
+            Err(e) => {
+                tracing::error!(error = %e, "error page template failed");
+                HttpResponse::build(status)
+                    .content_type(header::ContentType::plaintext())
+                    .body(page.message)
+            }
+        }
+    };
+    // Keep what the handler set beside the error, e.g. Retry-After.
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, response).map_into_right_body())
+}
+
+/// True when the client prefers JSON over HTML (the navbar script, APIs).
+pub fn wants_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"))
+}
+
+/// The headers every response carries. The CSP allows Stripe.js (from the
+/// configured origin) and nothing inline.
+pub fn security_headers(settings: &Settings) -> actix_web::middleware::DefaultHeaders {
+    let stripe = settings.stripe_js_origin();
+    let csp = format!(
+        "default-src 'self'; script-src 'self' {stripe}; frame-src 'self' {stripe} https://hooks.stripe.com; \
+         connect-src 'self' https://api.stripe.com {stripe}; img-src 'self' data: https://*.stripe.com; \
+         style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    let mut headers = actix_web::middleware::DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, csp))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=(), payment=(self)",
+        ))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if settings.cookies_secure() {
+        headers = headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    headers
+}

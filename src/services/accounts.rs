@@ -1,0 +1,227 @@
+//! Accounts: registration, login with a database-backed throttle, logout
+//! that really ends sessions, and staff accounts.
+
+use std::sync::LazyLock;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{NaiveDateTime, TimeDelta};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::db::{self, DbConnection};
+use crate::domain::{DisplayName, Email, NewPassword, Role};
+use crate::models::UserId;
+use crate::models::login_attempt::LoginAttempt;
+use crate::models::user::{NewUser, User};
+
+/// Failed logins allowed per account, and per client address, in one window.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+pub const THROTTLE_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Deliberately says nothing about which of email or password was wrong.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("too many failed logins; retry in {retry_after_minutes} minutes")]
+    Throttled { retry_after_minutes: i64 },
+    #[error(transparent)]
+    Database(#[from] DieselError),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// Hashes with argon2id and the crate's recommended parameters.
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| AccountError::Hashing(e.to_string()))
+}
+
+fn verify_password(password: &str, stored_hash: &str) -> bool {
+    PasswordHash::new(stored_hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Verified against when the email is unknown, so that a wrong email costs
+/// the same time as a wrong password and does not reveal who has an account.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("kasir-timing-equaliser").unwrap_or_default());
+
+pub struct Registration<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+}
+
+/// Creates a student account. Every field problem is reported in one message.
+pub fn register(conn: &mut DbConnection, form: &Registration<'_>) -> Result<User, AccountError> {
+    let email = Email::parse(form.email);
+    let name = DisplayName::parse(form.name);
+    let password = NewPassword::parse(form.password);
+    let (email, name, password) = match (email, name, password) {
+        (Ok(e), Ok(n), Ok(p)) => (e, n, p),
+        (e, n, p) => {
+            let problems: Vec<String> = [e.err(), n.err(), p.err()].into_iter().flatten().collect();
+            return Err(AccountError::Invalid(problems.join(" ")));
+        }
+    };
+    let password_hash = hash_password(password.expose())?;
+    let now = db::now();
+    NewUser {
+        email: email.as_str(),
+        password_hash: &password_hash,
+        name: name.as_str(),
+        role: Role::Student.as_str(),
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)
+    .map_err(|e| match e {
+        // The unique index decides, so two simultaneous sign-ups cannot both win.
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AccountError::EmailTaken
+        }
+        other => other.into(),
+    })
+}
+
+/// Checks the credentials, counting failures per account and per client
+/// address in the database so the limit holds across instances.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<User, AccountError> {
+    let now = db::now();
+    let email = Email::parse(email)
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_default();
+    let account_key = format!("email:{email}");
+    let ip_key = format!("ip:{client_ip}");
+    check_throttle(conn, &account_key, MAX_FAILURES_PER_ACCOUNT, now)?;
+    check_throttle(conn, &ip_key, MAX_FAILURES_PER_IP, now)?;
+
+    let user = if email.is_empty() {
+        None
+    } else {
+        User::find_by_email(conn, &email)?
+    };
+    let verified = match &user {
+        Some(user) => verify_password(password, &user.password_hash),
+        None => {
+            verify_password(password, &DUMMY_HASH);
+            false
+        }
+    };
+    match user {
+        Some(user) if verified => {
+            LoginAttempt::clear(conn, &account_key)?;
+            Ok(user)
+        }
+        _ => {
+            LoginAttempt::record(conn, &account_key, now)?;
+            LoginAttempt::record(conn, &ip_key, now)?;
+            Err(AccountError::InvalidCredentials)
+        }
+    }
+}
+
+fn check_throttle(
+    conn: &mut DbConnection,
+    key: &str,
+    limit: i64,
+    now: NaiveDateTime,
+) -> Result<(), AccountError> {
+    let (failures, oldest) = LoginAttempt::count_since(conn, key, now - THROTTLE_WINDOW)?;
+    if failures < limit {
+        return Ok(());
+    }
+    let frees_at = oldest.unwrap_or(now) + THROTTLE_WINDOW;
+    let minutes = ((frees_at - now).num_seconds() + 59).max(60) / 60;
+    Err(AccountError::Throttled {
+        retry_after_minutes: minutes,
+    })
+}
+
+/// Ends every session of this user: the cookies they hold carry the old
+/// version and are refused from now on.
+pub fn end_sessions(conn: &mut DbConnection, user_id: UserId) -> Result<(), AccountError> {
+    User::bump_session_version(conn, user_id, db::now())?;
+    Ok(())
+}
+
+/// Creates a staff account, or makes an existing account staff with this
+/// password. Returns the user and whether it was created.
+pub fn create_staff(
+    conn: &mut DbConnection,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> Result<(User, bool), AccountError> {
+    let parsed_email = Email::parse(email).map_err(AccountError::Invalid)?;
+    let parsed_password = NewPassword::parse(password).map_err(AccountError::Invalid)?;
+    if let Some(existing) = User::find_by_email(conn, parsed_email.as_str())? {
+        let hash = hash_password(parsed_password.expose())?;
+        User::set_role_and_password(conn, existing.id, Role::Staff, &hash, db::now())?;
+        let updated = User::find(conn, existing.id)?.ok_or(DieselError::NotFound)?;
+        return Ok((updated, false));
+    }
+    let default_name = parsed_email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or("Staff")
+        .to_owned();
+    let name = DisplayName::parse(name.unwrap_or(&default_name)).map_err(AccountError::Invalid)?;
+    let hash = hash_password(parsed_password.expose())?;
+    let now = db::now();
+    let user = NewUser {
+        email: parsed_email.as_str(),
+        password_hash: &hash,
+        name: name.as_str(),
+        role: Role::Staff.as_str(),
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)?;
+    Ok((user, true))
+}
+
+/// Forgets failed logins older than the window; run by the periodic sweep.
+pub fn prune_login_attempts(conn: &mut DbConnection) -> Result<usize, AccountError> {
+    Ok(LoginAttempt::prune_before(
+        conn,
+        db::now() - THROTTLE_WINDOW,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_hashes_verify_and_differ_per_salt() {
+        let a = hash_password("correct horse battery").unwrap();
+        let b = hash_password("correct horse battery").unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b);
+        assert!(verify_password("correct horse battery", &a));
+        assert!(!verify_password("wrong horse battery", &a));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+}

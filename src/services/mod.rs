@@ -1,0 +1,5 @@
+//! Business rules and the transactions that keep them.
+
+pub mod accounts;
+pub mod catalog;
+pub mod demo;

@@ -1,0 +1,139 @@
+//! Builds the application: database, middleware, routes, the bound socket.
+//! `main` and the tests start it the same way.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::routes::{self, AppState, layout};
+use crate::services::{accounts, demo};
+
+/// Forms are small; anything bigger is refused with 413 before it is read.
+const FORM_LIMIT_BYTES: usize = 64 * 1024;
+/// How long a logged-in session lasts without a visit.
+const SESSION_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+pub const SESSION_COOKIE: &str = "kasir_session";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (migrating it), seeds the demo catalog when the
+    /// shop is empty and allowed to, and binds the listener (port 0 picks a
+    /// free port: see [`Application::port`]).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = open_database(&settings).await?;
+        let listener = TcpListener::bind(settings.bind_addr)
+            .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = settings.database_url.engine(),
+            payments = if settings.is_sandbox() { "sandbox" } else { "stripe" },
+            "kasir listening"
+        );
+        let state = web::Data::new(AppState { pool, settings });
+        spawn_housekeeping(state.clone());
+        let server = run(listener, state)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
+    let url = settings.database_url.clone();
+    let size = settings.db_pool_size;
+    let seed = settings.seed_demo_on_empty;
+    let currency = settings.currency;
+    tokio_blocking(move || -> anyhow::Result<DbPool> {
+        let pool = db::open(&url, size)?;
+        if seed {
+            let mut conn = pool.get()?;
+            let added = demo::seed_if_empty(&mut conn, currency)?;
+            if added > 0 {
+                tracing::info!(courses = added, "empty shop: demo catalog added");
+            }
+        }
+        Ok(pool)
+    })
+    .await
+}
+
+async fn tokio_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    web::block(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
+}
+
+/// Periodic upkeep inside `serve`: forget stale login failures.
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
+        loop {
+            interval.tick().await;
+            match routes::with_db(&state, accounts::prune_login_attempts).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(pruned)) => tracing::debug!(pruned, "old login attempts pruned"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning login attempts failed"),
+                Err(e) => tracing::warn!(error = %e, "pruning login attempts failed"),
+            }
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let key = Key::from(state.settings.secret_key.expose());
+    let secure = state.settings.cookies_secure();
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name(SESSION_COOKIE.to_owned())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(secure)
+            // Signed and encrypted: the user can neither read nor forge it.
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(
+                actix_web::cookie::time::Duration::seconds(SESSION_TTL.as_secs() as i64),
+            ))
+            .build();
+        App::new()
+            // Innermost first: error pages need the session and the state;
+            // the logger and the headers see every final response.
+            .wrap(from_fn(layout::error_pages))
+            .wrap(session)
+            .wrap(Compress::default())
+            .wrap(layout::security_headers(&state.settings))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
+            .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
+            .configure(routes::configure)
+            .service(actix_files::Files::new("/static", "static").prefer_utf8(true))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
