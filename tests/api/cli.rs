@@ -1,0 +1,109 @@
+//! The binary itself: startup failures must be immediate and say why.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Backend, TestDb};
+
+fn kasir(args: &[&str], env: &[(&str, &str)]) -> (bool, String, Duration) {
+    let dir = std::env::temp_dir().join(format!("kasir-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .args(args)
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("SECRET_KEY", "k".repeat(64))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed,
+    )
+}
+
+#[test]
+fn an_unreachable_postgres_url_exits_at_once_with_the_reason() {
+    let (ok, stderr, elapsed) = kasir(
+        &["serve"],
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/kasir")],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("could not connect to the postgresql database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("connection refused"),
+        "the engine's reason: {stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_before_anything_starts() {
+    let (ok, stderr, _) = kasir(
+        &["migrate"],
+        &[("DATABASE_URL", "mysql://root@localhost/kasir")],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("not supported"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_setting_is_named() {
+    let (ok, stderr, _) = kasir(&["migrate"], &[("STRIPE_SECRET_KEY", "sk_test_x")]);
+    assert!(!ok);
+    assert!(stderr.contains("STRIPE_WEBHOOK_SECRET"), "{stderr}");
+}
+
+#[test]
+fn migrate_applies_the_migrations_once_on_both_engines() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::create(backend);
+        let (ok, stderr, _) = kasir(&["migrate"], &[("DATABASE_URL", &db.url)]);
+        assert!(ok, "{backend:?}: {stderr}");
+        let output = Command::new(env!("CARGO_BIN_EXE_kasir"))
+            .arg("migrate")
+            .env("DATABASE_URL", &db.url)
+            .env("SECRET_KEY", "k".repeat(64))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("up to date"),
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_database_is_a_sqlite_file_under_data() {
+    let dir = std::env::temp_dir().join(format!("kasir-default-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .args(["seed-demo"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("9 course(s) added"));
+    assert!(
+        dir.join("data/kasir.db").is_file(),
+        "data/ is created on first run"
+    );
+    assert!(
+        dir.join("data/secret_key").is_file(),
+        "a session key is generated and kept"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,285 @@
+//! Spawns the real application on port 0, on a fresh database of the
+//! chosen engine, and talks to it over HTTP with a cookie jar.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use diesel::Connection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use kasir::config::Settings;
+use kasir::db::{DatabaseUrl, DbConnection};
+use kasir::startup::Application;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderValue;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The PostgreSQL server the suite creates its databases in.
+pub fn postgres_admin_url() -> String {
+    std::env::var("KASIR_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test and is removed after it.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+    dir: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> Self {
+        let name = format!("kasir_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                let url = format!("sqlite://{}", dir.join("kasir.db").display());
+                Self {
+                    url,
+                    backend,
+                    name,
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!("PostgreSQL must be running for the test suite ({admin}): {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    name,
+                    dir: None,
+                }
+            }
+        }
+    }
+
+    /// A direct connection, for arranging and checking rows.
+    pub fn connect(&self) -> DbConnection {
+        DatabaseUrl::parse(&self.url)
+            .unwrap()
+            .connect()
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                if let Some(dir) = &self.dir {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            Backend::Postgres => {
+                if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ))
+                    .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    jar: Arc<Jar>,
+}
+
+/// Settings for a test app; `overrides` replace or add variables.
+pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+        (
+            "SECRET_KEY".into(),
+            format!("test-secret-{}", "x".repeat(64)),
+        ),
+        ("DB_POOL_SIZE".into(), "4".into()),
+    ]);
+    for (k, v) in overrides {
+        vars.insert((*k).into(), (*v).into());
+    }
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Self {
+        let db = TestDb::create(backend);
+        let settings = test_settings(&db, overrides);
+        let app = Application::build(settings)
+            .await
+            .expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        let jar = Arc::new(Jar::default());
+        Self {
+            address,
+            db,
+            client: client_with(jar.clone()),
+            jar,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// The CSRF token of the current session, as a page embeds it.
+    pub async fn csrf_token(&self) -> String {
+        let html = self.get_html("/").await;
+        csrf_from(&html)
+    }
+
+    /// Posts a form the way the browser would: with the page's CSRF token.
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
+        self.post_form(path, &fields).await
+    }
+
+    pub async fn register(&self, email: &str, name: &str, password: &str) -> reqwest::Response {
+        self.submit(
+            "/register",
+            &[("email", email), ("name", name), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.submit("/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn logout(&self) -> reqwest::Response {
+        self.submit("/logout", &[]).await
+    }
+
+    /// The `Cookie` header this client would send now.
+    pub fn cookie_header(&self) -> Option<HeaderValue> {
+        self.jar.cookies(&self.address.parse().unwrap())
+    }
+
+    /// A fresh client with no cookies (another browser).
+    pub fn new_client(&self) -> reqwest::Client {
+        client_with(Arc::new(Jar::default()))
+    }
+
+    /// The name in the navbar, if the page shows someone logged in.
+    pub async fn logged_in_as(&self) -> Option<String> {
+        let html = self.get_html("/").await;
+        navbar_user(&html)
+    }
+}
+
+fn client_with(jar: Arc<Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client")
+}
+
+pub fn csrf_from(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(r#"meta[name="csrf-token"]"#).unwrap();
+    doc.select(&selector)
+        .next()
+        .and_then(|m| m.value().attr("content"))
+        .expect("page carries a CSRF token")
+        .to_owned()
+}
+
+pub fn navbar_user(html: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(".nav-user").unwrap();
+    doc.select(&selector)
+        .next()
+        .map(|el| el.text().collect::<String>().trim().to_owned())
+}
+
+pub fn select_all(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap();
+    doc.select(&selector)
+        .map(|el| el.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Declares each test once and runs it on both engines:
+/// `both_backends! { async fn name(app: TestApp) { ... } }` gives
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+
+            async fn run($app: TestApp) $body
+
+            #[actix_web::test]
+            async fn sqlite() {
+                run(TestApp::spawn(Backend::Sqlite).await).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                run(TestApp::spawn(Backend::Postgres).await).await
+            }
+        }
+    )*};
+}

@@ -1,0 +1,10 @@
+//! The integration suite: the real application over HTTP, each test on a
+//! fresh database, each database test on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod catalog;
+mod cli;
+mod schema;
+mod web_security;

@@ -1,0 +1,96 @@
+use crate::both_backends;
+use crate::helpers::{Backend, PASSWORD, TestApp, select_all};
+
+both_backends! {
+    async fn a_post_without_a_valid_csrf_token_is_forbidden(app: TestApp) {
+        app.register("ada@example.com", "Ada", PASSWORD).await;
+
+        let missing = app.post_form("/logout", &[]).await;
+        assert_eq!(missing.status(), 403);
+        let wrong = app.post_form("/logout", &[("csrf_token", "forged")]).await;
+        assert_eq!(wrong.status(), 403);
+        assert_eq!(app.logged_in_as().await.as_deref(), Some("Ada"), "still logged in");
+
+        let login = app.post_form("/login", &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
+        assert_eq!(login.status(), 403);
+        let html = login.text().await.unwrap();
+        assert_eq!(select_all(&html, "h1"), vec!["Not allowed"]);
+
+        // Another session's token is no good either.
+        let other = app.new_client();
+        let other_html = other.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+        let other_token = crate::helpers::csrf_from(&other_html);
+        assert_eq!(app.post_form("/logout", &[("csrf_token", &other_token)]).await.status(), 403);
+    }
+
+    async fn pages_carry_security_headers_and_a_locked_down_session_cookie(app: TestApp) {
+        let response = app.get("/").await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self' https://js.stripe.com"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
+        let cookie = headers["set-cookie"].to_str().unwrap();
+        assert!(cookie.starts_with("kasir_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain-http PUBLIC_URL: {cookie}");
+    }
+
+    async fn an_unknown_page_gets_the_404_page_in_the_layout(app: TestApp) {
+        let response = app.get("/no/such/page").await;
+        assert_eq!(response.status(), 404);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(response.headers().contains_key("content-security-policy"));
+        let html = response.text().await.unwrap();
+        assert_eq!(select_all(&html, ".error-code"), vec!["404"]);
+        assert_eq!(select_all(&html, ".brand"), vec!["kasir"], "the navbar is there");
+
+        let json = app
+            .client
+            .get(app.url("/no/such/page"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json.status(), 404);
+        let body: serde_json::Value = json.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("nothing here"));
+    }
+
+    async fn an_oversized_form_is_refused_with_413(app: TestApp) {
+        let token = app.csrf_token().await;
+        let huge = "x".repeat(200 * 1024);
+        let response = app
+            .post_form("/login", &[("csrf_token", &token), ("email", &huge), ("password", "p")])
+            .await;
+        assert_eq!(response.status(), 413);
+    }
+
+    async fn a_wrong_method_gets_a_clear_error_not_a_crash(app: TestApp) {
+        let response = app.client.delete(app.url("/login")).send().await.unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+}
+
+#[actix_web::test]
+async fn an_https_public_url_makes_the_session_cookie_secure() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("PUBLIC_URL", "https://shop.example.com")],
+    )
+    .await;
+    let response = app.get("/").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+}
