@@ -75,7 +75,8 @@ cargo test --locked
 
 # --- Browser ----------------------------------------------------------------
 step "browser tests (headless Chromium)"
-cargo build --locked --bin kasir
+# `cargo test` built the binary (integration tests run it); building it on
+# its own would unify features differently and recompile half the tree.
 export KASIR_BIN="$CARGO_TARGET_DIR/debug/kasir"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 node --test --test-concurrency=1 tests/browser/

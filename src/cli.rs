@@ -1,12 +1,12 @@
 //! The `kasir` command line: `serve` (the default), `migrate`,
-//! `create-staff`, `seed-demo`.
+//! `create-staff`, `seed-demo`, `prune-carts`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::services::{accounts, demo};
+use crate::services::{accounts, cart, demo};
 use crate::startup::Application;
 use crate::{db, telemetry};
 
@@ -40,6 +40,12 @@ enum Command {
     },
     /// Add the demo catalog (courses already there are left as they are).
     SeedDemo,
+    /// Delete guest carts that nobody touched for a while.
+    PruneCarts {
+        /// Age in days after which an untouched guest cart goes.
+        #[arg(long, default_value_t = 30)]
+        older_than_days: u32,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -68,6 +74,7 @@ pub fn main() -> ExitCode {
             name,
         } => create_staff(&settings, &email, &password, name.as_deref()),
         Command::SeedDemo => seed_demo(&settings),
+        Command::PruneCarts { older_than_days } => prune_carts(&settings, older_than_days),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -127,5 +134,16 @@ fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
     let added = demo::seed_demo_catalog(&mut conn, settings.currency)?;
     println!("demo catalog: {added} course(s) added");
+    Ok(())
+}
+
+fn prune_carts(settings: &Settings, older_than_days: u32) -> anyhow::Result<()> {
+    let pool = db::open(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    let pruned = cart::prune_guest_carts(
+        &mut conn,
+        chrono::TimeDelta::days(i64::from(older_than_days)),
+    )?;
+    println!("{pruned} guest cart(s) untouched for {older_than_days} days deleted");
     Ok(())
 }

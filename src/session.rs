@@ -15,6 +15,7 @@ const USER_ID: &str = "uid";
 const SESSION_VERSION: &str = "sv";
 const CSRF_TOKEN: &str = "csrf";
 const FLASHES: &str = "flash";
+const GUEST_CART: &str = "cart";
 
 /// Keep a runaway redirect loop from growing the cookie past its limit.
 const MAX_FLASHES: usize = 4;
@@ -31,6 +32,9 @@ pub enum FlashLevel {
 pub struct Flash {
     pub level: FlashLevel,
     pub text: String,
+    /// An optional link shown after the text: (href, label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<(String, String)>,
 }
 
 impl Flash {
@@ -72,6 +76,18 @@ impl AppSession<'_> {
         Ok(())
     }
 
+    /// The token of the guest cart, for a visitor who is not logged in.
+    pub fn guest_cart_token(&self) -> Option<String> {
+        self.0.get::<String>(GUEST_CART).ok().flatten()
+    }
+
+    pub fn set_guest_cart_token(
+        &self,
+        token: &str,
+    ) -> Result<(), actix_session::SessionInsertError> {
+        self.0.insert(GUEST_CART, token)
+    }
+
     /// Forgets everything, keeping nothing of the old session but a fresh key.
     pub fn log_out(&self) {
         self.0.renew();
@@ -100,14 +116,34 @@ impl AppSession<'_> {
     }
 
     pub fn flash(&self, level: FlashLevel, text: impl Into<String>) {
+        self.push_flash(Flash {
+            level,
+            text: text.into(),
+            link: None,
+        });
+    }
+
+    pub fn flash_with_link(
+        &self,
+        level: FlashLevel,
+        text: impl Into<String>,
+        href: String,
+        label: String,
+    ) {
+        self.push_flash(Flash {
+            level,
+            text: text.into(),
+            link: Some((href, label)),
+        });
+    }
+
+    fn push_flash(&self, flash: Flash) {
         let mut flashes = self.peek_flashes();
         if flashes.len() >= MAX_FLASHES {
             flashes.remove(0);
         }
-        flashes.push(Flash {
-            level,
-            text: text.into(),
-        });
+        flashes.push(flash);
+        // A failed insert only loses the message, never the action.
         let _ = self.0.insert(FLASHES, flashes);
     }
 

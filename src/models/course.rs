@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::CourseId;
+use super::{CourseId, is_unique_violation};
 use crate::db::DbConnection;
 use crate::db::schema::courses;
 
@@ -56,6 +56,14 @@ impl Course {
             .optional()
     }
 
+    pub fn find(conn: &mut DbConnection, id: CourseId) -> QueryResult<Option<Self>> {
+        courses::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
         courses::table.count().get_result(conn)
     }
@@ -65,13 +73,12 @@ impl NewCourse<'_> {
     /// Inserts unless a course with this slug exists; returns whether it
     /// inserted. The unique slug decides, so concurrent seeders cannot clash.
     pub fn insert_if_new(&self, conn: &mut DbConnection) -> QueryResult<bool> {
-        use diesel::result::{DatabaseErrorKind, Error};
         match diesel::insert_into(courses::table)
             .values(self)
             .execute(conn)
         {
             Ok(_) => Ok(true),
-            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+            Err(e) if is_unique_violation(&e) => Ok(false),
             Err(e) => Err(e),
         }
     }

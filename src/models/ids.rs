@@ -23,4 +23,6 @@ id_type!(
     UserId,
     /// `courses.id`
     CourseId,
+    /// `carts.id`
+    CartId,
 );

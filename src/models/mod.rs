@@ -2,9 +2,21 @@
 //! query takes `&mut DbConnection`, so a service can run several inside one
 //! transaction.
 
+pub mod cart;
 pub mod course;
 pub mod ids;
 pub mod login_attempt;
 pub mod user;
+pub mod user_course;
 
-pub use ids::{CourseId, UserId};
+pub use ids::{CartId, CourseId, UserId};
+
+/// Is this the unique constraint saying "already there"? Retries and races
+/// rely on it instead of a check-then-write.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        e,
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -8,9 +8,11 @@ use serde::Deserialize;
 
 use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, Viewer, render, see_other};
-use super::{AppState, with_db};
+use super::{AppState, safe_next, with_db};
 use crate::error::AppError;
+use crate::models::user::User;
 use crate::services::accounts::{self, AccountError, Registration};
+use crate::services::cart;
 use crate::session::{AppSession, FlashLevel};
 
 #[derive(Deserialize, Default)]
@@ -18,25 +20,56 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Where to go after logging in: only a path on this site, never an
-/// absolute or protocol-relative URL (an open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next.map(str::trim) {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && !path.chars().any(char::is_control) =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
 fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+}
+
+/// Logs the user in under a fresh session and brings the guest cart along,
+/// telling them about courses left out because they already own them.
+async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    welcome: String,
+) -> Result<(), AppError> {
+    let session = req.get_session();
+    let session = AppSession(&session);
+    let guest_cart = session.guest_cart_token();
+    session
+        .log_in(user.id, user.session_version)
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("session insert failed")))?;
+    session.flash(FlashLevel::Success, welcome);
+    let Some(token) = guest_cart else {
+        return Ok(());
+    };
+    let user_id = user.id;
+    let merged = with_db(state, move |conn| {
+        cart::merge_guest_cart(conn, &token, user_id)
+    })
+    .await?
+    .map_err(|e| {
+        AppError::Internal(anyhow::Error::new(e).context("merging the guest cart failed"))
+    })?;
+    if !merged.already_owned.is_empty() {
+        session.flash(
+            FlashLevel::Info,
+            format!(
+                "You already own {}, so we took it out of your cart.",
+                merged.already_owned.join(", ")
+            ),
+        );
+    }
+    if !merged.over_limit.is_empty() {
+        session.flash(
+            FlashLevel::Error,
+            format!(
+                "Your cart is full; {} could not be added.",
+                merged.over_limit.join(", ")
+            ),
+        );
+    }
+    Ok(())
 }
 
 #[derive(Template)]
@@ -114,16 +147,9 @@ pub(super) async fn register(
     .await?;
     let (status, error) = match result {
         Ok(user) => {
-            let session = req.get_session();
-            let session = AppSession(&session);
-            session.log_in(user.id, user.session_version).map_err(|e| {
-                AppError::Internal(anyhow::Error::new(e).context("session insert failed"))
-            })?;
             tracing::info!(user.id = %user.id, "account registered");
-            session.flash(
-                FlashLevel::Success,
-                format!("Welcome to kasir, {}! Your account is ready.", user.name),
-            );
+            let welcome = format!("Welcome to kasir, {}! Your account is ready.", user.name);
+            start_session(&req, &state, &user, welcome).await?;
             return Ok(see_other(&next));
         }
         Err(AccountError::Invalid(message)) => (StatusCode::BAD_REQUEST, message),
@@ -192,13 +218,9 @@ pub(super) async fn login(
     .await?;
     let (status, error, retry_after) = match result {
         Ok(user) => {
-            let session = req.get_session();
-            let session = AppSession(&session);
-            session.log_in(user.id, user.session_version).map_err(|e| {
-                AppError::Internal(anyhow::Error::new(e).context("session insert failed"))
-            })?;
             tracing::info!(user.id = %user.id, "logged in");
-            session.flash(FlashLevel::Success, format!("Welcome back, {}.", user.name));
+            let welcome = format!("Welcome back, {}.", user.name);
+            start_session(&req, &state, &user, welcome).await?;
             return Ok(see_other(&next));
         }
         Err(AccountError::InvalidCredentials) => (
@@ -254,26 +276,4 @@ pub(super) async fn logout(
     session.log_out();
     session.flash(FlashLevel::Info, "You have been logged out.");
     Ok(see_other("/"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn next_is_kept_only_when_it_is_a_local_path() {
-        assert_eq!(safe_next(Some("/courses/rust")), "/courses/rust");
-        assert_eq!(safe_next(Some("/cart?x=1")), "/cart?x=1");
-        for hostile in [
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "evil",
-            "",
-            "/\nx",
-        ] {
-            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
-        }
-        assert_eq!(safe_next(None), "/");
-    }
 }

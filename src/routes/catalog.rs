@@ -20,7 +20,12 @@ pub(super) async fn index(
     viewer: Viewer,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let courses = with_db(&state, catalog::published_courses).await??;
+    let user_id = viewer.user.as_ref().map(|u| u.id);
+    let cart = viewer.cart_course_ids.clone();
+    let courses = with_db(&state, move |conn| {
+        catalog::published_courses(conn, user_id, &cart)
+    })
+    .await??;
     render(
         StatusCode::OK,
         &CatalogPage {
@@ -45,9 +50,13 @@ pub(super) async fn course_page(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let slug = slug.into_inner();
-    let card = with_db(&state, move |conn| catalog::published_course(conn, &slug))
-        .await??
-        .ok_or(AppError::NotFound)?;
+    let user_id = viewer.user.as_ref().map(|u| u.id);
+    let cart = viewer.cart_course_ids.clone();
+    let card = with_db(&state, move |conn| {
+        catalog::published_course(conn, &slug, user_id, &cart)
+    })
+    .await??
+    .ok_or(AppError::NotFound)?;
     render(
         StatusCode::OK,
         &CoursePage {

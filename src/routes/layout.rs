@@ -16,42 +16,78 @@ use tracing_actix_web::RequestId;
 use super::{AppState, with_db};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorPage};
+use crate::models::CourseId;
 use crate::models::user::User;
+use crate::services::cart::{self, CartOwner};
 use crate::session::{AppSession, Flash};
 
-/// The user behind this request, if their session is still valid. Loaded
-/// once per request and cached in the request's extensions.
-#[derive(Clone, Debug, Default)]
+/// The user behind this request (if their session is still valid) and
+/// what is in their cart. Loaded once per request, in one trip to the
+/// blocking pool, and cached in the request's extensions.
+#[derive(Clone, Debug)]
 pub struct Viewer {
     pub user: Option<User>,
+    /// The guest cart token from the session, for visitors.
+    guest_cart: Option<String>,
+    pub cart_course_ids: Vec<CourseId>,
 }
 
 impl Viewer {
-    pub fn require_user(&self) -> Result<&User, AppError> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| AppError::Forbidden("Please log in first.".into()))
+    fn anonymous(guest_cart: Option<String>) -> Self {
+        Self {
+            user: None,
+            guest_cart,
+            cart_course_ids: Vec::new(),
+        }
+    }
+
+    /// Whose cart this request works on.
+    pub fn cart_owner(&self) -> CartOwner {
+        match &self.user {
+            Some(user) => CartOwner::User(user.id),
+            None => CartOwner::Guest(self.guest_cart.clone()),
+        }
     }
 
     async fn load(req: &HttpRequest) -> Result<Self, AppError> {
         let session = req.get_session();
         let app_session = AppSession(&session);
-        let Some((user_id, version)) = app_session.login_claim() else {
-            return Ok(Self::default());
-        };
+        let claim = app_session.login_claim();
+        let guest_cart = app_session.guest_cart_token();
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return Ok(Self::default());
+            return Ok(Self::anonymous(guest_cart));
         };
-        let user = with_db(state, move |conn| User::find(conn, user_id)).await??;
-        match user {
+        if claim.is_none() && guest_cart.is_none() {
+            return Ok(Self::anonymous(None));
+        }
+        let token = guest_cart.clone();
+        let (user, stale_session, cart_course_ids) = with_db(state, move |conn| {
+            let found = match claim {
+                Some((user_id, _)) => User::find(conn, user_id)?,
+                None => None,
+            };
             // A session issued before the latest logout or password change
             // carries an old version: it is over, whatever the cookie says.
-            Some(user) if user.session_version == version => Ok(Self { user: Some(user) }),
-            _ => {
-                app_session.log_out();
-                Ok(Self::default())
-            }
+            let user =
+                found.filter(|u| claim.is_some_and(|(_, version)| u.session_version == version));
+            let stale = claim.is_some() && user.is_none();
+            let owner = match &user {
+                Some(user) => CartOwner::User(user.id),
+                None if stale => CartOwner::Guest(None),
+                None => CartOwner::Guest(token),
+            };
+            let ids = cart::course_ids(conn, &owner)?;
+            Ok::<_, diesel::result::Error>((user, stale, ids))
+        })
+        .await??;
+        if stale_session {
+            app_session.log_out();
         }
+        Ok(Self {
+            user,
+            guest_cart: if stale_session { None } else { guest_cart },
+            cart_course_ids,
+        })
     }
 }
 
@@ -83,7 +119,7 @@ pub struct NavUser {
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub user: Option<NavUser>,
-    pub cart_count: i64,
+    pub cart_count: usize,
     pub csrf_token: String,
     pub flashes: Vec<Flash>,
     pub sandbox: bool,
@@ -114,7 +150,7 @@ impl Layout {
                 name: u.name.clone(),
                 is_staff: u.is_staff(),
             }),
-            cart_count: 0,
+            cart_count: viewer.cart_course_ids.len(),
             csrf_token: AppSession(&session).csrf_token(),
             flashes,
             sandbox,
@@ -184,7 +220,9 @@ pub async fn error_pages(
     let mut response = if wants_json(&req) {
         HttpResponse::build(status).json(serde_json::json!({ "error": page.message }))
     } else {
-        let viewer = Viewer::extract(&req).await.unwrap_or_default();
+        let viewer = Viewer::extract(&req)
+            .await
+            .unwrap_or_else(|_| Viewer::anonymous(None));
         let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
         let template = ErrorTemplate {
             layout: Layout::for_error(&req, &viewer),

@@ -2,6 +2,7 @@
 //! service function inside [`with_db`], and renders a template.
 
 mod auth;
+mod cart;
 mod catalog;
 pub mod csrf;
 mod health;
@@ -38,6 +39,22 @@ where
     .await?
 }
 
+/// Where to go back to after a form: only a path on this site, never an
+/// absolute or protocol-relative URL (an open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next.map(str::trim) {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(catalog::index)
         .service(catalog::course_page)
@@ -46,5 +63,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth::login_form)
         .service(auth::login)
         .service(auth::logout)
+        .service(cart::cart_page)
+        .service(cart::cart_count)
+        .service(cart::add_item)
+        .service(cart::remove_item)
         .service(health::healthz);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_kept_only_when_it_is_a_local_path() {
+        assert_eq!(safe_next(Some("/courses/rust")), "/courses/rust");
+        assert_eq!(safe_next(Some("/cart?x=1")), "/cart?x=1");
+        for hostile in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/\nx",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

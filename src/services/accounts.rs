@@ -7,13 +7,13 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 
 use crate::db::{self, DbConnection};
 use crate::domain::{DisplayName, Email, NewPassword, Role};
-use crate::models::UserId;
 use crate::models::login_attempt::LoginAttempt;
 use crate::models::user::{NewUser, User};
+use crate::models::{UserId, is_unique_violation};
 
 /// Failed logins allowed per account, and per client address, in one window.
 pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
@@ -92,9 +92,7 @@ pub fn register(conn: &mut DbConnection, form: &Registration<'_>) -> Result<User
     .insert(conn)
     .map_err(|e| match e {
         // The unique index decides, so two simultaneous sign-ups cannot both win.
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            AccountError::EmailTaken
-        }
+        e if is_unique_violation(&e) => AccountError::EmailTaken,
         other => other.into(),
     })
 }

@@ -3,12 +3,16 @@
 use crate::db::DbConnection;
 use crate::domain::{Currency, Money};
 use crate::models::course::Course;
+use crate::models::user_course::UserCourse;
+use crate::models::{CourseId, UserId};
 
-/// A course as the catalog shows it.
+/// A course as the catalog shows it, with where it stands for the viewer.
 #[derive(Clone, Debug)]
 pub struct CourseCard {
     pub course: Course,
     pub price: String,
+    pub in_cart: bool,
+    pub owned: bool,
 }
 
 impl CourseCard {
@@ -19,7 +23,12 @@ impl CourseCard {
             Ok(currency) => Money::new(course.price_cents, currency).to_string(),
             Err(_) => format!("{} {}", course.price_cents, course.currency),
         };
-        Self { course, price }
+        Self {
+            course,
+            price,
+            in_cart: false,
+            owned: false,
+        }
     }
 
     /// The first letter of the title, for the card's cover.
@@ -33,16 +42,46 @@ impl CourseCard {
     }
 }
 
-pub fn published_courses(conn: &mut DbConnection) -> diesel::QueryResult<Vec<CourseCard>> {
-    Ok(Course::list_published(conn)?
-        .into_iter()
-        .map(CourseCard::new)
+/// Marks each card "in cart" or "owned" for this viewer.
+fn with_viewer_state(
+    conn: &mut DbConnection,
+    cards: impl Iterator<Item = CourseCard>,
+    user_id: Option<UserId>,
+    cart: &[CourseId],
+) -> diesel::QueryResult<Vec<CourseCard>> {
+    let owned = match user_id {
+        Some(user_id) => UserCourse::owned_course_ids(conn, user_id)?,
+        None => Vec::new(),
+    };
+    Ok(cards
+        .map(|mut card| {
+            card.owned = owned.contains(&card.course.id);
+            card.in_cart = !card.owned && cart.contains(&card.course.id);
+            card
+        })
         .collect())
+}
+
+pub fn published_courses(
+    conn: &mut DbConnection,
+    user_id: Option<UserId>,
+    cart: &[CourseId],
+) -> diesel::QueryResult<Vec<CourseCard>> {
+    let courses = Course::list_published(conn)?;
+    with_viewer_state(
+        conn,
+        courses.into_iter().map(CourseCard::new),
+        user_id,
+        cart,
+    )
 }
 
 pub fn published_course(
     conn: &mut DbConnection,
     slug: &str,
+    user_id: Option<UserId>,
+    cart: &[CourseId],
 ) -> diesel::QueryResult<Option<CourseCard>> {
-    Ok(Course::find_published_by_slug(conn, slug)?.map(CourseCard::new))
+    let course = Course::find_published_by_slug(conn, slug)?;
+    Ok(with_viewer_state(conn, course.into_iter().map(CourseCard::new), user_id, cart)?.pop())
 }

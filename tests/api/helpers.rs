@@ -104,7 +104,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
-    pub db: TestDb,
+    /// Shared by the views of one app; dropped with the last of them.
+    pub db: Arc<TestDb>,
     pub client: reqwest::Client,
     jar: Arc<Jar>,
 }
@@ -142,7 +143,18 @@ impl TestApp {
         let jar = Arc::new(Jar::default());
         Self {
             address,
-            db,
+            db: Arc::new(db),
+            client: client_with(jar.clone()),
+            jar,
+        }
+    }
+
+    /// Another browser (its own cookies) on the same running app.
+    pub fn with_client_of(app: &TestApp) -> TestApp {
+        let jar = Arc::new(Jar::default());
+        TestApp {
+            address: app.address.clone(),
+            db: app.db.clone(),
             client: client_with(jar.clone()),
             jar,
         }

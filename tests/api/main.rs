@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod cart;
 mod catalog;
 mod cli;
 mod schema;

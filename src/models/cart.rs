@@ -1,0 +1,185 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use super::{CartId, CourseId, UserId, is_unique_violation};
+use crate::db::DbConnection;
+use crate::db::schema::{cart_items, carts, courses};
+use crate::models::course::Course;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = carts)]
+pub struct Cart {
+    pub id: CartId,
+    pub user_id: Option<UserId>,
+    pub token: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = carts)]
+struct NewCart<'a> {
+    user_id: Option<UserId>,
+    token: &'a str,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl Cart {
+    pub fn find_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Option<Self>> {
+        carts::table
+            .filter(carts::user_id.eq(user_id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// A guest cart: one that no user has claimed yet.
+    pub fn find_guest(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Self>> {
+        carts::table
+            .filter(carts::token.eq(token))
+            .filter(carts::user_id.is_null())
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Creates the cart, or returns the one a concurrent request created
+    /// first (the unique user id / token decides).
+    pub fn find_or_create(
+        conn: &mut DbConnection,
+        user_id: Option<UserId>,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Self> {
+        let existing = match user_id {
+            Some(user_id) => Self::find_for_user(conn, user_id)?,
+            None => Self::find_guest(conn, token)?,
+        };
+        if let Some(cart) = existing {
+            return Ok(cart);
+        }
+        let inserted = diesel::insert_into(carts::table)
+            .values(NewCart {
+                user_id,
+                token,
+                created_at: now,
+                updated_at: now,
+            })
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e),
+        }
+        match user_id {
+            Some(user_id) => Self::find_for_user(conn, user_id)?,
+            None => Self::find_guest(conn, token)?,
+        }
+        .ok_or(DieselError::NotFound)
+    }
+
+    pub fn touch(conn: &mut DbConnection, id: CartId, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(carts::table.find(id))
+            .set(carts::updated_at.eq(now))
+            .execute(conn)
+    }
+
+    pub fn delete(conn: &mut DbConnection, id: CartId) -> QueryResult<usize> {
+        diesel::delete(carts::table.find(id)).execute(conn)
+    }
+
+    /// Removes guest carts untouched since `before` (their items go with them).
+    pub fn prune_guest_carts(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+        let stale = carts::table
+            .filter(carts::user_id.is_null())
+            .filter(carts::updated_at.lt(before))
+            .select(carts::id);
+        diesel::delete(cart_items::table.filter(cart_items::cart_id.eq_any(stale)))
+            .execute(conn)?;
+        diesel::delete(
+            carts::table
+                .filter(carts::user_id.is_null())
+                .filter(carts::updated_at.lt(before)),
+        )
+        .execute(conn)
+    }
+}
+
+pub struct CartItem;
+
+impl CartItem {
+    /// Adds the course; `Ok(false)` when it was already in the cart.
+    pub fn add(
+        conn: &mut DbConnection,
+        cart_id: CartId,
+        course_id: CourseId,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let inserted = diesel::insert_into(cart_items::table)
+            .values((
+                cart_items::cart_id.eq(cart_id),
+                cart_items::course_id.eq(course_id),
+                cart_items::added_at.eq(now),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn contains(
+        conn: &mut DbConnection,
+        cart_id: CartId,
+        course_id: CourseId,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            cart_items::table
+                .filter(cart_items::cart_id.eq(cart_id))
+                .filter(cart_items::course_id.eq(course_id)),
+        ))
+        .get_result(conn)
+    }
+
+    pub fn remove(
+        conn: &mut DbConnection,
+        cart_id: CartId,
+        course_id: CourseId,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            cart_items::table
+                .filter(cart_items::cart_id.eq(cart_id))
+                .filter(cart_items::course_id.eq(course_id)),
+        )
+        .execute(conn)
+    }
+
+    pub fn count(conn: &mut DbConnection, cart_id: CartId) -> QueryResult<i64> {
+        cart_items::table
+            .filter(cart_items::cart_id.eq(cart_id))
+            .count()
+            .get_result(conn)
+    }
+
+    pub fn course_ids(conn: &mut DbConnection, cart_id: CartId) -> QueryResult<Vec<CourseId>> {
+        cart_items::table
+            .filter(cart_items::cart_id.eq(cart_id))
+            .order(cart_items::added_at.asc())
+            .select(cart_items::course_id)
+            .load(conn)
+    }
+
+    /// The courses in the cart, in the order they were added, at their
+    /// current (not snapshotted) prices.
+    pub fn courses(conn: &mut DbConnection, cart_id: CartId) -> QueryResult<Vec<Course>> {
+        cart_items::table
+            .inner_join(courses::table)
+            .filter(cart_items::cart_id.eq(cart_id))
+            .order((cart_items::added_at.asc(), cart_items::id.asc()))
+            .select(Course::as_select())
+            .load(conn)
+    }
+}

@@ -1,0 +1,172 @@
+//! The cart page, the navbar counter, add and remove. Add and remove answer
+//! JSON to the page script (`Accept: application/json`) and a 303 with a
+//! flash message to a plain form post.
+
+use actix_session::SessionExt;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::CsrfForm;
+use super::layout::{Layout, Viewer, render, see_other, wants_json};
+use super::{AppState, safe_next, with_db};
+use crate::error::AppError;
+use crate::models::CourseId;
+use crate::services::cart::{self, CartChange, CartError, CartView, MAX_ITEMS};
+use crate::session::{AppSession, FlashLevel};
+
+#[derive(Template)]
+#[template(path = "cart/index.html")]
+struct CartPage {
+    layout: Layout,
+    cart: CartView,
+}
+
+#[get("/cart")]
+pub(super) async fn cart_page(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let owner = viewer.cart_owner();
+    let currency = state.settings.currency;
+    let cart = with_db(&state, move |conn| cart::view(conn, &owner, currency)).await??;
+    render(
+        StatusCode::OK,
+        &CartPage {
+            layout: Layout::new(&req, &viewer),
+            cart,
+        },
+    )
+}
+
+#[get("/cart/count")]
+pub(super) async fn cart_count(viewer: Viewer) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "count": viewer.cart_course_ids.len() }))
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    course_id: String,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    next: Option<String>,
+}
+
+fn parse_course_id(raw: &str) -> Result<CourseId, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(CourseId)
+        .ok_or_else(|| AppError::BadRequest("That is not a course id.".into()))
+}
+
+fn change_json(change: &CartChange, in_cart: bool) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "count": change.count,
+        "in_cart": in_cart,
+        "subtotal": change.subtotal.to_string(),
+    }))
+}
+
+#[post("/cart/items")]
+pub(super) async fn add_item(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    form: CsrfForm<AddForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let course_id = parse_course_id(&form.course_id)?;
+    let owner = viewer.cart_owner();
+    let currency = state.settings.currency;
+    let result = with_db(&state, move |conn| {
+        cart::add(conn, &owner, course_id, currency)
+    })
+    .await?;
+    let session = req.get_session();
+    let session = AppSession(&session);
+    let change = match result {
+        Ok(change) => change,
+        Err(CartError::UnknownCourse) => return Err(AppError::NotFound),
+        Err(CartError::Full) => {
+            return Err(AppError::Conflict(format!(
+                "Your cart is full ({MAX_ITEMS} courses). Check out or remove something first."
+            )));
+        }
+        Err(CartError::AlreadyOwned { title, slug }) => {
+            if wants_json(&req) {
+                return Ok(HttpResponse::Conflict().json(serde_json::json!({
+                    "error": "You already own this course.",
+                    "course_url": format!("/courses/{slug}"),
+                })));
+            }
+            session.flash_with_link(
+                FlashLevel::Info,
+                format!("You already own {title}."),
+                format!("/courses/{slug}"),
+                "Go to the course".into(),
+            );
+            return Ok(see_other(&safe_next(form.next.as_deref())));
+        }
+        Err(CartError::Database(e)) => return Err(e.into()),
+    };
+    if let Some(token) = &change.guest_token
+        && session.guest_cart_token().as_deref() != Some(token.as_str())
+    {
+        session.set_guest_cart_token(token).map_err(|e| {
+            AppError::Internal(anyhow::Error::new(e).context("session insert failed"))
+        })?;
+    }
+    if wants_json(&req) {
+        return Ok(change_json(&change, true));
+    }
+    session.flash_with_link(
+        FlashLevel::Success,
+        format!("{} is in your cart.", change.course_title),
+        "/cart".into(),
+        "View cart".into(),
+    );
+    Ok(see_other(&safe_next(form.next.as_deref())))
+}
+
+#[post("/cart/items/{course_id}/delete")]
+pub(super) async fn remove_item(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: CsrfForm<RemoveForm>,
+) -> Result<HttpResponse, AppError> {
+    let course_id = parse_course_id(&path)?;
+    let owner = viewer.cart_owner();
+    let currency = state.settings.currency;
+    let change = with_db(&state, move |conn| {
+        cart::remove(conn, &owner, course_id, currency)
+    })
+    .await?
+    .map_err(|e| match e {
+        CartError::Database(e) => AppError::from(e),
+        other => AppError::Internal(anyhow::Error::new(other)),
+    })?;
+    if wants_json(&req) {
+        return Ok(change_json(&change, false));
+    }
+    if !change.course_title.is_empty() {
+        let session = req.get_session();
+        AppSession(&session).flash(
+            FlashLevel::Info,
+            format!("{} was removed from your cart.", change.course_title),
+        );
+    }
+    let next = form.0.next.unwrap_or_else(|| "/cart".into());
+    Ok(see_other(&safe_next(Some(&next))))
+}

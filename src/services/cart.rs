@@ -1,0 +1,246 @@
+//! The shopping cart: one per user, or per guest token until the guest logs
+//! in. Prices are the courses' current prices; nothing is snapshotted until
+//! checkout.
+
+use chrono::TimeDelta;
+
+use crate::db::{self, DbConnection};
+use crate::domain::{Currency, Money};
+use crate::models::cart::{Cart, CartItem};
+use crate::models::course::Course;
+use crate::models::user_course::UserCourse;
+use crate::models::{CourseId, UserId};
+
+/// More than anyone buys at once; keeps a scripted client from growing a
+/// cart without bound.
+pub const MAX_ITEMS: i64 = 100;
+
+/// Whose cart a request is about.
+#[derive(Clone, Debug)]
+pub enum CartOwner {
+    User(UserId),
+    /// A visitor who is not logged in; `None` until they first add something.
+    Guest(Option<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CartError {
+    #[error("no such course")]
+    UnknownCourse,
+    #[error("you already own this course")]
+    AlreadyOwned { title: String, slug: String },
+    #[error("the cart is full")]
+    Full,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// One line of the cart page.
+#[derive(Clone, Debug)]
+pub struct CartLine {
+    pub course: Course,
+    pub price: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CartView {
+    pub lines: Vec<CartLine>,
+    pub subtotal: Money,
+}
+
+impl CartView {
+    pub fn count(&self) -> usize {
+        self.lines.len()
+    }
+}
+
+/// What an add or remove leaves behind, for the navbar counter and the
+/// cart page's subtotal.
+#[derive(Clone, Debug)]
+pub struct CartChange {
+    pub count: i64,
+    pub subtotal: Money,
+    /// The guest token to keep in the session (a new guest cart was made).
+    pub guest_token: Option<String>,
+    pub course_title: String,
+}
+
+fn find_cart(conn: &mut DbConnection, owner: &CartOwner) -> diesel::QueryResult<Option<Cart>> {
+    match owner {
+        CartOwner::User(user_id) => Cart::find_for_user(conn, *user_id),
+        CartOwner::Guest(Some(token)) => Cart::find_guest(conn, token),
+        CartOwner::Guest(None) => Ok(None),
+    }
+}
+
+/// The ids of the courses in the cart, in the order they were added.
+pub fn course_ids(
+    conn: &mut DbConnection,
+    owner: &CartOwner,
+) -> diesel::QueryResult<Vec<CourseId>> {
+    match find_cart(conn, owner)? {
+        Some(cart) => CartItem::course_ids(conn, cart.id),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub fn view(
+    conn: &mut DbConnection,
+    owner: &CartOwner,
+    currency: Currency,
+) -> diesel::QueryResult<CartView> {
+    let courses = match find_cart(conn, owner)? {
+        Some(cart) => CartItem::courses(conn, cart.id)?,
+        None => Vec::new(),
+    };
+    let subtotal = Money::new(courses.iter().map(|c| c.price_cents).sum(), currency);
+    let lines = courses
+        .into_iter()
+        .map(|course| CartLine {
+            price: Money::new(course.price_cents, currency).to_string(),
+            course,
+        })
+        .collect();
+    Ok(CartView { lines, subtotal })
+}
+
+fn subtotal(
+    conn: &mut DbConnection,
+    cart: &Cart,
+    currency: Currency,
+) -> diesel::QueryResult<Money> {
+    let courses = CartItem::courses(conn, cart.id)?;
+    Ok(Money::new(
+        courses.iter().map(|c| c.price_cents).sum(),
+        currency,
+    ))
+}
+
+/// Adds a published course. Adding it again changes nothing (the unique
+/// (cart, course) pair decides, so concurrent adds make one line).
+pub fn add(
+    conn: &mut DbConnection,
+    owner: &CartOwner,
+    course_id: CourseId,
+    currency: Currency,
+) -> Result<CartChange, CartError> {
+    let course = Course::find(conn, course_id)?
+        .filter(|c| c.published)
+        .ok_or(CartError::UnknownCourse)?;
+    if let CartOwner::User(user_id) = owner
+        && UserCourse::owns(conn, *user_id, course_id)?
+    {
+        return Err(CartError::AlreadyOwned {
+            title: course.title,
+            slug: course.slug,
+        });
+    }
+    let now = db::now();
+    let (cart, guest_token) = match owner {
+        CartOwner::User(user_id) => (
+            Cart::find_or_create(conn, Some(*user_id), &crate::session::new_token(), now)?,
+            None,
+        ),
+        CartOwner::Guest(token) => {
+            let token = token.clone().unwrap_or_else(crate::session::new_token);
+            (Cart::find_or_create(conn, None, &token, now)?, Some(token))
+        }
+    };
+    if !CartItem::contains(conn, cart.id, course_id)? {
+        if CartItem::count(conn, cart.id)? >= MAX_ITEMS {
+            return Err(CartError::Full);
+        }
+        CartItem::add(conn, cart.id, course_id, now)?;
+        Cart::touch(conn, cart.id, now)?;
+    }
+    Ok(CartChange {
+        count: CartItem::count(conn, cart.id)?,
+        subtotal: subtotal(conn, &cart, currency)?,
+        guest_token,
+        course_title: course.title,
+    })
+}
+
+/// Removes a course; removing one that is not there is not an error.
+pub fn remove(
+    conn: &mut DbConnection,
+    owner: &CartOwner,
+    course_id: CourseId,
+    currency: Currency,
+) -> Result<CartChange, CartError> {
+    let title = Course::find(conn, course_id)?
+        .map(|c| c.title)
+        .unwrap_or_default();
+    let Some(cart) = find_cart(conn, owner)? else {
+        return Ok(CartChange {
+            count: 0,
+            subtotal: Money::new(0, currency),
+            guest_token: None,
+            course_title: title,
+        });
+    };
+    let now = db::now();
+    if CartItem::remove(conn, cart.id, course_id)? > 0 {
+        Cart::touch(conn, cart.id, now)?;
+    }
+    Ok(CartChange {
+        count: CartItem::count(conn, cart.id)?,
+        subtotal: subtotal(conn, &cart, currency)?,
+        guest_token: None,
+        course_title: title,
+    })
+}
+
+/// What merging a guest cart at login did.
+#[derive(Clone, Debug, Default)]
+pub struct MergeOutcome {
+    pub added: usize,
+    /// Titles of guest-cart courses the user already owns, left out.
+    pub already_owned: Vec<String>,
+    /// Titles left out because the cart was full.
+    pub over_limit: Vec<String>,
+}
+
+/// Moves the guest cart's courses into the user's cart, in one transaction,
+/// leaving out courses the user owns; the guest cart is then deleted.
+pub fn merge_guest_cart(
+    conn: &mut DbConnection,
+    token: &str,
+    user_id: UserId,
+) -> Result<MergeOutcome, CartError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let Some(guest) = Cart::find_guest(conn, token)? else {
+            return Ok(MergeOutcome::default());
+        };
+        let now = db::now();
+        let cart = Cart::find_or_create(conn, Some(user_id), &crate::session::new_token(), now)?;
+        let mut outcome = MergeOutcome::default();
+        let mut count = CartItem::count(conn, cart.id)?;
+        for course in CartItem::courses(conn, guest.id)? {
+            if UserCourse::owns(conn, user_id, course.id)? {
+                outcome.already_owned.push(course.title);
+            } else if CartItem::contains(conn, cart.id, course.id)? {
+                // Already in the user's cart: one line, as ever.
+            } else if count >= MAX_ITEMS {
+                outcome.over_limit.push(course.title);
+            } else {
+                CartItem::add(conn, cart.id, course.id, now)?;
+                count += 1;
+                outcome.added += 1;
+            }
+        }
+        Cart::delete(conn, guest.id)?;
+        Cart::touch(conn, cart.id, now)?;
+        Ok(outcome)
+    })
+}
+
+/// Deletes guest carts nobody touched for `older_than`; returns how many.
+pub fn prune_guest_carts(
+    conn: &mut DbConnection,
+    older_than: TimeDelta,
+) -> diesel::QueryResult<usize> {
+    use diesel::Connection;
+    conn.transaction(|conn| Cart::prune_guest_carts(conn, db::now() - older_than))
+}
