@@ -23,6 +23,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// Not an error page: a 303 to the login form, which returns to `next`.
+    #[error("login required")]
+    LoginRequired { next: String },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large")]
@@ -95,6 +98,7 @@ impl ResponseError for AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::LoginRequired { .. } => StatusCode::SEE_OTHER,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -104,6 +108,12 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::LoginRequired { next } = self {
+            let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, format!("/login?{query}")))
+                .finish();
+        }
         let status = self.status_code();
         let mut page = ErrorPage::for_status(status);
         match self {
@@ -115,7 +125,7 @@ impl ResponseError for AppError {
             }
             Self::Unavailable(cause) => tracing::warn!(error.cause = %cause, "service unavailable"),
             Self::Internal(e) => tracing::error!(error.cause_chain = ?e, "request failed"),
-            Self::NotFound | Self::PayloadTooLarge => {}
+            Self::NotFound | Self::PayloadTooLarge | Self::LoginRequired { .. } => {}
         }
         let mut response = HttpResponse::build(status).finish();
         response.extensions_mut().insert(page);

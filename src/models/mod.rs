@@ -6,6 +6,7 @@ pub mod cart;
 pub mod course;
 pub mod ids;
 pub mod login_attempt;
+pub mod order;
 pub mod user;
 pub mod user_course;
 

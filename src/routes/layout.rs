@@ -41,6 +41,18 @@ impl Viewer {
         }
     }
 
+    /// The logged-in user, or an error that sends the visitor to the login
+    /// page and back here afterwards.
+    pub fn require_login(&self, req: &HttpRequest) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::LoginRequired {
+            next: req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned(),
+        })
+    }
+
     /// Whose cart this request works on.
     pub fn cart_owner(&self) -> CartOwner {
         match &self.user {

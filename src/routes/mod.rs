@@ -7,6 +7,7 @@ mod catalog;
 pub mod csrf;
 mod health;
 pub mod layout;
+mod student;
 
 use actix_web::web;
 
@@ -67,6 +68,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::cart_count)
         .service(cart::add_item)
         .service(cart::remove_item)
+        .service(student::my_courses)
+        .service(student::orders)
         .service(health::healthz);
 }
 

@@ -4,3 +4,4 @@ pub mod accounts;
 pub mod cart;
 pub mod catalog;
 pub mod demo;
+pub mod student;

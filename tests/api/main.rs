@@ -8,4 +8,5 @@ mod cart;
 mod catalog;
 mod cli;
 mod schema;
+mod student;
 mod web_security;
