@@ -62,6 +62,16 @@ fi
 psql "$KASIR_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'kasir_test_%'" |
   while read -r db; do [ -n "$db" ] && psql "$KASIR_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
+# --- localstripe (a stateful fake Stripe server for the Stripe tests) -------
+LOCALSTRIPE_VERSION=1.15.10
+if ! command -v localstripe >/dev/null || ! python3 -m pip show localstripe 2>/dev/null | grep -q "^Version: $LOCALSTRIPE_VERSION$"; then
+  step "installing localstripe $LOCALSTRIPE_VERSION"
+  command -v pip3 >/dev/null || apt_install python3-pip
+  python3 -m pip install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION" 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "localstripe==$LOCALSTRIPE_VERSION"
+  hash -r
+fi
+
 # --- Rust -------------------------------------------------------------------
 if [ -z "${SKIP_LINT:-}" ]; then
   step "cargo fmt --check"

@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod models;
+pub mod payments;
 pub mod routes;
 pub mod services;
 pub mod session;

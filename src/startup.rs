@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::payments::Payments;
 use crate::routes::{self, AppState, layout};
 use crate::services::{accounts, demo};
 
@@ -44,7 +45,12 @@ impl Application {
             payments = if settings.is_sandbox() { "sandbox" } else { "stripe" },
             "kasir listening"
         );
-        let state = web::Data::new(AppState { pool, settings });
+        let payments = Payments::from_settings(&settings, pool.clone())?;
+        let state = web::Data::new(AppState {
+            pool,
+            settings,
+            payments,
+        });
         spawn_housekeeping(state.clone());
         let server = run(listener, state)?;
         Ok(Self { port, server })

@@ -211,6 +211,42 @@ fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetup
         .map_err(|e| DbSetupError::Pool(e.to_string()))
 }
 
+/// Runs `work` in a transaction that takes the write lock up front.
+///
+/// On SQLite a plain (deferred) transaction that reads before it writes can
+/// fail with SQLITE_BUSY at once when another writer got there first, busy
+/// timeout or not; `BEGIN IMMEDIATE` makes concurrent writers queue instead.
+/// On PostgreSQL it is an ordinary transaction: row locks taken by
+/// conditional UPDATEs do the queueing there.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgresql(_) => return conn.transaction(work),
+    }
+    // The multi-backend manager hands commit and rollback to the SQLite
+    // connection's own manager, which began the transaction above.
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            Manager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// Current UTC time at the microsecond precision both engines store, so a
 /// value read back compares equal to the value written.
 pub fn now() -> chrono::NaiveDateTime {

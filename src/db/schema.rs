@@ -91,6 +91,7 @@ diesel::table! {
         canceled_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cart_fingerprint -> Nullable<Text>,
     }
 }
 
@@ -117,6 +118,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        reserved_count -> Int8,
     }
 }
 
@@ -127,6 +129,21 @@ diesel::table! {
         order_id -> Int8,
         user_id -> Int8,
         status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sandbox_payment_intents (id) {
+        id -> Text,
+        client_secret -> Text,
+        amount -> Int8,
+        currency -> Text,
+        status -> Text,
+        metadata -> Text,
+        last_error -> Nullable<Text>,
+        idempotency_key -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -198,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_code_courses,
     promo_codes,
     promo_redemptions,
+    sandbox_payment_intents,
     user_courses,
     users,
     webhook_events,

@@ -58,6 +58,36 @@ impl Money {
     pub fn new(minor: i64, currency: Currency) -> Self {
         Self { minor, currency }
     }
+
+    /// Reads an amount typed in major units ("49", "49.90", "1,500") into
+    /// minor units, refusing more decimals than the currency has.
+    pub fn parse_major(input: &str, currency: Currency) -> Result<Self, String> {
+        use std::str::FromStr;
+        let cleaned: String = input
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != '_')
+            .collect();
+        let amount = bigdecimal::BigDecimal::from_str(&cleaned)
+            .map_err(|_| format!("{input:?} is not an amount"))?;
+        if amount.sign() == bigdecimal::num_bigint::Sign::Minus {
+            return Err("Amounts cannot be negative.".into());
+        }
+        let minor = amount * bigdecimal::BigDecimal::from(10i64.pow(currency.exponent()));
+        if !minor.is_integer() {
+            return Err(format!(
+                "{} takes at most {} decimals.",
+                currency.code(),
+                currency.exponent()
+            ));
+        }
+        use bigdecimal::ToPrimitive;
+        minor
+            .to_i64()
+            .filter(|m| *m <= 100_000_000_000)
+            .map(|m| Self::new(m, currency))
+            .ok_or_else(|| "That amount is too large.".into())
+    }
 }
 
 /// `$1,234.50`, `¥4,900`, `-€3.00`, `1,500.000 KWD`.
@@ -109,6 +139,21 @@ mod tests {
         assert_eq!(money(15_000_000, "IDR"), "150,000.00 IDR");
         assert_eq!(money(0, "USD"), "$0.00");
         assert_eq!(money(i64::MIN, "USD"), "-$92,233,720,368,547,758.08");
+    }
+
+    #[test]
+    fn parses_major_units_into_minor_units() {
+        let usd = Currency::parse("USD").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::parse_major("49", usd).unwrap().minor, 4900);
+        assert_eq!(Money::parse_major(" 1,234.5 ", usd).unwrap().minor, 123_450);
+        assert_eq!(Money::parse_major("0.01", usd).unwrap().minor, 1);
+        assert_eq!(Money::parse_major("4900", jpy).unwrap().minor, 4900);
+        assert!(Money::parse_major("49.5", jpy).is_err());
+        assert!(Money::parse_major("0.001", usd).is_err());
+        assert!(Money::parse_major("-5", usd).is_err());
+        assert!(Money::parse_major("abc", usd).is_err());
+        assert!(Money::parse_major("1e30", usd).is_err());
     }
 
     #[test]

@@ -25,4 +25,8 @@ id_type!(
     CourseId,
     /// `carts.id`
     CartId,
+    /// `orders.id`
+    OrderId,
+    /// `promo_codes.id`
+    PromoCodeId,
 );

@@ -5,12 +5,15 @@
 pub mod cart;
 pub mod course;
 pub mod ids;
+pub mod journal;
 pub mod login_attempt;
 pub mod order;
+pub mod promo_code;
+pub mod sandbox_intent;
 pub mod user;
 pub mod user_course;
 
-pub use ids::{CartId, CourseId, UserId};
+pub use ids::{CartId, CourseId, OrderId, PromoCodeId, UserId};
 
 /// Is this the unique constraint saying "already there"? Retries and races
 /// rely on it instead of a check-then-write.

@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 
-use super::{CourseId, UserId};
+use super::{CourseId, OrderId, UserId, is_unique_violation};
 use crate::db::DbConnection;
 use crate::db::schema::{courses, user_courses};
 use crate::models::course::Course;
@@ -9,6 +9,33 @@ use crate::models::course::Course;
 pub struct UserCourse;
 
 impl UserCourse {
+    /// Grants access unless the user already has an active grant for the
+    /// course (the partial unique index decides); returns whether it granted.
+    pub fn grant(
+        conn: &mut DbConnection,
+        user_id: UserId,
+        course_id: CourseId,
+        order_id: OrderId,
+        now: chrono::NaiveDateTime,
+    ) -> QueryResult<bool> {
+        if Self::owns(conn, user_id, course_id)? {
+            return Ok(false);
+        }
+        match diesel::insert_into(user_courses::table)
+            .values((
+                user_courses::user_id.eq(user_id),
+                user_courses::course_id.eq(course_id),
+                user_courses::order_id.eq(order_id),
+                user_courses::granted_at.eq(now),
+            ))
+            .execute(conn)
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn owns(
         conn: &mut DbConnection,
         user_id: UserId,

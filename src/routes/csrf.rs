@@ -61,7 +61,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     "This form has expired or did not come from this site. Reload the page and try again.".into(),
                 ));
             }
-            serde_urlencoded::from_bytes::<T>(&body)
+            serde_html_form::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| {
                     AppError::BadRequest(format!("The form is incomplete or malformed ({e})."))

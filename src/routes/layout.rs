@@ -53,6 +53,16 @@ impl Viewer {
         })
     }
 
+    /// A staff member, or 403 (a student) / the login page (a visitor).
+    pub fn require_staff(&self, req: &HttpRequest) -> Result<&User, AppError> {
+        let user = self.require_login(req)?;
+        if user.is_staff() {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden("This page is for staff only.".into()))
+        }
+    }
+
     /// Whose cart this request works on.
     pub fn cart_owner(&self) -> CartOwner {
         match &self.user {
@@ -137,6 +147,8 @@ pub struct Layout {
     pub sandbox: bool,
     /// The request path, to mark the current navbar entry.
     pub path: String,
+    /// The shop's currency code, for amount fields.
+    pub currency_code: &'static str,
 }
 
 impl Layout {
@@ -154,9 +166,9 @@ impl Layout {
 
     fn build(req: &HttpRequest, viewer: &Viewer, flashes: Vec<Flash>) -> Self {
         let session = req.get_session();
-        let sandbox = req
-            .app_data::<web::Data<AppState>>()
-            .is_none_or(|state| state.settings.is_sandbox());
+        let state = req.app_data::<web::Data<AppState>>();
+        let sandbox = state.is_none_or(|state| state.settings.is_sandbox());
+        let currency_code = state.map_or("USD", |state| state.settings.currency.code());
         Self {
             user: viewer.user.as_ref().map(|u| NavUser {
                 name: u.name.clone(),
@@ -167,6 +179,7 @@ impl Layout {
             flashes,
             sandbox,
             path: req.path().to_owned(),
+            currency_code,
         }
     }
 

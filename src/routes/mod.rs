@@ -4,9 +4,11 @@
 mod auth;
 mod cart;
 mod catalog;
+mod checkout;
 pub mod csrf;
 mod health;
 pub mod layout;
+mod staff;
 mod student;
 
 use actix_web::web;
@@ -14,11 +16,13 @@ use actix_web::web;
 use crate::config::Settings;
 use crate::db::{DbConnection, DbPool};
 use crate::error::AppError;
+use crate::payments::Payments;
 
 /// Shared by every handler through `web::Data`.
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
+    pub payments: Payments,
 }
 
 /// Runs blocking diesel work on the blocking pool, inside the caller's
@@ -68,6 +72,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::cart_count)
         .service(cart::add_item)
         .service(cart::remove_item)
+        .service(checkout::start_checkout)
+        .service(checkout::payment_page)
+        .service(checkout::sandbox_pay)
+        .service(checkout::sandbox_authenticate)
+        .service(checkout::complete_page)
+        .service(staff::promo_codes)
+        .service(staff::create_promo_code)
+        .service(staff::deactivate_promo_code)
         .service(student::my_courses)
         .service(student::orders)
         .service(health::healthz);

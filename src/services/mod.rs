@@ -3,5 +3,10 @@
 pub mod accounts;
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod demo;
+pub mod journal;
+pub mod pricing;
+pub mod promo;
+pub mod promo_admin;
 pub mod student;

@@ -102,6 +102,54 @@ impl Drop for TestDb {
     }
 }
 
+/// localstripe, started once per test process on a free port (or the one
+/// in `KASIR_TEST_LOCALSTRIPE_URL`). A watchdog shell stops it when this
+/// process ends.
+pub fn localstripe_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("KASIR_TEST_LOCALSTRIPE_URL") {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let script = format!(
+            "localstripe --port {port} --from-scratch >/dev/null 2>&1 & child=$!; \
+             while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $child",
+            parent = std::process::id()
+        );
+        #[expect(
+            clippy::zombie_processes,
+            reason = "the watchdog outlives the tests on purpose and ends when this process does"
+        )]
+        let _watchdog = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .spawn()
+            .expect("start localstripe (pip install localstripe)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "localstripe did not start on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+pub fn stripe_overrides(api_base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("STRIPE_SECRET_KEY", "sk_test_kasir".to_owned()),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_kasir".to_owned()),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_kasir".to_owned()),
+        ("STRIPE_API_BASE", api_base.to_owned()),
+        ("STRIPE_JS_URL", format!("{api_base}/js.stripe.com/v3/")),
+    ]
+}
+
 pub struct TestApp {
     pub address: String,
     /// Shared by the views of one app; dropped with the last of them.
@@ -130,6 +178,13 @@ pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
+    }
+
+    /// The app with Stripe payments against localstripe.
+    pub async fn spawn_stripe(backend: Backend) -> Self {
+        let overrides = stripe_overrides(localstripe_url());
+        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Self::spawn_with(backend, &pairs).await
     }
 
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Self {

@@ -1,0 +1,149 @@
+//! Payment providers. Nothing but `stripe.rs` talks to Stripe.
+//!
+//! Two providers, chosen by configuration: Stripe, and a built-in sandbox
+//! that mimics Stripe's PaymentIntent lifecycle and test cards. They are an
+//! enum rather than a trait object: there are exactly two, and async methods
+//! on a `dyn` trait would need boxing for no gain.
+
+pub mod sandbox;
+pub mod stripe;
+
+use crate::config::{PaymentSettings, Settings};
+use crate::db::DbPool;
+use crate::models::OrderId;
+
+/// What we ask a provider for: one PaymentIntent for one order.
+#[derive(Clone, Debug)]
+pub struct IntentRequest {
+    pub amount: i64,
+    /// Lower-case ISO code, as Stripe wants it (`usd`).
+    pub currency: String,
+    pub order_id: OrderId,
+    pub order_number: String,
+}
+
+impl IntentRequest {
+    /// Derived from our own order id, so a retry after a crash or a
+    /// timeout cannot create a second PaymentIntent.
+    pub fn idempotency_key(&self) -> String {
+        format!("order-{}-pi", self.order_id.0)
+    }
+}
+
+/// A PaymentIntent as we use it, whichever provider made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderIntent {
+    pub id: String,
+    pub status: IntentStatus,
+    pub amount: i64,
+    pub currency: String,
+    pub client_secret: Option<String>,
+    /// The provider's message for the last failed attempt.
+    pub last_error: Option<String>,
+    /// The provider's response as it came, for the journal.
+    pub raw_json: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Processing,
+    RequiresCapture,
+    Succeeded,
+    Canceled,
+    /// A status this code does not know (a newer API).
+    Unknown,
+}
+
+impl IntentStatus {
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "requires_payment_method" => Self::RequiresPaymentMethod,
+            "requires_confirmation" => Self::RequiresConfirmation,
+            "requires_action" => Self::RequiresAction,
+            "processing" => Self::Processing,
+            "requires_capture" => Self::RequiresCapture,
+            "succeeded" => Self::Succeeded,
+            "canceled" => Self::Canceled,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresPaymentMethod => "requires_payment_method",
+            Self::RequiresConfirmation => "requires_confirmation",
+            Self::RequiresAction => "requires_action",
+            Self::Processing => "processing",
+            Self::RequiresCapture => "requires_capture",
+            Self::Succeeded => "succeeded",
+            Self::Canceled => "canceled",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Could not reach the provider, or it failed on its side: try again later.
+    #[error("payment provider unreachable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request (our bug or a bad key).
+    #[error("payment provider refused the request: {0}")]
+    Rejected(String),
+    #[error("no such PaymentIntent: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub enum Payments {
+    /// Boxed: the Stripe client is large, and there is one per process.
+    Stripe(Box<stripe::StripeProvider>),
+    Sandbox(sandbox::SandboxProvider),
+}
+
+impl Payments {
+    pub fn from_settings(settings: &Settings, pool: DbPool) -> anyhow::Result<Self> {
+        Ok(match &settings.payments {
+            PaymentSettings::Stripe(stripe) => {
+                Self::Stripe(Box::new(stripe::StripeProvider::new(stripe)?))
+            }
+            PaymentSettings::Sandbox => Self::Sandbox(sandbox::SandboxProvider::new(pool)),
+        })
+    }
+
+    /// Stored on the order: which provider holds its PaymentIntent.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Stripe(_) => "stripe",
+            Self::Sandbox(_) => "sandbox",
+        }
+    }
+
+    pub async fn create_intent(
+        &self,
+        request: &IntentRequest,
+    ) -> Result<ProviderIntent, ProviderError> {
+        match self {
+            Self::Stripe(p) => p.create_intent(request).await,
+            Self::Sandbox(p) => p.create_intent(request).await,
+        }
+    }
+
+    pub async fn retrieve_intent(&self, id: &str) -> Result<ProviderIntent, ProviderError> {
+        match self {
+            Self::Stripe(p) => p.retrieve_intent(id).await,
+            Self::Sandbox(p) => p.retrieve_intent(id).await,
+        }
+    }
+
+    pub async fn cancel_intent(&self, id: &str) -> Result<ProviderIntent, ProviderError> {
+        match self {
+            Self::Stripe(p) => p.cancel_intent(id).await,
+            Self::Sandbox(p) => p.cancel_intent(id).await,
+        }
+    }
+}

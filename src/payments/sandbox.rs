@@ -1,0 +1,290 @@
+//! The sandbox provider: Stripe's PaymentIntent lifecycle and test cards,
+//! with no network and no money. Its intents live in the shop's database,
+//! so they survive restarts and every instance sees the same ones.
+
+use actix_web::web;
+
+use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent};
+use crate::db::{self, DbConnection, DbPool};
+use crate::models::sandbox_intent::SandboxIntent;
+use crate::session::new_token;
+
+/// Stripe's test cards that the sandbox understands.
+pub const CARD_SUCCEEDS: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
+pub const CARD_NEEDS_AUTHENTICATION: &str = "4000002760003184";
+
+pub const DECLINED_MESSAGE: &str = "Your card was declined.";
+
+pub struct SandboxProvider {
+    pool: DbPool,
+}
+
+/// What the student typed into the sandbox card form.
+#[derive(Clone, Debug)]
+pub struct TestCard {
+    pub number: String,
+    pub expiry: String,
+    pub cvc: String,
+}
+
+impl TestCard {
+    /// Checks the form the way Stripe's card element would before sending.
+    pub fn validate(&self) -> Result<String, String> {
+        let number: String = self
+            .number
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if number.len() < 12 || number.len() > 19 || !number.chars().all(|c| c.is_ascii_digit()) {
+            return Err("Your card number is incomplete.".into());
+        }
+        let expiry: String = self.expiry.chars().filter(|c| !c.is_whitespace()).collect();
+        let valid_expiry = match expiry.split_once('/') {
+            Some((month, year)) => {
+                let month: u32 = month.parse().unwrap_or(0);
+                let year: i32 = year.parse().unwrap_or(0);
+                let year = if year < 100 { 2000 + year } else { year };
+                let now = chrono::Utc::now().date_naive();
+                use chrono::Datelike;
+                (1..=12).contains(&month) && (year, month) >= (now.year(), now.month())
+            }
+            None => false,
+        };
+        if !valid_expiry {
+            return Err(
+                "Your card's expiration date is incomplete or in the past (use MM/YY).".into(),
+            );
+        }
+        let cvc = self.cvc.trim();
+        if !(3..=4).contains(&cvc.len()) || !cvc.chars().all(|c| c.is_ascii_digit()) {
+            return Err("Your card's security code is incomplete.".into());
+        }
+        Ok(number)
+    }
+}
+
+fn to_provider(intent: SandboxIntent) -> ProviderIntent {
+    let raw_json = serde_json::json!({
+        "id": intent.id,
+        "object": "payment_intent",
+        "amount": intent.amount,
+        "currency": intent.currency,
+        "status": intent.status,
+        "client_secret": intent.client_secret,
+        "metadata": serde_json::from_str::<serde_json::Value>(&intent.metadata).unwrap_or_default(),
+        "last_payment_error": intent.last_error.as_ref().map(|m| serde_json::json!({ "message": m })),
+        "livemode": false,
+        "sandbox": true,
+    })
+    .to_string();
+    ProviderIntent {
+        status: IntentStatus::parse(&intent.status),
+        id: intent.id,
+        amount: intent.amount,
+        currency: intent.currency,
+        client_secret: Some(intent.client_secret),
+        last_error: intent.last_error,
+        raw_json,
+    }
+}
+
+impl SandboxProvider {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ProviderError> + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| ProviderError::Unavailable(e.to_string()))?
+    }
+
+    pub async fn create_intent(
+        &self,
+        request: &IntentRequest,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let request = request.clone();
+        self.run(move |conn| {
+            let key = request.idempotency_key();
+            // Same key, same intent: what Stripe does with Idempotency-Key.
+            if let Some(existing) = SandboxIntent::find_by_idempotency_key(conn, &key)? {
+                return Ok(to_provider(existing));
+            }
+            let id = format!("pi_sandbox_{}", &new_token()[..24]);
+            let now = db::now();
+            let intent = SandboxIntent {
+                client_secret: format!("{id}_secret_{}", &new_token()[..16]),
+                id,
+                amount: request.amount,
+                currency: request.currency.clone(),
+                status: IntentStatus::RequiresPaymentMethod.as_str().to_owned(),
+                metadata: serde_json::json!({
+                    "order_id": request.order_id.0.to_string(),
+                    "order_number": request.order_number,
+                })
+                .to_string(),
+                last_error: None,
+                idempotency_key: key,
+                created_at: now,
+                updated_at: now,
+            };
+            intent.insert(conn)?;
+            Ok(to_provider(intent))
+        })
+        .await
+    }
+
+    pub async fn retrieve_intent(&self, id: &str) -> Result<ProviderIntent, ProviderError> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            SandboxIntent::find(conn, &id)?
+                .map(to_provider)
+                .ok_or(ProviderError::NotFound(id))
+        })
+        .await
+    }
+
+    pub async fn cancel_intent(&self, id: &str) -> Result<ProviderIntent, ProviderError> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            SandboxIntent::transition(
+                conn,
+                &id,
+                &[
+                    "requires_payment_method",
+                    "requires_confirmation",
+                    "requires_action",
+                ],
+                IntentStatus::Canceled.as_str(),
+                None,
+                db::now(),
+            )?;
+            SandboxIntent::find(conn, &id)?
+                .map(to_provider)
+                .ok_or(ProviderError::NotFound(id))
+        })
+        .await
+    }
+
+    /// Confirms the intent with a test card, as `confirmCardPayment` would.
+    /// The card number decides: success, decline, or a 3-D Secure step.
+    pub async fn confirm_with_card(
+        &self,
+        id: &str,
+        card_number: &str,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let (to, error) = match card_number {
+            CARD_SUCCEEDS => (IntentStatus::Succeeded, None),
+            CARD_NEEDS_AUTHENTICATION => (IntentStatus::RequiresAction, None),
+            CARD_DECLINED => (IntentStatus::RequiresPaymentMethod, Some(DECLINED_MESSAGE)),
+            CARD_INSUFFICIENT_FUNDS => (
+                IntentStatus::RequiresPaymentMethod,
+                Some("Your card has insufficient funds."),
+            ),
+            _ => (
+                IntentStatus::RequiresPaymentMethod,
+                Some("Sandbox payments take test cards only: use 4242 4242 4242 4242."),
+            ),
+        };
+        self.move_intent(
+            id,
+            &["requires_payment_method", "requires_confirmation"],
+            to,
+            error,
+        )
+        .await
+    }
+
+    /// The 3-D Secure step: the student approves or fails the challenge.
+    pub async fn authenticate(
+        &self,
+        id: &str,
+        approve: bool,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let (to, error) = if approve {
+            (IntentStatus::Succeeded, None)
+        } else {
+            (
+                IntentStatus::RequiresPaymentMethod,
+                Some(
+                    "We are unable to authenticate your payment method. Please choose a different payment method and try again.",
+                ),
+            )
+        };
+        self.move_intent(id, &["requires_action"], to, error).await
+    }
+
+    async fn move_intent(
+        &self,
+        id: &str,
+        from: &'static [&'static str],
+        to: IntentStatus,
+        error: Option<&'static str>,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            // An intent in any other state keeps it (a double submit, a
+            // paid intent): the caller reads the current state either way.
+            SandboxIntent::transition(conn, &id, from, to.as_str(), error, db::now())?;
+            SandboxIntent::find(conn, &id)?
+                .map(to_provider)
+                .ok_or(ProviderError::NotFound(id))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestCard;
+
+    fn card(number: &str, expiry: &str, cvc: &str) -> TestCard {
+        TestCard {
+            number: number.into(),
+            expiry: expiry.into(),
+            cvc: cvc.into(),
+        }
+    }
+
+    #[test]
+    fn the_card_form_is_checked_like_stripes_element() {
+        assert_eq!(
+            card("4242 4242 4242 4242", "12/40", "123")
+                .validate()
+                .unwrap(),
+            "4242424242424242"
+        );
+        assert!(card("4242", "12/40", "123").validate().is_err());
+        assert!(
+            card("4242 4242 4242 4242", "13/40", "123")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            card("4242 4242 4242 4242", "01/20", "123")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            card("4242 4242 4242 4242", "12/40", "1")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            card("4242 4242 4242 424x", "12/40", "123")
+                .validate()
+                .is_err()
+        );
+    }
+}

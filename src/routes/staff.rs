@@ -1,0 +1,154 @@
+//! The staff back office. Every handler checks the role on the server.
+
+use actix_session::SessionExt;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{CsrfForm, NoFields};
+use super::layout::{Layout, Viewer, render, see_other};
+use super::{AppState, with_db};
+use crate::error::AppError;
+use crate::models::PromoCodeId;
+use crate::models::course::Course;
+use crate::services::promo_admin::{self, PromoAdminError, PromoInput, PromoRow};
+use crate::session::{AppSession, FlashLevel};
+
+#[derive(Template)]
+#[template(path = "staff/promo_codes.html")]
+struct PromoCodesPage {
+    layout: Layout,
+    codes: Vec<PromoRow>,
+    courses: Vec<Course>,
+    error: Option<String>,
+}
+
+async fn promo_page(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let currency = state.settings.currency;
+    let (codes, courses) = with_db(state, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            promo_admin::list(conn, currency)?,
+            Course::list_published(conn)?,
+        ))
+    })
+    .await??;
+    render(
+        status,
+        &PromoCodesPage {
+            layout: Layout::new(req, viewer),
+            codes,
+            courses,
+            error,
+        },
+    )
+}
+
+#[get("/staff/promo-codes")]
+pub(super) async fn promo_codes(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    viewer.require_staff(&req)?;
+    promo_page(&req, &viewer, &state, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize, Default)]
+struct PromoForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    percent: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    max_redemptions: String,
+    #[serde(default)]
+    per_user_limit: String,
+    #[serde(default)]
+    min_subtotal: String,
+    #[serde(default)]
+    course_ids: Vec<String>,
+}
+
+#[post("/staff/promo-codes")]
+pub(super) async fn create_promo_code(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    form: CsrfForm<PromoForm>,
+) -> Result<HttpResponse, AppError> {
+    viewer.require_staff(&req)?;
+    let f = form.0;
+    let input = PromoInput {
+        code: f.code,
+        kind: f.kind,
+        percent: f.percent,
+        amount: f.amount,
+        starts_at: f.starts_at,
+        ends_at: f.ends_at,
+        max_redemptions: f.max_redemptions,
+        per_user_limit: f.per_user_limit,
+        min_subtotal: f.min_subtotal,
+        course_ids: f.course_ids,
+    };
+    let currency = state.settings.currency;
+    let code = input.code.trim().to_uppercase();
+    match with_db(&state, move |conn| {
+        promo_admin::create_promo_code(conn, &input, currency)
+    })
+    .await?
+    {
+        Ok(_) => {
+            let session = req.get_session();
+            AppSession(&session).flash(FlashLevel::Success, format!("Promo code {code} created."));
+            Ok(see_other("/staff/promo-codes"))
+        }
+        Err(PromoAdminError::Invalid(message)) => {
+            promo_page(
+                &req,
+                &viewer,
+                &state,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await
+        }
+        Err(PromoAdminError::Database(e)) => Err(e.into()),
+    }
+}
+
+#[post("/staff/promo-codes/{id}/deactivate")]
+pub(super) async fn deactivate_promo_code(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    viewer.require_staff(&req)?;
+    let id = path
+        .trim()
+        .parse::<i64>()
+        .map(PromoCodeId)
+        .map_err(|_| AppError::BadRequest("That is not a promo code id.".into()))?;
+    if !with_db(&state, move |conn| promo_admin::deactivate(conn, id)).await?? {
+        return Err(AppError::NotFound);
+    }
+    let session = req.get_session();
+    AppSession(&session).flash(FlashLevel::Info, "Promo code deactivated.");
+    Ok(see_other("/staff/promo-codes"))
+}

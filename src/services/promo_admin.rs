@@ -1,0 +1,221 @@
+//! Staff management of promo codes: list with usage, create, deactivate.
+
+use std::str::FromStr;
+
+use bigdecimal::{BigDecimal, ToPrimitive};
+use chrono::NaiveDateTime;
+
+use crate::db::{self, DbConnection};
+use crate::domain::{Currency, Money};
+use crate::models::course::Course;
+use crate::models::promo_code::{NewPromoCode, PromoCode};
+use crate::models::{CourseId, PromoCodeId, is_unique_violation};
+use crate::services::promo::{MAX_CODE_LEN, normalize_code};
+
+/// The create form as typed; every field is checked here.
+#[derive(Debug, Default)]
+pub struct PromoInput {
+    pub code: String,
+    pub kind: String,
+    pub percent: String,
+    pub amount: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub max_redemptions: String,
+    pub per_user_limit: String,
+    pub min_subtotal: String,
+    pub course_ids: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromoAdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+fn optional(input: &str) -> Option<&str> {
+    let trimmed = input.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+/// `datetime-local` input (`2026-12-01T09:00`), read as UTC.
+fn parse_time(label: &str, input: &str) -> Result<Option<NaiveDateTime>, String> {
+    optional(input)
+        .map(|value| {
+            NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+                .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+                .map_err(|_| format!("{label} must be a date and time like 2026-12-01T09:00."))
+        })
+        .transpose()
+}
+
+fn parse_count(label: &str, input: &str) -> Result<Option<i64>, String> {
+    optional(input)
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000_000).contains(n))
+                .ok_or_else(|| format!("{label} must be a whole number of at least 1."))
+        })
+        .transpose()
+}
+
+/// "20" or "12.5" (percent) into basis points.
+fn parse_percent(input: &str) -> Result<i32, String> {
+    let bps = BigDecimal::from_str(input.trim())
+        .ok()
+        .map(|p| p * BigDecimal::from(100))
+        .filter(BigDecimal::is_integer)
+        .and_then(|b| b.to_i32())
+        .filter(|b| (1..=10_000).contains(b));
+    bps.ok_or_else(|| {
+        "The percentage must be between 0.01 and 100, with at most two decimals.".into()
+    })
+}
+
+pub fn create_promo_code(
+    conn: &mut DbConnection,
+    input: &PromoInput,
+    currency: Currency,
+) -> Result<PromoCodeId, PromoAdminError> {
+    let invalid = PromoAdminError::Invalid;
+    let code = normalize_code(&input.code).ok_or_else(|| invalid("Enter a code.".into()))?;
+    if code.chars().count() > MAX_CODE_LEN
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(format!(
+            "Codes are letters, digits, - and _, at most {MAX_CODE_LEN} characters."
+        )));
+    }
+    let (kind, percent_bps, amount_cents, code_currency) = match input.kind.as_str() {
+        "percent" => (
+            "percent",
+            Some(parse_percent(&input.percent).map_err(invalid)?),
+            None,
+            None,
+        ),
+        "fixed" => {
+            let amount = Money::parse_major(&input.amount, currency).map_err(invalid)?;
+            if amount.minor == 0 {
+                return Err(invalid("A fixed discount must be more than zero.".into()));
+            }
+            ("fixed", None, Some(amount.minor), Some(currency.code()))
+        }
+        _ => return Err(invalid("Choose a percentage or a fixed amount.".into())),
+    };
+    let starts_at = parse_time("The start", &input.starts_at).map_err(invalid)?;
+    let ends_at = parse_time("The end", &input.ends_at).map_err(invalid)?;
+    if let (Some(start), Some(end)) = (starts_at, ends_at)
+        && end <= start
+    {
+        return Err(invalid("The end must come after the start.".into()));
+    }
+    let max_redemptions =
+        parse_count("The total number of uses", &input.max_redemptions).map_err(invalid)?;
+    let per_user_limit = parse_count("Uses per student", &input.per_user_limit).map_err(invalid)?;
+    let min_subtotal_cents = match optional(&input.min_subtotal) {
+        None => 0,
+        Some(value) => Money::parse_major(value, currency).map_err(invalid)?.minor,
+    };
+    let mut courses = Vec::new();
+    for raw in &input.course_ids {
+        let id = raw
+            .trim()
+            .parse::<i64>()
+            .map(CourseId)
+            .map_err(|_| invalid("Unknown course.".into()))?;
+        if Course::find(conn, id)?.is_none() {
+            return Err(invalid("Unknown course.".into()));
+        }
+        courses.push(id);
+    }
+    courses.sort();
+    courses.dedup();
+    let now = db::now();
+    let new = NewPromoCode {
+        code: &code,
+        kind,
+        percent_bps,
+        amount_cents,
+        currency: code_currency,
+        starts_at,
+        ends_at,
+        max_redemptions,
+        per_user_limit,
+        min_subtotal_cents,
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    db::write_transaction(conn, |conn| new.insert(conn, &courses)).map_err(|e| {
+        if is_unique_violation(&e) {
+            PromoAdminError::Invalid(format!("The code {code} exists already."))
+        } else {
+            e.into()
+        }
+    })
+}
+
+pub fn deactivate(conn: &mut DbConnection, id: PromoCodeId) -> diesel::QueryResult<bool> {
+    Ok(PromoCode::deactivate(conn, id, db::now())? == 1)
+}
+
+/// A code as the staff list shows it.
+pub struct PromoRow {
+    pub promo: PromoCode,
+    pub discount: String,
+    pub usage: String,
+    pub window: String,
+    pub conditions: String,
+}
+
+pub fn list(conn: &mut DbConnection, currency: Currency) -> diesel::QueryResult<Vec<PromoRow>> {
+    let money = |minor: i64| Money::new(minor, currency).to_string();
+    let mut rows = Vec::new();
+    for promo in PromoCode::list(conn)? {
+        let courses = PromoCode::course_ids(conn, promo.id)?;
+        let discount = match (promo.percent_bps, promo.amount_cents) {
+            (Some(bps), _) => format!("{}% off", BigDecimal::from(bps) / BigDecimal::from(100)),
+            (_, Some(amount)) => format!("{} off", money(amount)),
+            _ => "—".into(),
+        };
+        let usage = match promo.max_redemptions {
+            Some(max) => format!("{} / {max}", promo.reserved_count),
+            None => format!("{} / unlimited", promo.reserved_count),
+        };
+        let fmt = |t: Option<NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M").to_string());
+        let window = match (fmt(promo.starts_at), fmt(promo.ends_at)) {
+            (None, None) => "always".into(),
+            (Some(s), None) => format!("from {s}"),
+            (None, Some(e)) => format!("until {e}"),
+            (Some(s), Some(e)) => format!("{s} – {e}"),
+        };
+        let mut conditions = Vec::new();
+        if let Some(limit) = promo.per_user_limit {
+            conditions.push(format!("{limit} per student"));
+        }
+        if promo.min_subtotal_cents > 0 {
+            conditions.push(format!("min. {}", money(promo.min_subtotal_cents)));
+        }
+        if !courses.is_empty() {
+            conditions.push(format!("{} course(s) only", courses.len()));
+        }
+        rows.push(PromoRow {
+            discount,
+            usage,
+            window,
+            conditions: if conditions.is_empty() {
+                "—".into()
+            } else {
+                conditions.join(", ")
+            },
+            promo,
+        });
+    }
+    Ok(rows)
+}
