@@ -166,6 +166,7 @@ async fn render_payment_page(
     view: OrderView,
     card_error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    let card_form_invalid = card_error.is_some();
     let complete = format!("/checkout/{}/complete", view.order.number);
     if view.order.status != PENDING && view.order.status != CANCELED {
         return Ok(see_other(&complete));
@@ -200,10 +201,12 @@ async fn render_payment_page(
             }
         }
     };
+    // A declined card is a normal page with a message; only a card form
+    // that could not be read is the student's bad input.
     let status = if matches!(form, PaymentForm::Unavailable) {
         StatusCode::SERVICE_UNAVAILABLE
-    } else if error.is_some() {
-        StatusCode::PAYMENT_REQUIRED
+    } else if card_form_invalid {
+        StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };

@@ -466,7 +466,7 @@ both_backends! {
         let sandbox = format!("{pay_url}/sandbox");
 
         let bad = app.submit(&sandbox, &[("card_number", "4242"), ("expiry", "12/40"), ("cvc", "123")]).await;
-        assert_eq!(bad.status(), 402);
+        assert_eq!(bad.status(), 400);
         assert_eq!(select_all(&bad.text().await.unwrap(), "#card-errors"), vec!["Your card number is incomplete."]);
 
         let declined = app.submit(&sandbox, &[("card_number", "4000 0000 0000 0002"), ("expiry", "12/40"), ("cvc", "123")]).await;

@@ -1,6 +1,6 @@
 // Starts a real kasir binary on a free loopback port with a fresh SQLite
 // database, and stops it (and removes the database) afterwards.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,26 +36,33 @@ async function waitForHealth(url, child, timeoutMs = 20000) {
   throw new Error(`kasir did not become healthy at ${url}`);
 }
 
+const BIN = process.env.KASIR_BIN || path.join(ROOT, 'target', 'debug', 'kasir');
+
 export async function startKasir(env = {}) {
-  const bin = process.env.KASIR_BIN || path.join(ROOT, 'target', 'debug', 'kasir');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kasir-browser-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['serve'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: `sqlite://${path.join(dir, 'kasir.db')}`,
-      BIND_ADDR: `127.0.0.1:${port}`,
-      SECRET_KEY: 'browser-test-secret-'.padEnd(80, 'x'),
-      RUST_LOG: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const fullEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: `sqlite://${path.join(dir, 'kasir.db')}`,
+    BIND_ADDR: `127.0.0.1:${port}`,
+    SECRET_KEY: 'browser-test-secret-'.padEnd(80, 'x'),
+    RUST_LOG: 'warn',
+    ...env,
+  };
+  const child = spawn(BIN, ['serve'], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForHealth(url, child);
   return {
     url,
+    /** Runs `kasir create-staff` against this server's database. */
+    createStaff(email, password) {
+      const result = spawnSync(BIN, ['create-staff', '--email', email, '--password', password], {
+        cwd: ROOT,
+        env: fullEnv,
+        encoding: 'utf8',
+      });
+      if (result.status !== 0) throw new Error(`create-staff failed: ${result.stderr}`);
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -69,4 +76,28 @@ export async function launchBrowser() {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+}
+
+/** localstripe on a free port, for the Stripe.js page. */
+export async function startLocalstripe() {
+  const port = await freePort();
+  const child = spawn('localstripe', ['--port', String(port), '--from-scratch'], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      await fetch(`${url}/js.stripe.com/v3/`);
+      break;
+    } catch {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('localstripe did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    },
+  };
 }
