@@ -64,7 +64,8 @@ psql "$KASIR_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE dat
 
 # --- localstripe (a stateful fake Stripe server for the Stripe tests) -------
 LOCALSTRIPE_VERSION=1.15.10
-if ! command -v localstripe >/dev/null || ! python3 -m pip show localstripe 2>/dev/null | grep -q "^Version: $LOCALSTRIPE_VERSION$"; then
+installed=$(python3 -m pip show localstripe 2>/dev/null | sed -n 's/^Version: //p' || true)
+if ! command -v localstripe >/dev/null || [ "$installed" != "$LOCALSTRIPE_VERSION" ]; then
   step "installing localstripe $LOCALSTRIPE_VERSION"
   command -v pip3 >/dev/null || apt_install python3-pip
   python3 -m pip install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION" 2>/dev/null ||

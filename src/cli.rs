@@ -1,5 +1,5 @@
 //! The `kasir` command line: `serve` (the default), `migrate`,
-//! `create-staff`, `seed-demo`, `prune-carts`.
+//! `create-staff`, `seed-demo`, `prune-carts`, `reconcile`.
 
 use std::process::ExitCode;
 
@@ -40,6 +40,13 @@ enum Command {
     },
     /// Add the demo catalog (courses already there are left as they are).
     SeedDemo,
+    /// Ask the payment provider about pending orders whose webhook never
+    /// came: fulfil, cancel, or report them.
+    Reconcile {
+        /// Only orders older than this many minutes.
+        #[arg(long, default_value_t = 10)]
+        older_than_minutes: u32,
+    },
     /// Delete guest carts that nobody touched for a while.
     PruneCarts {
         /// Age in days after which an untouched guest cart goes.
@@ -75,6 +82,7 @@ pub fn main() -> ExitCode {
         } => create_staff(&settings, &email, &password, name.as_deref()),
         Command::SeedDemo => seed_demo(&settings),
         Command::PruneCarts { older_than_days } => prune_carts(&settings, older_than_days),
+        Command::Reconcile { older_than_minutes } => reconcile(settings, older_than_minutes),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,4 +154,15 @@ fn prune_carts(settings: &Settings, older_than_days: u32) -> anyhow::Result<()> 
     )?;
     println!("{pruned} guest cart(s) untouched for {older_than_days} days deleted");
     Ok(())
+}
+
+fn reconcile(settings: Settings, older_than_minutes: u32) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let pool = db::open(&settings.database_url, 2)?;
+        let payments = crate::payments::Payments::from_settings(&settings, pool.clone())?;
+        let window = chrono::TimeDelta::minutes(i64::from(older_than_minutes));
+        let report = crate::services::reconcile::reconcile(&payments, &pool, window).await?;
+        print!("{report}");
+        Ok(())
+    })
 }

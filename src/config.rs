@@ -169,6 +169,21 @@ impl Settings {
         matches!(self.payments, PaymentSettings::Sandbox)
     }
 
+    /// The secret webhook signatures are checked with: Stripe's, or for the
+    /// sandbox one derived from `SECRET_KEY` (the sandbox signs with it).
+    pub fn webhook_secret(&self) -> String {
+        match &self.payments {
+            PaymentSettings::Stripe(stripe) => stripe.webhook_secret.clone(),
+            PaymentSettings::Sandbox => {
+                use hmac::{Hmac, Mac};
+                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.secret_key.expose())
+                    .expect("HMAC takes keys of any length");
+                mac.update(b"kasir sandbox webhook signing");
+                format!("whsec_sandbox_{}", hex::encode(mac.finalize().into_bytes()))
+            }
+        }
+    }
+
     /// The origin Stripe.js is loaded from, for the Content-Security-Policy.
     pub fn stripe_js_origin(&self) -> String {
         let url = match &self.payments {

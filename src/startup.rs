@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::payments::Payments;
 use crate::routes::{self, AppState, layout};
-use crate::services::{accounts, demo};
+use crate::services::{accounts, demo, reconcile};
 
 /// Forms are small; anything bigger is refused with 413 before it is read.
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
@@ -93,12 +93,25 @@ async fn tokio_blocking<T: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
 }
 
-/// Periodic upkeep inside `serve`: forget stale login failures.
+/// Periodic upkeep inside `serve`: the reconciliation sweep for payments
+/// whose webhook never came, and forgetting stale login failures.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
-        let mut interval = actix_web::rt::time::interval(Duration::from_secs(600));
+        let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
         loop {
             interval.tick().await;
+            match reconcile::reconcile(&state.payments, &state.pool, chrono::TimeDelta::minutes(10))
+                .await
+            {
+                Ok(report)
+                    if report.fulfilled.is_empty()
+                        && report.canceled.is_empty()
+                        && report.disagreements.is_empty() => {}
+                Ok(report) => {
+                    tracing::warn!(report = %report, "reconciliation changed or found something")
+                }
+                Err(e) => tracing::warn!(error = %e, "reconciliation sweep failed"),
+            }
             match routes::with_db(&state, accounts::prune_login_attempts).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(pruned)) => tracing::debug!(pruned, "old login attempts pruned"),

@@ -92,6 +92,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cart_fingerprint -> Nullable<Text>,
+        review_note -> Nullable<Text>,
     }
 }
 

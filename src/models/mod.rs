@@ -12,6 +12,7 @@ pub mod promo_code;
 pub mod sandbox_intent;
 pub mod user;
 pub mod user_course;
+pub mod webhook_event;
 
 pub use ids::{CartId, CourseId, OrderId, PromoCodeId, UserId};
 

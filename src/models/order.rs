@@ -8,6 +8,8 @@ use crate::db::schema::{order_items, orders};
 pub const PENDING: &str = "pending";
 pub const PAID: &str = "paid";
 pub const CANCELED: &str = "canceled";
+pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
+pub const REFUNDED: &str = "refunded";
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
@@ -31,6 +33,8 @@ pub struct Order {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub cart_fingerprint: Option<String>,
+    /// Why staff must look at this order (a payment that did not match).
+    pub review_note: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -129,6 +133,84 @@ impl Order {
             ))
             .execute(conn)?;
         Ok(moved == 1)
+    }
+
+    pub fn find_by_payment_intent(
+        conn: &mut DbConnection,
+        intent_id: &str,
+    ) -> QueryResult<Option<Self>> {
+        orders::table
+            .filter(orders::payment_intent_id.eq(intent_id))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Flags the order for staff with the reason; the first reason stays.
+    pub fn flag_for_review(
+        conn: &mut DbConnection,
+        id: OrderId,
+        note: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(orders::table.find(id).filter(orders::review_note.is_null()))
+            .set((orders::review_note.eq(note), orders::updated_at.eq(now)))
+            .execute(conn)
+    }
+
+    /// Raises the refunded amount to `refunded_cents` (never lowers it) and
+    /// sets the status that goes with it; returns whether it moved.
+    pub fn record_refunded(
+        conn: &mut DbConnection,
+        id: OrderId,
+        refunded_cents: i64,
+        status: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let moved = diesel::update(
+            orders::table
+                .find(id)
+                .filter(orders::refunded_cents.lt(refunded_cents))
+                .filter(orders::status.eq_any([PAID, PARTIALLY_REFUNDED])),
+        )
+        .set((
+            orders::refunded_cents.eq(refunded_cents),
+            orders::status.eq(status),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(moved == 1)
+    }
+
+    /// Other orders of the user that are paid and hold this course.
+    pub fn other_paid_orders_with_course(
+        conn: &mut DbConnection,
+        user_id: UserId,
+        course_id: CourseId,
+        except: OrderId,
+    ) -> QueryResult<Vec<OrderId>> {
+        orders::table
+            .inner_join(order_items::table)
+            .filter(orders::user_id.eq(user_id))
+            .filter(orders::id.ne(except))
+            .filter(orders::status.eq_any([PAID, PARTIALLY_REFUNDED]))
+            .filter(order_items::course_id.eq(course_id))
+            .select(orders::id)
+            .load(conn)
+    }
+
+    /// Pending orders with a PaymentIntent, created before `before`.
+    pub fn pending_with_intent_before(
+        conn: &mut DbConnection,
+        before: NaiveDateTime,
+    ) -> QueryResult<Vec<Self>> {
+        orders::table
+            .filter(orders::status.eq(PENDING))
+            .filter(orders::payment_intent_id.is_not_null())
+            .filter(orders::created_at.lt(before))
+            .order(orders::id.asc())
+            .select(Self::as_select())
+            .load(conn)
     }
 
     /// Stores the PaymentIntent id unless one is stored already (compare and

@@ -74,4 +74,30 @@ impl UserCourse {
             .select((Course::as_select(), user_courses::granted_at))
             .load(conn)
     }
+
+    /// Revokes the active grants that came from this order; returns the
+    /// courses whose access ended.
+    pub fn revoke_for_order(
+        conn: &mut DbConnection,
+        order_id: OrderId,
+        reason: &str,
+        now: chrono::NaiveDateTime,
+    ) -> QueryResult<Vec<(UserId, CourseId)>> {
+        let revoked: Vec<(UserId, CourseId)> = user_courses::table
+            .filter(user_courses::order_id.eq(order_id))
+            .filter(user_courses::revoked_at.is_null())
+            .select((user_courses::user_id, user_courses::course_id))
+            .load(conn)?;
+        diesel::update(
+            user_courses::table
+                .filter(user_courses::order_id.eq(order_id))
+                .filter(user_courses::revoked_at.is_null()),
+        )
+        .set((
+            user_courses::revoked_at.eq(now),
+            user_courses::revoke_reason.eq(reason),
+        ))
+        .execute(conn)?;
+        Ok(revoked)
+    }
 }

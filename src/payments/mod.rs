@@ -7,6 +7,7 @@
 
 pub mod sandbox;
 pub mod stripe;
+pub mod webhook;
 
 use crate::config::{PaymentSettings, Settings};
 use crate::db::DbPool;

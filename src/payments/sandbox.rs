@@ -245,6 +245,21 @@ impl SandboxProvider {
     }
 }
 
+/// The event Stripe would send for this intent now, as JSON text.
+pub fn event_for(intent: &ProviderIntent, kind: &str) -> String {
+    let object: serde_json::Value = serde_json::from_str(&intent.raw_json).unwrap_or_default();
+    serde_json::json!({
+        "id": format!("evt_sandbox_{}", &new_token()[..24]),
+        "object": "event",
+        "type": kind,
+        "api_version": "2024-06-20",
+        "created": chrono::Utc::now().timestamp(),
+        "livemode": false,
+        "data": { "object": object },
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::TestCard;

@@ -18,6 +18,7 @@ use crate::payments::{IntentStatus, Payments, ProviderIntent};
 use crate::services::checkout::{
     self, CheckoutError, CheckoutOutcome, CheckoutRequest, OrderView, StartPaymentError,
 };
+use crate::services::fulfillment::{self, FulfillOutcome, ObservedIntent};
 use crate::session::{AppSession, FlashLevel};
 
 /// Shown when the provider cannot be reached or refuses; the order stays
@@ -270,12 +271,37 @@ pub(super) async fn sandbox_pay(
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     tracing::info!(order.id = %view.order.id, sandbox.status = intent.status.as_str(), "sandbox card confirmed");
+    deliver_sandbox_event(&state, &intent).await;
     match intent.status {
         IntentStatus::Succeeded => Ok(see_other(&format!(
             "/checkout/{}/complete",
             view.order.number
         ))),
         _ => Ok(see_other(&format!("/checkout/{}", view.order.number))),
+    }
+}
+
+/// The sandbox tells the shop what happened the way Stripe does: a signed
+/// event through the webhook handler. A failed delivery is only logged:
+/// the return page and the reconciliation sweep fulfil from the intent.
+async fn deliver_sandbox_event(state: &AppState, intent: &ProviderIntent) {
+    let kind = match intent.status {
+        IntentStatus::Succeeded => "payment_intent.succeeded",
+        IntentStatus::RequiresPaymentMethod if intent.last_error.is_some() => {
+            "payment_intent.payment_failed"
+        }
+        _ => return,
+    };
+    let body = crate::payments::sandbox::event_for(intent, kind);
+    let signature = crate::payments::webhook::sign(
+        body.as_bytes(),
+        &state.settings.webhook_secret(),
+        chrono::Utc::now().timestamp(),
+    );
+    match super::webhooks::deliver(state, Some(&signature), body.as_bytes()).await {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => tracing::warn!(status = %response.status(), "sandbox event not accepted"),
+        Err(e) => tracing::warn!(error = %e, "sandbox event delivery failed"),
     }
 }
 
@@ -317,6 +343,7 @@ pub(super) async fn sandbox_authenticate(
         .authenticate(&intent_id, approve)
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    deliver_sandbox_event(&state, &intent).await;
     match intent.status {
         IntentStatus::Succeeded => Ok(see_other(&format!(
             "/checkout/{}/complete",
@@ -333,6 +360,31 @@ enum PaymentOutcome {
     Processing,
     Failed,
     Canceled,
+}
+
+async fn fulfill_from_intent(
+    state: &AppState,
+    intent: &ProviderIntent,
+) -> Result<FulfillOutcome, AppError> {
+    let intent = intent.clone();
+    let outcome = with_db(state, move |conn| {
+        fulfillment::fulfill_payment(
+            conn,
+            &ObservedIntent {
+                id: &intent.id,
+                amount: intent.amount,
+                currency: &intent.currency,
+                status: intent.status.as_str(),
+                raw_json: &intent.raw_json,
+                event_id: None,
+            },
+        )
+    })
+    .await?;
+    outcome.map_err(|e| {
+        tracing::warn!(error = %e, "fulfilment from the return page failed");
+        AppError::Internal(anyhow::Error::new(e))
+    })
 }
 
 #[derive(Template)]
@@ -371,9 +423,23 @@ pub(super) async fn complete_page(
                 // Fulfilment (the order turning paid) follows the provider's
                 // signed webhook; until then the payment is "processing".
                 Ok(intent) => match intent.status {
-                    IntentStatus::Succeeded
-                    | IntentStatus::Processing
-                    | IntentStatus::RequiresCapture => (PaymentOutcome::Processing, None),
+                    // A late webhook must not keep the student waiting: the
+                    // same idempotent fulfilment, from the intent itself.
+                    IntentStatus::Succeeded => match fulfill_from_intent(&state, &intent).await {
+                        Ok(FulfillOutcome::Fulfilled | FulfillOutcome::AlreadyPaid) => {
+                            (PaymentOutcome::Paid, None)
+                        }
+                        Ok(FulfillOutcome::Mismatch(_)) => (
+                            PaymentOutcome::Processing,
+                            Some("Our team is checking this payment and will be in touch.".into()),
+                        ),
+                        Ok(FulfillOutcome::NotSucceeded) | Err(_) => {
+                            (PaymentOutcome::Processing, None)
+                        }
+                    },
+                    IntentStatus::Processing | IntentStatus::RequiresCapture => {
+                        (PaymentOutcome::Processing, None)
+                    }
                     IntentStatus::Canceled => (PaymentOutcome::Canceled, None),
                     _ => (
                         PaymentOutcome::Failed,

@@ -10,6 +10,7 @@ mod health;
 pub mod layout;
 mod staff;
 mod student;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -82,7 +83,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(staff::deactivate_promo_code)
         .service(student::my_courses)
         .service(student::orders)
-        .service(health::healthz);
+        .service(health::healthz)
+        .service(
+            web::resource("/webhooks/stripe")
+                .app_data(web::PayloadConfig::new(webhooks::MAX_BODY_BYTES))
+                .route(web::post().to(webhooks::receive)),
+        );
 }
 
 #[cfg(test)]

@@ -55,6 +55,10 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn cart_count_json(&self) -> i64 {
+        self.cart_count().await
+    }
+
     async fn cart_count(&self) -> i64 {
         let body: serde_json::Value = self.get("/cart/count").await.json().await.unwrap();
         body["count"].as_i64().unwrap()

@@ -481,7 +481,7 @@ both_backends! {
         let approved = app.submit(&format!("{sandbox}/authenticate"), &[("decision", "approve")]).await;
         assert_eq!(location(&approved), format!("{pay_url}/complete"));
         let done = app.get_html(&format!("{pay_url}/complete")).await;
-        assert_eq!(select_all(&done, ".outcome h1"), vec!["Payment received"]);
+        assert_eq!(select_all(&done, ".outcome h1"), vec!["You're in!"]);
         // A paid intent sends the payment page on to the result.
         assert_eq!(location(&app.get(&pay_url).await), format!("{pay_url}/complete"));
     }

@@ -151,6 +151,8 @@ pub fn stripe_overrides(api_base: &str) -> Vec<(&'static str, String)> {
 }
 
 pub struct TestApp {
+    /// What webhook signatures are checked with in this app.
+    pub webhook_secret: String,
     pub address: String,
     /// Shared by the views of one app; dropped with the last of them.
     pub db: Arc<TestDb>,
@@ -190,6 +192,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Self {
         let db = TestDb::create(backend);
         let settings = test_settings(&db, overrides);
+        let webhook_secret = settings.webhook_secret();
         let app = Application::build(settings)
             .await
             .expect("application starts");
@@ -197,6 +200,7 @@ impl TestApp {
         actix_web::rt::spawn(app.run_until_stopped());
         let jar = Arc::new(Jar::default());
         Self {
+            webhook_secret,
             address,
             db: Arc::new(db),
             client: client_with(jar.clone()),
@@ -208,6 +212,7 @@ impl TestApp {
     pub fn with_client_of(app: &TestApp) -> TestApp {
         let jar = Arc::new(Jar::default());
         TestApp {
+            webhook_secret: app.webhook_secret.clone(),
             address: app.address.clone(),
             db: app.db.clone(),
             client: client_with(jar.clone()),

@@ -13,3 +13,4 @@ mod staff;
 mod stripe;
 mod student;
 mod web_security;
+mod webhooks;

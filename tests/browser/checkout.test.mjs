@@ -82,8 +82,12 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
     await page.fill('#expiry', '12/40');
     await page.fill('#cvc', '123');
     await Promise.all([page.waitForURL(/\/complete$/), page.click('button:has-text("Pay $110.40")')]);
-    assert.equal(await page.locator('.outcome h1').innerText(), 'Payment received');
+    assert.equal(await page.locator('.outcome h1').innerText(), "You're in!");
     await page.screenshot({ path: path.join(SCREENSHOTS, 'checkout-complete.png'), fullPage: true });
+    assert.equal(await page.locator('#cart-count').innerText(), '0', 'the paid courses left the cart');
+    await page.click('text=Go to my courses');
+    assert.deepEqual((await page.locator('.list-title').allInnerTexts()).sort(), ['Modern JavaScript', 'Rust for Web Developers']);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'my-courses.png'), fullPage: true });
     assert.deepEqual(problems, []);
     await student.close();
   } finally {

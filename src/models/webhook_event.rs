@@ -1,0 +1,89 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::is_unique_violation;
+use crate::db::DbConnection;
+use crate::db::schema::webhook_events;
+
+/// The webhook inbox: every verified event, keyed by the provider's id.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: String,
+    #[diesel(column_name = type_)]
+    pub kind: String,
+    pub payload: String,
+    pub received_at: NaiveDateTime,
+    pub processed_at: Option<NaiveDateTime>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+impl WebhookEvent {
+    pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Self>> {
+        webhook_events::table
+            .find(id)
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Stores the event unless it is there already (a redelivery).
+    pub fn store(
+        conn: &mut DbConnection,
+        id: &str,
+        kind: &str,
+        payload: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        let inserted = diesel::insert_into(webhook_events::table)
+            .values((
+                webhook_events::id.eq(id),
+                webhook_events::type_.eq(kind),
+                webhook_events::payload.eq(payload),
+                webhook_events::received_at.eq(now),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the event for processing: counts the attempt and, on
+    /// PostgreSQL, holds its row so a concurrent delivery of the same event
+    /// waits here. False when it is processed already.
+    pub fn claim(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+        let moved = diesel::update(
+            webhook_events::table
+                .find(id)
+                .filter(webhook_events::processed_at.is_null()),
+        )
+        .set(webhook_events::attempts.eq(webhook_events::attempts + 1))
+        .execute(conn)?;
+        Ok(moved == 1)
+    }
+
+    pub fn mark_processed(
+        conn: &mut DbConnection,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(webhook_events::table.find(id))
+            .set((
+                webhook_events::processed_at.eq(now),
+                webhook_events::last_error.eq(None::<String>),
+            ))
+            .execute(conn)
+    }
+
+    pub fn record_failure(conn: &mut DbConnection, id: &str, error: &str) -> QueryResult<usize> {
+        diesel::update(webhook_events::table.find(id))
+            .set((
+                webhook_events::attempts.eq(webhook_events::attempts + 1),
+                webhook_events::last_error.eq(error),
+            ))
+            .execute(conn)
+    }
+}

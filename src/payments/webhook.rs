@@ -1,0 +1,228 @@
+//! Stripe webhook signatures and envelopes.
+//!
+//! The signature is verified here, over the raw body, with HMAC-SHA256 and
+//! a constant-time compare (async-stripe's `construct_event` would also
+//! parse the full typed event and fail on shapes its API version does not
+//! expect). The envelope is then read into lean structs: only the fields
+//! we use, everything else kept as raw JSON.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+/// Stripe's default tolerance: older (or later) timestamps are replays.
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing Stripe-Signature header")]
+    Missing,
+    #[error("malformed Stripe-Signature header")]
+    Malformed,
+    #[error("no v1 signature in the header")]
+    NoV1Signature,
+    #[error("timestamp outside the tolerance")]
+    OutsideTolerance,
+    #[error("no signature matches")]
+    NoMatch,
+}
+
+/// Verifies `header` (`t=...,v1=...[,v1=...][,v0=...]`) for `body` with
+/// `secret`, at time `now` (unix seconds). Any one `v1` may match: during a
+/// secret rotation Stripe sends one per secret.
+pub fn verify_signature(
+    header: Option<&str>,
+    body: &[u8],
+    secret: &str,
+    now: i64,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        let (key, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
+        match key {
+            "t" => {
+                timestamp = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| SignatureError::Malformed)?,
+                )
+            }
+            "v1" => {
+                // A v1 that is not hex cannot match; it must not hide a valid one.
+                if let Ok(bytes) = hex::decode(value) {
+                    signatures.push(bytes);
+                }
+            }
+            _ => {} // v0 and future schemes are ignored, as Stripe's SDKs do.
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::NoV1Signature);
+    }
+    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+        return Err(SignatureError::OutsideTolerance);
+    }
+    for signature in &signatures {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .map_err(|_| SignatureError::NoMatch)?;
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        // `verify_slice` compares in constant time.
+        if mac.verify_slice(signature).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::NoMatch)
+}
+
+/// `t=<now>,v1=<hmac>`: how the sandbox signs the events it delivers.
+pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The event envelope: `id`, `type`, `data.object`.
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Absent in "thin" events; then `object` is null.
+    #[serde(default)]
+    pub data: EnvelopeData,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EnvelopeData {
+    #[serde(default)]
+    pub object: serde_json::Value,
+}
+
+/// The fields of a PaymentIntent event we use.
+#[derive(Debug, Deserialize)]
+pub struct IntentObject {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub last_payment_error: Option<PaymentError>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentError {
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The fields of a Charge (`charge.refunded`) we use.
+#[derive(Debug, Deserialize)]
+pub struct ChargeObject {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    /// Cumulative: everything refunded on this charge so far.
+    pub amount_refunded: i64,
+    pub currency: String,
+}
+
+/// The fields of a Dispute we use.
+#[derive(Debug, Deserialize)]
+pub struct DisputeObject {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_test_secret";
+    const BODY: &[u8] = br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{}}}"#;
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn a_signature_made_with_the_secret_verifies() {
+        let header = sign(BODY, SECRET, NOW);
+        assert_eq!(verify_signature(Some(&header), BODY, SECRET, NOW), Ok(()));
+        assert_eq!(
+            verify_signature(Some(&header), BODY, SECRET, NOW + 299),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn wrong_secret_tampered_body_and_bad_headers_are_refused() {
+        let header = sign(BODY, SECRET, NOW);
+        assert_eq!(
+            verify_signature(Some(&header), BODY, "whsec_other", NOW),
+            Err(SignatureError::NoMatch)
+        );
+        assert_eq!(
+            verify_signature(Some(&header), b"{}", SECRET, NOW),
+            Err(SignatureError::NoMatch)
+        );
+        assert_eq!(
+            verify_signature(None, BODY, SECRET, NOW),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_signature(Some("garbage"), BODY, SECRET, NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(Some("t=abc,v1=00"), BODY, SECRET, NOW),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(Some(&format!("v1={}", "00".repeat(32))), BODY, SECRET, NOW),
+            Err(SignatureError::Malformed)
+        );
+        let only_v0 = header.replace("v1=", "v0=");
+        assert_eq!(
+            verify_signature(Some(&only_v0), BODY, SECRET, NOW),
+            Err(SignatureError::NoV1Signature)
+        );
+    }
+
+    #[test]
+    fn old_and_future_timestamps_are_refused() {
+        let old = sign(BODY, SECRET, NOW - 301);
+        assert_eq!(
+            verify_signature(Some(&old), BODY, SECRET, NOW),
+            Err(SignatureError::OutsideTolerance)
+        );
+        let future = sign(BODY, SECRET, NOW + 301);
+        assert_eq!(
+            verify_signature(Some(&future), BODY, SECRET, NOW),
+            Err(SignatureError::OutsideTolerance)
+        );
+    }
+
+    #[test]
+    fn any_v1_may_match_during_a_rotation() {
+        let good = sign(BODY, SECRET, NOW);
+        let v1 = good.split(",v1=").nth(1).unwrap();
+        let header = format!("t={NOW},v1={},v1=nothex,v1={v1},v0=abc", "ab".repeat(32));
+        assert_eq!(verify_signature(Some(&header), BODY, SECRET, NOW), Ok(()));
+    }
+}

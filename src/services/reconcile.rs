@@ -1,0 +1,158 @@
+//! The reconciliation sweep: pending orders whose webhook never came are
+//! asked about at the provider, then fulfilled or canceled; orders whose
+//! provider side disagrees with ours are reported.
+
+use chrono::TimeDelta;
+
+use crate::db::{self, DbPool};
+use crate::models::order::Order;
+use crate::payments::{IntentStatus, Payments};
+use crate::services::checkout::cancel_pending_order;
+use crate::services::fulfillment::{self, FulfillOutcome, ObservedIntent};
+
+/// A pending order unpaid this long is given up: its intent is canceled.
+pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(24);
+
+#[derive(Debug, Default)]
+pub struct ReconcileReport {
+    pub checked: usize,
+    pub fulfilled: Vec<String>,
+    pub canceled: Vec<String>,
+    /// Orders staff must look at, with the reason.
+    pub disagreements: Vec<String>,
+    /// Orders the provider could not be asked about this time.
+    pub unreachable: Vec<String>,
+}
+
+impl std::fmt::Display for ReconcileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "checked {} pending order(s): {} fulfilled, {} canceled, {} to review, {} not reachable",
+            self.checked,
+            self.fulfilled.len(),
+            self.canceled.len(),
+            self.disagreements.len(),
+            self.unreachable.len()
+        )?;
+        for line in &self.disagreements {
+            writeln!(f, "  review: {line}")?;
+        }
+        for line in &self.unreachable {
+            writeln!(f, "  unreachable: {line}")?;
+        }
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut db::DbConnection) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let pool = pool.clone();
+    actix_web::web::block(move || work(&mut *pool.get()?))
+        .await
+        .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
+}
+
+/// Sweeps pending orders with a PaymentIntent older than `older_than`.
+pub async fn reconcile(
+    payments: &Payments,
+    pool: &DbPool,
+    older_than: TimeDelta,
+) -> anyhow::Result<ReconcileReport> {
+    let now = db::now();
+    let pending = blocking(pool, move |conn| {
+        Ok(Order::pending_with_intent_before(conn, now - older_than)?)
+    })
+    .await?;
+    let mut report = ReconcileReport {
+        checked: pending.len(),
+        ..ReconcileReport::default()
+    };
+    for order in pending {
+        let Some(intent_id) = order.payment_intent_id.clone() else {
+            continue;
+        };
+        let intent = match payments.retrieve_intent(&intent_id).await {
+            Ok(intent) => intent,
+            Err(e) => {
+                report
+                    .unreachable
+                    .push(format!("{} ({intent_id}): {e}", order.number));
+                continue;
+            }
+        };
+        match intent.status {
+            IntentStatus::Succeeded => {
+                let observed_intent = intent.clone();
+                let outcome = blocking(pool, move |conn| {
+                    let intent = observed_intent;
+                    Ok(fulfillment::fulfill_payment(
+                        conn,
+                        &ObservedIntent {
+                            id: &intent.id,
+                            amount: intent.amount,
+                            currency: &intent.currency,
+                            status: intent.status.as_str(),
+                            raw_json: &intent.raw_json,
+                            event_id: None,
+                        },
+                    )?)
+                })
+                .await?;
+                match outcome {
+                    FulfillOutcome::Fulfilled => report.fulfilled.push(order.number.clone()),
+                    FulfillOutcome::Mismatch(problem) => report.disagreements.push(problem),
+                    FulfillOutcome::AlreadyPaid | FulfillOutcome::NotSucceeded => {}
+                }
+            }
+            IntentStatus::Canceled => {
+                let number = order.number.clone();
+                if blocking(pool, move |conn| {
+                    Ok(db::write_transaction(conn, |conn| {
+                        cancel_pending_order(
+                            conn,
+                            &order,
+                            "payment canceled at the provider",
+                            db::now(),
+                        )
+                    })?)
+                })
+                .await?
+                {
+                    report.canceled.push(number);
+                }
+            }
+            IntentStatus::RequiresPaymentMethod
+            | IntentStatus::RequiresConfirmation
+            | IntentStatus::RequiresAction
+                if now - order.created_at > ABANDONED_AFTER =>
+            {
+                if let Err(e) = payments.cancel_intent(&intent_id).await {
+                    report.unreachable.push(format!(
+                        "{} ({intent_id}): could not cancel: {e}",
+                        order.number
+                    ));
+                    continue;
+                }
+                let number = order.number.clone();
+                if blocking(pool, move |conn| {
+                    Ok(db::write_transaction(conn, |conn| {
+                        cancel_pending_order(conn, &order, "not paid within 24 hours", db::now())
+                    })?)
+                })
+                .await?
+                {
+                    report.canceled.push(number);
+                }
+            }
+            IntentStatus::Unknown => report.disagreements.push(format!(
+                "{}: PaymentIntent {intent_id} has a status this shop does not know",
+                order.number
+            )),
+            _ => {}
+        }
+    }
+    Ok(report)
+}
