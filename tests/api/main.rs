@@ -8,6 +8,7 @@ mod cart;
 mod catalog;
 mod checkout;
 mod cli;
+mod crash;
 mod schema;
 mod staff;
 mod stripe;
