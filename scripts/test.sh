@@ -42,7 +42,8 @@ apt_install libpq-dev pkg-config
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
 # --- PostgreSQL -------------------------------------------------------------
-export KASIR_TEST_POSTGRES_URL=${KASIR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# Loopback: no TLS (see tests/api/helpers.rs).
+export KASIR_TEST_POSTGRES_URL=${KASIR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
 if ! pg_up; then
   step "starting PostgreSQL"
@@ -55,7 +56,7 @@ if ! psql "$KASIR_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
   # A stock Debian cluster wants a password on TCP: give the superuser one.
   step "setting a password for the postgres role (test cluster)"
   as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
-  export KASIR_TEST_POSTGRES_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres
+  export KASIR_TEST_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable'
   psql "$KASIR_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null
 fi
 # Databases left behind by an interrupted run.

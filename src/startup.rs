@@ -60,6 +60,11 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from elsewhere (tests shut their apps down with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await

@@ -18,7 +18,7 @@ use crate::payments::{IntentStatus, Payments, ProviderIntent};
 use crate::services::checkout::{
     self, CheckoutError, CheckoutOutcome, CheckoutRequest, OrderView, StartPaymentError,
 };
-use crate::services::fulfillment::{self, FulfillOutcome, ObservedIntent};
+use crate::services::fulfillment::{self, FulfillOutcome};
 use crate::session::{AppSession, FlashLevel};
 
 /// Shown when the provider cannot be reached or refuses; the order stays
@@ -271,13 +271,20 @@ pub(super) async fn sandbox_pay(
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
     tracing::info!(order.id = %view.order.id, sandbox.status = intent.status.as_str(), "sandbox card confirmed");
-    deliver_sandbox_event(&state, &intent).await;
+    Ok(after_sandbox_step(&state, &view.order.number, &intent).await)
+}
+
+/// After a sandbox step: tell the shop (a signed event), then show the
+/// result page if it succeeded, or the payment page (error, 3-D Secure).
+async fn after_sandbox_step(
+    state: &AppState,
+    number: &str,
+    intent: &ProviderIntent,
+) -> HttpResponse {
+    deliver_sandbox_event(state, intent).await;
     match intent.status {
-        IntentStatus::Succeeded => Ok(see_other(&format!(
-            "/checkout/{}/complete",
-            view.order.number
-        ))),
-        _ => Ok(see_other(&format!("/checkout/{}", view.order.number))),
+        IntentStatus::Succeeded => see_other(&format!("/checkout/{number}/complete")),
+        _ => see_other(&format!("/checkout/{number}")),
     }
 }
 
@@ -343,14 +350,7 @@ pub(super) async fn sandbox_authenticate(
         .authenticate(&intent_id, approve)
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    deliver_sandbox_event(&state, &intent).await;
-    match intent.status {
-        IntentStatus::Succeeded => Ok(see_other(&format!(
-            "/checkout/{}/complete",
-            view.order.number
-        ))),
-        _ => Ok(see_other(&format!("/checkout/{}", view.order.number))),
-    }
+    Ok(after_sandbox_step(&state, &view.order.number, &intent).await)
 }
 
 /// The return page's three answers.
@@ -368,17 +368,7 @@ async fn fulfill_from_intent(
 ) -> Result<FulfillOutcome, AppError> {
     let intent = intent.clone();
     let outcome = with_db(state, move |conn| {
-        fulfillment::fulfill_payment(
-            conn,
-            &ObservedIntent {
-                id: &intent.id,
-                amount: intent.amount,
-                currency: &intent.currency,
-                status: intent.status.as_str(),
-                raw_json: &intent.raw_json,
-                event_id: None,
-            },
-        )
+        fulfillment::fulfill_payment(conn, &(&intent).into())
     })
     .await?;
     outcome.map_err(|e| {

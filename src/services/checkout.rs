@@ -9,7 +9,6 @@ use crate::domain::{Currency, Money};
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order, PENDING};
-use crate::models::promo_code::{PromoRedemption, REDEEMED, RESERVED};
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
 use crate::payments::{IntentRequest, Payments, ProviderError, ProviderIntent};
@@ -254,16 +253,7 @@ fn fulfill_free_order(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Order> {
     Order::mark_paid_if_pending(conn, order.id, FREE_PROVIDER, now)?;
-    let items = order.items(conn)?;
-    for item in &items {
-        UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)?;
-    }
-    PromoRedemption::transition(conn, order.id, RESERVED, REDEEMED, now)?;
-    if let Some(cart) = Cart::find_for_user(conn, order.user_id)? {
-        for item in &items {
-            CartItem::remove(conn, cart.id, item.course_id)?;
-        }
-    }
+    crate::services::fulfillment::deliver_paid_order(conn, order, now)?;
     let metadata =
         serde_json::json!({ "free_order": true, "promo_code": order.promo_code }).to_string();
     record_journal_entry(

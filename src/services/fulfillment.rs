@@ -11,6 +11,7 @@ use crate::models::order::{CANCELED, Order, PARTIALLY_REFUNDED, PENDING, REFUNDE
 use crate::models::promo_code::{PromoRedemption, REDEEMED, RESERVED};
 use crate::models::user_course::UserCourse;
 use crate::models::webhook_event::WebhookEvent;
+use crate::payments::ProviderIntent;
 use crate::payments::webhook::{ChargeObject, DisputeObject, Envelope, IntentObject};
 use crate::services::checkout::cancel_pending_order;
 use crate::services::journal::{self, JournalEntry, record_journal_entry};
@@ -46,6 +47,20 @@ pub struct ObservedIntent<'a> {
     pub status: &'a str,
     pub raw_json: &'a str,
     pub event_id: Option<&'a str>,
+}
+
+/// An intent as retrieved from the provider (the return page, the sweep).
+impl<'a> From<&'a ProviderIntent> for ObservedIntent<'a> {
+    fn from(intent: &'a ProviderIntent) -> Self {
+        Self {
+            id: &intent.id,
+            amount: intent.amount,
+            currency: &intent.currency,
+            status: intent.status.as_str(),
+            raw_json: &intent.raw_json,
+            event_id: None,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -139,6 +154,19 @@ fn fulfill_in_transaction(
             idempotency_key: &format!("order-{}-income", order.id.0),
         },
     )?;
+    deliver_paid_order(conn, &order, now)?;
+    tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
+    Ok(FulfillOutcome::Fulfilled)
+}
+
+/// What a paid order brings: access to its courses, its promo use
+/// redeemed, its courses out of the cart. Runs in the caller's transaction,
+/// right after the order turned paid.
+pub fn deliver_paid_order(
+    conn: &mut DbConnection,
+    order: &Order,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
     let items = order.items(conn)?;
     for item in &items {
         UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)?;
@@ -149,8 +177,7 @@ fn fulfill_in_transaction(
             CartItem::remove(conn, cart.id, item.course_id)?;
         }
     }
-    tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
-    Ok(FulfillOutcome::Fulfilled)
+    Ok(())
 }
 
 /// What a delivered event came to.

@@ -8,7 +8,7 @@ use crate::db::{self, DbPool};
 use crate::models::order::Order;
 use crate::payments::{IntentStatus, Payments};
 use crate::services::checkout::cancel_pending_order;
-use crate::services::fulfillment::{self, FulfillOutcome, ObservedIntent};
+use crate::services::fulfillment::{self, FulfillOutcome};
 
 /// A pending order unpaid this long is given up: its intent is canceled.
 pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(24);
@@ -85,20 +85,9 @@ pub async fn reconcile(
         };
         match intent.status {
             IntentStatus::Succeeded => {
-                let observed_intent = intent.clone();
+                let observed = intent.clone();
                 let outcome = blocking(pool, move |conn| {
-                    let intent = observed_intent;
-                    Ok(fulfillment::fulfill_payment(
-                        conn,
-                        &ObservedIntent {
-                            id: &intent.id,
-                            amount: intent.amount,
-                            currency: &intent.currency,
-                            status: intent.status.as_str(),
-                            raw_json: &intent.raw_json,
-                            event_id: None,
-                        },
-                    )?)
+                    Ok(fulfillment::fulfill_payment(conn, &(&observed).into())?)
                 })
                 .await?;
                 match outcome {

@@ -59,11 +59,15 @@ impl TestDb {
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
+                let (path, query) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+                let base = path.rsplit_once('/').map_or(path, |(base, _)| base);
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
                 Self {
-                    url: format!("{base}/{name}"),
+                    url: format!("{base}/{name}{query}"),
                     backend,
                     name,
                     dir: None,
@@ -150,7 +154,30 @@ pub fn stripe_overrides(api_base: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The app's server, on a thread and runtime of its own. Dropping the guard
+/// stops it and waits for the thread: when a test ends, nothing of its app
+/// (pools, libpq connections) is left running into the process's exit,
+/// where libpq's OpenSSL teardown raced a late pool drop and crashed the
+/// test binary now and then.
+struct ServerGuard {
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the thread ends when the
+        // server has drained, taking its runtime and tasks with it.
+        drop(self.handle.stop(true));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 pub struct TestApp {
+    /// First field: dropped (stopped) before the database goes.
+    server: Arc<ServerGuard>,
     /// What webhook signatures are checked with in this app.
     pub webhook_secret: String,
     pub address: String,
@@ -193,13 +220,26 @@ impl TestApp {
         let db = TestDb::create(backend);
         let settings = test_settings(&db, overrides);
         let webhook_secret = settings.webhook_secret();
-        let app = Application::build(settings)
-            .await
-            .expect("application starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        actix_web::rt::spawn(app.run_until_stopped());
+        let (started, ready) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(settings)
+                    .await
+                    .expect("application starts");
+                started
+                    .send((app.port(), app.handle()))
+                    .expect("test waits for the port");
+                app.run_until_stopped().await.expect("server runs");
+            });
+        });
+        let (port, handle) = ready.recv().expect("application started");
+        let address = format!("http://127.0.0.1:{port}");
         let jar = Arc::new(Jar::default());
         Self {
+            server: Arc::new(ServerGuard {
+                handle,
+                thread: Some(thread),
+            }),
             webhook_secret,
             address,
             db: Arc::new(db),
@@ -212,6 +252,7 @@ impl TestApp {
     pub fn with_client_of(app: &TestApp) -> TestApp {
         let jar = Arc::new(Jar::default());
         TestApp {
+            server: app.server.clone(),
             webhook_secret: app.webhook_secret.clone(),
             address: app.address.clone(),
             db: app.db.clone(),
@@ -293,6 +334,10 @@ fn client_with(jar: Arc<Jar>) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
+        // A fresh connection per request: reusing one the server is just
+        // closing (keep-alive timeout on a loaded machine) fails with
+        // IncompleteMessage, a client race that says nothing about kasir.
+        .pool_max_idle_per_host(0)
         .build()
         .expect("HTTP client")
 }
