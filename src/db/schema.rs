@@ -48,6 +48,16 @@ diesel::table! {
         provider_event_id -> Nullable<Text>,
         idempotency_key -> Text,
         created_at -> Timestamp,
+        prev_hash -> Nullable<Text>,
+        row_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    journal_chain (id) {
+        id -> Int4,
+        last_hash -> Text,
+        length -> Int8,
     }
 }
 
@@ -147,6 +157,7 @@ diesel::table! {
         idempotency_key -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        amount_refunded -> Int8,
     }
 }
 
@@ -210,6 +221,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     courses,
     financial_journals,
+    journal_chain,
     login_attempts,
     order_items,
     orders,

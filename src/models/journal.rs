@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::OrderId;
 use crate::db::DbConnection;
-use crate::db::schema::financial_journals;
+use crate::db::schema::{financial_journals, journal_chain};
 
 /// A journal row to append. There is no update and no delete: the
 /// database refuses both.
@@ -21,6 +21,8 @@ pub struct NewJournalRow<'a> {
     pub provider_event_id: Option<&'a str>,
     pub idempotency_key: &'a str,
     pub created_at: NaiveDateTime,
+    pub prev_hash: Option<&'a str>,
+    pub row_hash: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -35,8 +37,11 @@ pub struct JournalRow {
     pub description: String,
     pub reference_id: Option<OrderId>,
     pub metadata: String,
+    pub provider_event_id: Option<String>,
     pub idempotency_key: String,
     pub created_at: NaiveDateTime,
+    pub prev_hash: Option<String>,
+    pub row_hash: Option<String>,
 }
 
 impl NewJournalRow<'_> {
@@ -56,11 +61,50 @@ impl JournalRow {
         .get_result(conn)
     }
 
+    /// Every row in append order (for verification and exports).
+    pub fn all_in_order(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        financial_journals::table
+            .order(financial_journals::id.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> QueryResult<Vec<Self>> {
         financial_journals::table
             .filter(financial_journals::reference_id.eq(order_id))
             .order(financial_journals::id.asc())
             .select(Self::as_select())
             .load(conn)
+    }
+}
+
+/// The head of the hash chain.
+pub struct JournalChain;
+
+impl JournalChain {
+    /// Takes the head's row lock (held until the transaction ends) and
+    /// returns the last hash and the chain's length before this append.
+    pub fn lock_head(conn: &mut DbConnection) -> QueryResult<(String, i64)> {
+        diesel::update(journal_chain::table.find(1))
+            .set(journal_chain::length.eq(journal_chain::length + 1))
+            .execute(conn)?;
+        let (last, length): (String, i64) = journal_chain::table
+            .find(1)
+            .select((journal_chain::last_hash, journal_chain::length))
+            .first(conn)?;
+        Ok((last, length - 1))
+    }
+
+    pub fn set_head(conn: &mut DbConnection, hash: &str) -> QueryResult<usize> {
+        diesel::update(journal_chain::table.find(1))
+            .set(journal_chain::last_hash.eq(hash))
+            .execute(conn)
+    }
+
+    pub fn head(conn: &mut DbConnection) -> QueryResult<(String, i64)> {
+        journal_chain::table
+            .find(1)
+            .select((journal_chain::last_hash, journal_chain::length))
+            .first(conn)
     }
 }

@@ -18,6 +18,7 @@ pub struct SandboxIntent {
     pub idempotency_key: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub amount_refunded: i64,
 }
 
 impl SandboxIntent {

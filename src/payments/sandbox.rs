@@ -138,6 +138,7 @@ impl SandboxProvider {
                 idempotency_key: key,
                 created_at: now,
                 updated_at: now,
+                amount_refunded: 0,
             };
             intent.insert(conn)?;
             Ok(to_provider(intent))

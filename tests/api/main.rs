@@ -2,6 +2,7 @@
 //! fresh database, each database test on SQLite and on PostgreSQL.
 
 mod helpers;
+mod journal;
 
 mod accounts;
 mod cart;

@@ -1,0 +1,97 @@
+//! The journal's hash chain: `kasir journal verify` finds an altered row.
+
+use diesel::prelude::*;
+use kasir::db::schema::financial_journals;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, location};
+
+fn verify(app: &TestApp) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .args(["journal", "verify"])
+        .env("DATABASE_URL", &app.db.url)
+        .env("SECRET_KEY", "k".repeat(64))
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    )
+}
+
+/// The append-only trigger, dropped the way an attacker with database
+/// access would, so a row can be altered behind the shop's back.
+fn drop_append_only_triggers(app: &TestApp) {
+    let mut conn = app.db.connect();
+    let statements: &[&str] = if app.db.url.starts_with("postgres") {
+        &["DROP TRIGGER financial_journals_no_update_delete ON financial_journals"]
+    } else {
+        &[
+            "DROP TRIGGER financial_journals_no_update",
+            "DROP TRIGGER financial_journals_no_delete",
+        ]
+    };
+    for statement in statements {
+        diesel::sql_query(*statement).execute(&mut conn).unwrap();
+    }
+}
+
+impl TestApp {
+    /// A paid order's journal: payment_initiated, then income.
+    async fn paid_order(&self, email: &str, slug: &str) {
+        self.student(email).await;
+        self.add_course(slug).await;
+        let pay = location(&self.checkout("").await);
+        let paid = self
+            .submit(
+                &format!("{pay}/sandbox"),
+                &[
+                    ("card_number", "4242424242424242"),
+                    ("expiry", "12/40"),
+                    ("cvc", "123"),
+                ],
+            )
+            .await;
+        assert!(location(&paid).ends_with("/complete"));
+    }
+}
+
+both_backends! {
+    async fn an_untouched_journal_verifies(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        assert_eq!(verify(&app), (true, "journal chain intact (2 rows)".to_owned()));
+    }
+
+    async fn verify_finds_a_row_altered_directly_in_the_database(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let mut conn = app.db.connect();
+        let income: i64 = financial_journals::table
+            .filter(financial_journals::type_.eq("income"))
+            .select(financial_journals::id)
+            .first(&mut conn)
+            .unwrap();
+        drop_append_only_triggers(&app);
+        diesel::update(financial_journals::table.find(income))
+            .set(financial_journals::amount_cents.eq(1_i64))
+            .execute(&mut conn)
+            .unwrap();
+        let (ok, report) = verify(&app);
+        assert!(!ok);
+        assert_eq!(report, format!("journal chain BROKEN at row {income}: its content no longer matches its hash (the row was altered)"));
+    }
+
+    async fn verify_finds_a_removed_row(app: TestApp) {
+        app.paid_order("ada@example.com", "modern-javascript").await;
+        let mut conn = app.db.connect();
+        drop_append_only_triggers(&app);
+        let last: i64 = financial_journals::table
+            .select(diesel::dsl::max(financial_journals::id))
+            .first::<Option<i64>>(&mut conn)
+            .unwrap()
+            .unwrap();
+        diesel::delete(financial_journals::table.find(last)).execute(&mut conn).unwrap();
+        let (ok, report) = verify(&app);
+        assert!(!ok);
+        assert!(report.contains("rows were removed"), "{report}");
+    }
+}
