@@ -69,4 +69,29 @@ impl SandboxIntent {
         .execute(conn)?;
         Ok(moved == 1)
     }
+
+    /// Adds a refund to a succeeded intent, never beyond its amount.
+    pub fn add_refund(
+        conn: &mut DbConnection,
+        id: &str,
+        amount: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let moved = diesel::update(
+            sandbox_payment_intents::table
+                .find(id)
+                .filter(sandbox_payment_intents::status.eq("succeeded"))
+                .filter(
+                    sandbox_payment_intents::amount_refunded
+                        .le(sandbox_payment_intents::amount - amount),
+                ),
+        )
+        .set((
+            sandbox_payment_intents::amount_refunded
+                .eq(sandbox_payment_intents::amount_refunded + amount),
+            sandbox_payment_intents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(moved == 1)
+    }
 }

@@ -86,6 +86,14 @@ impl IntentStatus {
     }
 }
 
+/// A refund the provider accepted. Its effect on the order (status, journal
+/// row, access) comes from the provider's `charge.refunded` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// Could not reach the provider, or it failed on its side: try again later.

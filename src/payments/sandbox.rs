@@ -4,7 +4,7 @@
 
 use actix_web::web;
 
-use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent};
+use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent, Refund};
 use crate::db::{self, DbConnection, DbPool};
 use crate::models::sandbox_intent::SandboxIntent;
 use crate::session::new_token;
@@ -204,6 +204,47 @@ impl SandboxProvider {
             to,
             error,
         )
+        .await
+    }
+
+    /// Refunds part or all of a succeeded intent; returns the refund and the
+    /// `charge.refunded` event Stripe would send (cumulative amount).
+    pub async fn refund(&self, id: &str, amount: i64) -> Result<(Refund, String), ProviderError> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            let updated = SandboxIntent::add_refund(conn, &id, amount, db::now())?;
+            let intent = SandboxIntent::find(conn, &id)?
+                .ok_or_else(|| ProviderError::NotFound(id.clone()))?;
+            if !updated {
+                return Err(ProviderError::Rejected(format!(
+                    "cannot refund {amount} of {} ({} refunded already, status {})",
+                    intent.amount, intent.amount_refunded, intent.status
+                )));
+            }
+            let refund = Refund {
+                id: format!("re_sandbox_{}", &new_token()[..24]),
+                amount,
+            };
+            let event = serde_json::json!({
+                "id": format!("evt_sandbox_{}", &new_token()[..24]),
+                "object": "event",
+                "type": "charge.refunded",
+                "api_version": "2024-06-20",
+                "created": chrono::Utc::now().timestamp(),
+                "livemode": false,
+                "data": { "object": {
+                    "id": format!("ch_{}", intent.id),
+                    "object": "charge",
+                    "payment_intent": intent.id,
+                    "amount": intent.amount,
+                    "amount_refunded": intent.amount_refunded,
+                    "currency": intent.currency,
+                    "refunded": intent.amount_refunded >= intent.amount,
+                }},
+            })
+            .to_string();
+            Ok((refund, event))
+        })
         .await
     }
 

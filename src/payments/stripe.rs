@@ -10,7 +10,7 @@ use miniserde::Deserialize as MiniDeserialize;
 use serde::Serialize;
 use stripe_client_core::{RequestBuilder, StripeMethod};
 
-use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent};
+use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent, Refund};
 use crate::config::StripeSettings;
 
 pub struct StripeProvider {
@@ -97,18 +97,67 @@ impl StripeProvider {
         .await
     }
 
-    async fn send(
+    /// Refunds `amount` of the intent's charge; the key makes a retried
+    /// refund harmless.
+    pub async fn refund(
+        &self,
+        intent_id: &str,
+        amount: i64,
+        key: &str,
+        reason: &str,
+    ) -> Result<Refund, ProviderError> {
+        #[derive(Serialize)]
+        struct RefundForm<'a> {
+            payment_intent: &'a str,
+            amount: i64,
+            metadata: BTreeMap<&'static str, &'a str>,
+        }
+        #[derive(MiniDeserialize)]
+        struct LeanRefund {
+            id: String,
+            amount: i64,
+        }
+        let key = ::stripe::IdempotencyKey::new(key)
+            .map_err(|e| ProviderError::Rejected(format!("idempotency key: {e}")))?;
+        let form = RefundForm {
+            payment_intent: path_segment(intent_id)?,
+            amount,
+            metadata: BTreeMap::from([("reason", reason)]),
+        };
+        let raw_json = self
+            .send_raw(
+                RequestBuilder::new(StripeMethod::Post, "/refunds").form(&form),
+                ::stripe::RequestStrategy::Idempotent(key),
+            )
+            .await?;
+        let lean: LeanRefund = miniserde::json::from_str(&raw_json)
+            .map_err(|_| ProviderError::Rejected(format!("unexpected Refund shape: {raw_json}")))?;
+        Ok(Refund {
+            id: lean.id,
+            amount: lean.amount,
+        })
+    }
+
+    async fn send_raw(
         &self,
         request: RequestBuilder,
         strategy: ::stripe::RequestStrategy,
-    ) -> Result<ProviderIntent, ProviderError> {
+    ) -> Result<String, ProviderError> {
         let value: miniserde::json::Value = request
             .customize()
             .request_strategy(strategy)
             .send(&self.client)
             .await
             .map_err(classify)?;
-        let raw_json = miniserde::json::to_string(&value);
+        Ok(miniserde::json::to_string(&value))
+    }
+
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        strategy: ::stripe::RequestStrategy,
+    ) -> Result<ProviderIntent, ProviderError> {
+        let raw_json = self.send_raw(request, strategy).await?;
         let lean: LeanIntent = miniserde::json::from_str(&raw_json).map_err(|_| {
             ProviderError::Rejected(format!("unexpected PaymentIntent shape: {raw_json}"))
         })?;

@@ -2,6 +2,7 @@
 //! service function inside [`with_db`], and renders a template.
 
 mod auth;
+mod back_office;
 mod cart;
 mod catalog;
 mod checkout;
@@ -81,6 +82,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(staff::promo_codes)
         .service(staff::create_promo_code)
         .service(staff::deactivate_promo_code)
+        .service(back_office::invoice_page)
+        .service(back_office::staff_orders)
+        .service(back_office::staff_order)
+        .service(back_office::refund_order)
+        .service(back_office::staff_journal)
+        .service(back_office::staff_journal_csv)
+        .service(back_office::staff_reports)
         .service(student::my_courses)
         .service(student::orders)
         .service(health::healthz)

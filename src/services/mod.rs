@@ -1,6 +1,7 @@
 //! Business rules and the transactions that keep them.
 
 pub mod accounts;
+pub mod back_office;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;

@@ -5,6 +5,7 @@ mod helpers;
 mod journal;
 
 mod accounts;
+mod back_office;
 mod cart;
 mod catalog;
 mod checkout;

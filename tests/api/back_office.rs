@@ -1,0 +1,288 @@
+use diesel::prelude::*;
+use kasir::db::DbConnection;
+use kasir::db::schema::{financial_journals, orders};
+
+use crate::both_backends;
+use crate::checkout::{Promo, insert_promo};
+use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all};
+
+impl TestApp {
+    /// Checks out `slugs` with `promo` and pays with 4242 in the sandbox;
+    /// returns the order number.
+    async fn bought(&self, slugs: &[&str], promo: &str) -> String {
+        for slug in slugs {
+            self.add_course(slug).await;
+        }
+        let pay = location(&self.checkout(promo).await);
+        let paid = self
+            .submit(
+                &format!("{pay}/sandbox"),
+                &[
+                    ("card_number", "4242424242424242"),
+                    ("expiry", "12/40"),
+                    ("cvc", "123"),
+                ],
+            )
+            .await;
+        assert!(
+            location(&paid).ends_with("/complete"),
+            "{}",
+            location(&paid)
+        );
+        pay.trim_start_matches("/checkout/").to_owned()
+    }
+
+    async fn refund(&self, number: &str, amount: &str, reason: &str) -> reqwest::Response {
+        self.submit(
+            &format!("/staff/orders/{number}/refund"),
+            &[("amount_cents", amount), ("reason", reason)],
+        )
+        .await
+    }
+}
+
+fn order_state(conn: &mut DbConnection, number: &str) -> (String, i64) {
+    orders::table
+        .filter(orders::number.eq(number))
+        .select((orders::status, orders::refunded_cents))
+        .first(conn)
+        .unwrap()
+}
+
+both_backends! {
+    async fn students_get_403_on_every_staff_route_and_404_on_others_invoices(app: TestApp) {
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let own = app.get(&format!("/orders/{number}")).await;
+        assert_eq!(own.status(), 200);
+        assert_eq!(select_all(&own.text().await.unwrap(), "[data-invoice-total]"), vec!["$89.00"]);
+        for path in ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/journal.csv", "/staff/reports"] {
+            assert_eq!(app.get(path).await.status(), 403, "{path}");
+        }
+        assert_eq!(app.refund(&number, "", "please").await.status(), 403);
+
+        let eve = TestApp::with_client_of(&app);
+        eve.student("eve@example.com").await;
+        assert_eq!(eve.get(&format!("/orders/{number}")).await.status(), 404, "no peeking at Ada's invoice");
+        assert_eq!(eve.get("/orders/INV-2000-000001").await.status(), 404);
+
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        assert_eq!(boss.get(&format!("/orders/{number}")).await.status(), 200, "staff see every invoice");
+    }
+
+    async fn invoice_history_filters_and_totals(app: TestApp) {
+        let mut conn = app.db.connect();
+        insert_promo(&mut conn, Promo { code: "TEN", ..Promo::default() });
+        app.student("ada@example.com").await;
+        let paid = app.bought(&["rust-for-web-developers"], "ten").await; // 80.10
+        app.add_course("modern-javascript").await;
+        let pending = location(&app.checkout("").await).trim_start_matches("/checkout/").to_owned(); // 49.00
+        let eve = TestApp::with_client_of(&app);
+        eve.student("eve@example.com").await;
+        let eves = eve.bought(&["ux-design-foundations"], "").await; // 59.00
+
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let list = |html: &str| select_all(html, "tbody td code").into_iter().filter(|c| c.starts_with("INV-")).collect::<Vec<_>>();
+
+        let all = boss.get_html("/staff/orders").await;
+        assert_eq!(list(&all), vec![eves.clone(), pending.clone(), paid.clone()], "newest first");
+        assert_eq!(select_all(&all, "[data-sum-total]"), vec!["$188.10"]);
+
+        let only_paid = boss.get_html("/staff/orders?status=paid").await;
+        assert_eq!(list(&only_paid), vec![eves.clone(), paid.clone()]);
+        assert_eq!(select_all(&only_paid, "[data-sum-total]"), vec!["$139.10"]);
+        assert_eq!(list(&boss.get_html("/staff/orders?email=ADA@").await), vec![pending.clone(), paid.clone()]);
+        assert_eq!(list(&boss.get_html("/staff/orders?promo=ten").await), vec![paid.clone()]);
+        assert_eq!(list(&boss.get_html(&format!("/staff/orders?number={}", &eves[9..])).await), vec![eves.clone()]);
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        assert_eq!(list(&boss.get_html(&format!("/staff/orders?from={today}&to={today}")).await).len(), 3);
+        assert!(list(&boss.get_html("/staff/orders?to=2000-01-01").await).is_empty());
+        assert_eq!(boss.get("/staff/orders?from=yesterday").await.status(), 400);
+        assert_eq!(boss.get("/staff/orders?status=lost").await.status(), 400);
+        let wildcard = boss.get_html("/staff/orders?email=%25").await;
+        assert!(list(&wildcard).is_empty(), "a % in a filter is a literal, not a wildcard");
+    }
+
+    async fn staff_refund_partially_then_fully_and_never_more_than_is_left(app: TestApp) {
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+
+        assert_eq!(boss.refund(&number, "1000", "").await.status(), 400, "a reason is required");
+        let too_much = boss.refund(&number, "9000", "goodwill").await;
+        assert_eq!(too_much.status(), 400);
+        assert!(select_all(&too_much.text().await.unwrap(), "p.lead")[0].contains("more than is left"));
+        assert_eq!(boss.refund(&number, "-5", "goodwill").await.status(), 400);
+
+        assert_eq!(location(&boss.refund(&number, "1000", "late start").await), format!("/staff/orders/{number}"));
+        assert_eq!(order_state(&mut conn, &number), ("partially_refunded".into(), 1_000));
+        assert_eq!(location(&boss.refund(&number, "", "course cancelled").await), format!("/staff/orders/{number}"));
+        assert_eq!(order_state(&mut conn, &number), ("refunded".into(), 8_900));
+        assert_eq!(boss.refund(&number, "", "again").await.status(), 409, "nothing left");
+
+        let page = boss.get_html(&format!("/staff/orders/{number}")).await;
+        let kinds: Vec<String> = select_all(&page, "tr[data-journal-type] td:nth-child(2)");
+        assert_eq!(kinds, vec!["payment_initiated", "income", "refund", "refund"]);
+        assert!(page.contains("revoked"), "access ended with the full refund");
+        let invoice = app.get_html(&format!("/orders/{number}")).await;
+        assert_eq!(select_all(&invoice, "[data-invoice-balance]"), vec!["$0.00"]);
+    }
+
+    async fn the_journal_csv_holds_the_same_rows_and_sums(app: TestApp) {
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers", "modern-javascript"], "").await;
+        app.bought(&["ux-design-foundations"], "").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        boss.refund(&number, "1234", "partial, with \"quotes\", commas").await;
+
+        let response = boss.get("/staff/journal.csv").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains("\r\n"), "RFC 4180 line ends");
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let db_rows: Vec<(i64, i64, String)> = financial_journals::table
+            .order(financial_journals::id.asc())
+            .select((financial_journals::id, financial_journals::amount_cents, financial_journals::description))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(records.len(), db_rows.len());
+        for (record, (id, amount, description)) in records.iter().zip(&db_rows) {
+            assert_eq!(record[0].parse::<i64>().unwrap(), *id);
+            assert_eq!(record[4].parse::<i64>().unwrap(), *amount);
+            assert_eq!(&record[8], description, "quotes and commas survive");
+        }
+        let csv_sum: i64 = records.iter().map(|r| r[4].parse::<i64>().unwrap()).sum();
+        assert_eq!(csv_sum, db_rows.iter().map(|r| r.1).sum::<i64>());
+
+        let refunds = boss.get("/staff/journal.csv?type=refund").await.text().await.unwrap();
+        assert_eq!(csv::Reader::from_reader(refunds.as_bytes()).records().count(), 1);
+        let page = boss.get_html("/staff/journal?type=income").await;
+        assert_eq!(select_all(&page, "[data-running]"), vec!["$138.00", "$197.00"], "running net sum");
+    }
+
+    async fn the_revenue_recap_matches_a_hand_computed_fixture(app: TestApp) {
+        let mut conn = app.db.connect();
+        insert_promo(&mut conn, Promo { code: "TEN", ..Promo::default() });
+        app.student("ada@example.com").await;
+        let a = app.bought(&["rust-for-web-developers"], "ten").await; // 89.00 - 8.90 = 80.10
+        let b = app.bought(&["modern-javascript"], "").await; // 49.00, 10.00 refunded
+        let c = app.bought(&["postgresql-in-practice"], "").await; // 69.00, fully refunded
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        boss.refund(&b, "1000", "partial").await;
+        boss.refund(&c, "", "full").await;
+        let _ = a;
+
+        let page = boss.get_html("/staff/reports").await;
+        let kpi = |name: &str| select_all(&page, &format!("[data-kpi={name}]"))[0].clone();
+        assert_eq!(kpi("gross"), "$198.10");
+        assert_eq!(kpi("discounts"), "$8.90");
+        assert_eq!(kpi("refunds"), "$79.00");
+        assert_eq!(kpi("disputes"), "$0.00");
+        assert_eq!(kpi("net"), "$119.10");
+        assert_eq!(kpi("orders"), "3");
+        let course = select_all(&page, "tr[data-recap=\"Modern JavaScript\"] td");
+        assert_eq!(course, vec!["Modern JavaScript", "1", "$49.00", "$0.00", "$10.00", "$0.00", "$39.00"]);
+        let promo = select_all(&page, "tr[data-recap=\"TEN\"] td");
+        assert_eq!(promo, vec!["TEN", "1", "$80.10", "$8.90", "$0.00", "$0.00", "$80.10"]);
+        // 3 x (payment_initiated, income) + 2 refunds.
+        assert_eq!(select_all(&page, "[data-chain]"), vec!["journal chain intact (8 rows)"]);
+        assert!(page.contains("<svg class=\"chart\""));
+        assert_eq!(boss.get("/staff/reports?from=nope").await.status(), 400);
+    }
+}
+
+#[actix_web::test]
+async fn a_stripe_refund_is_sent_to_the_provider_and_applied_by_its_webhook() {
+    let app = TestApp::spawn_stripe(Backend::Sqlite).await;
+    let mut conn = app.db.connect();
+    app.student("ada@example.com").await;
+    app.add_course("rust-for-web-developers").await;
+    let pay = location(&app.checkout("").await);
+    let number = pay.trim_start_matches("/checkout/").to_owned();
+    let intent: String = orders::table
+        .filter(orders::number.eq(&number))
+        .select(orders::payment_intent_id.assume_not_null())
+        .first(&mut conn)
+        .unwrap();
+    let ls = crate::helpers::localstripe_url();
+    let http = reqwest::Client::new();
+    let method: serde_json::Value = http
+        .post(format!("{ls}/v1/payment_methods"))
+        .bearer_auth("sk_test_kasir")
+        .form(&[
+            ("type", "card"),
+            ("card[number]", "4242424242424242"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2040"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.post(format!("{ls}/v1/payment_intents/{intent}"))
+        .bearer_auth("sk_test_kasir")
+        .form(&[("payment_method", method["id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{ls}/v1/payment_intents/{intent}/confirm"))
+        .bearer_auth("sk_test_kasir")
+        .send()
+        .await
+        .unwrap();
+    app.get(&format!("{pay}/complete")).await; // fulfils
+    assert_eq!(order_state(&mut conn, &number).0, "paid");
+
+    let boss = TestApp::with_client_of(&app);
+    boss.staff("boss@example.com").await;
+    let response = boss.refund(&number, "2500", "goodwill").await;
+    assert_eq!(location(&response), format!("/staff/orders/{number}"));
+    let page = boss.get_html(&format!("/staff/orders/{number}")).await;
+    assert!(
+        select_all(&page, ".flash-success")[0].contains("Refund of 2500"),
+        "{:?}",
+        select_all(&page, ".flash")
+    );
+    let charge: serde_json::Value = http
+        .get(format!("{ls}/v1/payment_intents/{intent}"))
+        .bearer_auth("sk_test_kasir")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let charge_id = charge["latest_charge"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| charge["latest_charge"]["id"].as_str().map(str::to_owned))
+        .expect("a charge");
+    let charge: serde_json::Value = http
+        .get(format!("{ls}/v1/charges/{charge_id}"))
+        .bearer_auth("sk_test_kasir")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        charge["amount_refunded"], 2500,
+        "the refund reached the provider"
+    );
+    // The order changes when Stripe's charge.refunded arrives, not before.
+    assert_eq!(order_state(&mut conn, &number), ("paid".into(), 0));
+    let _ = PASSWORD;
+}
