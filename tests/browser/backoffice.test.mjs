@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { SCREENSHOTS, launchBrowser, startKasir } from './server.mjs';
+
+const PASSWORD = 'correct horse battery';
+let browser;
+let kasir;
+
+before(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await launchBrowser();
+  kasir = await startKasir();
+  kasir.createStaff('boss@example.com', PASSWORD);
+});
+
+after(async () => {
+  await browser?.close();
+  await kasir?.stop();
+});
+
+test('staff open an invoice, refund it, and find the refund in the journal and reports', async () => {
+  // A student buys a course in the sandbox.
+  const student = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await student.newPage();
+  await page.goto(kasir.url + '/register');
+  await page.fill('#name', 'Ada Lovelace');
+  await page.fill('#email', 'ada@example.com');
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(kasir.url + '/'), page.click('button[type=submit]')]);
+  const card = page.locator('.course-card', { hasText: 'Data Analysis with Python' });
+  await card.getByRole('button', { name: 'Add to cart' }).click();
+  await card.locator('.tag-in-cart').waitFor();
+  await page.goto(kasir.url + '/cart');
+  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  const number = page.url().split('/').pop();
+  await page.fill('#card_number', '4242 4242 4242 4242');
+  await page.fill('#expiry', '12/40');
+  await page.fill('#cvc', '123');
+  await Promise.all([page.waitForURL(/\/complete$/), page.click('button:has-text("Pay")')]);
+  await page.goto(kasir.url + '/orders');
+  await page.click(`text=${number}`);
+  assert.equal(await page.locator('[data-invoice-total]').innerText(), '$79.00');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'invoice.png'), fullPage: true });
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('.navbar').isVisible(), false, 'the navbar is not printed');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'invoice-print.png'), fullPage: true });
+  await student.close();
+
+  // Staff find it, refund it, and see the refund everywhere.
+  const staff = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const office = await staff.newPage();
+  const problems = [];
+  office.on('pageerror', (err) => problems.push(err.message));
+  await office.goto(kasir.url + '/login');
+  await office.fill('#email', 'boss@example.com');
+  await office.fill('#password', PASSWORD);
+  await Promise.all([office.waitForURL(kasir.url + '/'), office.click('button[type=submit]')]);
+  await office.click('text=Back office');
+  await office.fill('input[name=email]', 'ada@');
+  await Promise.all([office.waitForLoadState(), office.click('button:has-text("Filter")')]);
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-orders.png'), fullPage: true });
+  await Promise.all([office.waitForURL(new RegExp(`/staff/orders/${number}$`)), office.click(`text=${number}`)]);
+  await office.fill('#reason', 'Course did not fit the student');
+  await Promise.all([office.waitForLoadState(), office.click('button:has-text("Refund")')]);
+  assert.match(await office.locator('.flash-success').innerText(), /Refund of 7900 minor units requested/);
+  assert.equal(await office.locator('[data-order-status]').innerText(), 'refunded');
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-order-refunded.png'), fullPage: true });
+
+  await office.click('.tabs >> text=Journal');
+  const refundRow = office.locator('tr[data-journal-type="refund"]');
+  assert.equal(await refundRow.count(), 1);
+  assert.match(await refundRow.innerText(), /\$79\.00/);
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-journal.png'), fullPage: true });
+
+  await office.click('.tabs >> text=Reports');
+  assert.equal(await office.locator('[data-kpi=refunds]').innerText(), '$79.00');
+  assert.equal(await office.locator('[data-kpi=net]').innerText(), '$0.00');
+  assert.match(await office.locator('[data-chain]').innerText(), /intact/);
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-reports.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await staff.close();
+});
