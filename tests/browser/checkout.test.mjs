@@ -48,7 +48,8 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
     await staffPage.fill('#email', 'boss@example.com');
     await staffPage.fill('#password', PASSWORD);
     await Promise.all([staffPage.waitForURL(kasir.url + '/'), staffPage.click('button[type=submit]')]);
-    await staffPage.click('text=Promo codes');
+    await staffPage.click('text=Back office');
+    await staffPage.click('.tabs >> text=Promo codes');
     await staffPage.fill('#code', 'launch20');
     await staffPage.fill('#percent', '20');
     await staffPage.fill('#max_redemptions', '50');
