@@ -215,33 +215,7 @@ async fn a_stripe_refund_is_sent_to_the_provider_and_applied_by_its_webhook() {
         .unwrap();
     let ls = crate::helpers::localstripe_url();
     let http = reqwest::Client::new();
-    let method: serde_json::Value = http
-        .post(format!("{ls}/v1/payment_methods"))
-        .bearer_auth("sk_test_kasir")
-        .form(&[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2040"),
-            ("card[cvc]", "123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    http.post(format!("{ls}/v1/payment_intents/{intent}"))
-        .bearer_auth("sk_test_kasir")
-        .form(&[("payment_method", method["id"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    http.post(format!("{ls}/v1/payment_intents/{intent}/confirm"))
-        .bearer_auth("sk_test_kasir")
-        .send()
-        .await
-        .unwrap();
+    crate::stripe::pay_with_test_card(&intent).await;
     app.get(&format!("{pay}/complete")).await; // fulfils
     assert_eq!(order_state(&mut conn, &number).0, "paid");
 

@@ -33,6 +33,29 @@ async fn stripe_post(path: &str, form: &[(&str, &str)]) -> serde_json::Value {
     response.json().await.unwrap()
 }
 
+/// Pays the intent with 4242 through localstripe's API (a payment method,
+/// attached, then confirm), as a browser with real Stripe.js would.
+pub async fn pay_with_test_card(intent_id: &str) -> serde_json::Value {
+    let method = stripe_post(
+        "/v1/payment_methods",
+        &[
+            ("type", "card"),
+            ("card[number]", "4242424242424242"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2040"),
+            ("card[cvc]", "123"),
+        ],
+    )
+    .await;
+    let method_id = method["id"].as_str().expect("payment method id");
+    stripe_post(
+        &format!("/v1/payment_intents/{intent_id}"),
+        &[("payment_method", method_id)],
+    )
+    .await;
+    stripe_post(&format!("/v1/payment_intents/{intent_id}/confirm"), &[]).await
+}
+
 #[actix_web::test]
 async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     let app = TestApp::spawn_stripe(Backend::Sqlite).await;
@@ -106,24 +129,7 @@ async fn the_return_page_fulfils_a_card_paid_through_stripe_without_waiting_for_
     let intent_id = all_orders(&mut conn)[0].payment_intent_id.clone().unwrap();
 
     // Pay server-side, as localstripe's Stripe.js cannot confirm a fresh intent.
-    let method = stripe_post(
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2040"),
-            ("card[cvc]", "123"),
-        ],
-    )
-    .await;
-    let method_id = method["id"].as_str().unwrap();
-    stripe_post(
-        &format!("/v1/payment_intents/{intent_id}"),
-        &[("payment_method", method_id)],
-    )
-    .await;
-    let confirmed = stripe_post(&format!("/v1/payment_intents/{intent_id}/confirm"), &[]).await;
+    let confirmed = pay_with_test_card(&intent_id).await;
     assert_eq!(confirmed["status"], "succeeded");
 
     // No webhook is registered for this app: the return page asks Stripe

@@ -460,33 +460,7 @@ async fn localstripe_delivers_a_signed_success_that_fulfils_the_order() {
         .unwrap();
     assert!(registered.status().is_success());
 
-    let method: serde_json::Value = http
-        .post(format!("{ls}/v1/payment_methods"))
-        .bearer_auth("sk_test_kasir")
-        .form(&[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2040"),
-            ("card[cvc]", "123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    http.post(format!("{ls}/v1/payment_intents/{intent}"))
-        .bearer_auth("sk_test_kasir")
-        .form(&[("payment_method", method["id"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    http.post(format!("{ls}/v1/payment_intents/{intent}/confirm"))
-        .bearer_auth("sk_test_kasir")
-        .send()
-        .await
-        .unwrap();
+    crate::stripe::pay_with_test_card(&intent).await;
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while status_of(&mut conn, order) != "paid" {
