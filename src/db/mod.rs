@@ -193,13 +193,37 @@ fn create_parent_dir(path: &Path) -> Result<(), DbSetupError> {
     }
 }
 
+/// Key of the PostgreSQL advisory lock that serialises migrations ("kasir").
+const MIGRATION_LOCK_KEY: i64 = 0x6b_61_73_69_72;
+
+/// Applies pending migrations. Instances starting at the same moment on an
+/// empty database take turns: on PostgreSQL behind an advisory lock, on
+/// SQLite inside one `BEGIN IMMEDIATE` transaction. The second finds
+/// nothing left to do.
 fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> {
-    let applied = match conn {
-        DbConnection::Postgresql(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS),
-    }
-    .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
-    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    type Failure = Box<dyn std::error::Error + Send + Sync>;
+    let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| -> Vec<String> {
+        versions.into_iter().map(|v| v.to_string()).collect()
+    };
+    let applied: Result<Vec<String>, Failure> = match conn {
+        DbConnection::Postgresql(pg) => {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(pg)
+                .map_err(|e| {
+                    DbSetupError::Migrate(format!("could not take the migration lock: {e}"))
+                })?;
+            let applied = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(names);
+            // The lock also ends with the session; unlocking is a courtesy.
+            let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(pg);
+            applied
+        }
+        DbConnection::Sqlite(sqlite) => {
+            sqlite.immediate_transaction(|c| c.run_pending_migrations(SQLITE_MIGRATIONS).map(names))
+        }
+    };
+    applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
 }
 
 fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {

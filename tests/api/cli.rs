@@ -107,3 +107,45 @@ fn the_default_database_is_a_sqlite_file_under_data() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Instances started at the same moment on an empty database all come up:
+/// the migrations run once, the demo catalog is added once.
+#[test]
+fn concurrent_first_starts_migrate_once_on_both_engines() {
+    use diesel::prelude::*;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::create(backend);
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_kasir"))
+                    .arg("seed-demo")
+                    .env("DATABASE_URL", &db.url)
+                    .env("SECRET_KEY", "k".repeat(64))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for start in starts {
+            let output = start.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "{backend:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let mut conn = db.connect();
+        let courses: i64 = kasir::db::schema::courses::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(courses, 9, "{backend:?}: the demo catalog once");
+        let migrations: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT COUNT(*) FROM __diesel_schema_migrations)",
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(migrations, 4, "{backend:?}");
+    }
+}
