@@ -94,3 +94,46 @@ async fn an_https_public_url_makes_the_session_cookie_secure() {
             .contains("max-age=")
     );
 }
+
+both_backends! {
+    async fn html_in_titles_names_and_metadata_is_escaped_on_every_page(app: TestApp) {
+        use diesel::prelude::*;
+        use kasir::db::schema::{courses, financial_journals};
+        const PAYLOAD: &str = "<script>alert('x')</script>";
+        let mut conn = app.db.connect();
+        diesel::update(courses::table.filter(courses::slug.eq("rust-for-web-developers")))
+            .set((courses::title.eq(format!("Rust {PAYLOAD}")), courses::summary.eq(PAYLOAD)))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(app.register("ada@example.com", &format!("Ada {PAYLOAD}"), PASSWORD).await.status(), 303);
+        app.add_course("rust-for-web-developers").await;
+        let pay = crate::helpers::location(&app.checkout("").await);
+        let number = pay.trim_start_matches("/checkout/").to_owned();
+        app.submit(&format!("{pay}/sandbox"), &[("card_number", "4242424242424242"), ("expiry", "12/40"), ("cvc", "123")])
+            .await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let stored: String = financial_journals::table
+            .filter(financial_journals::type_.eq("income"))
+            .select(financial_journals::description)
+            .first(&mut conn)
+            .unwrap();
+        assert!(stored.contains(&number));
+
+        let student_pages = ["/", "/courses/rust-for-web-developers", "/cart", &pay, &format!("{pay}/complete"), "/orders", &format!("/orders/{number}"), "/my-courses"];
+        for path in student_pages {
+            let html = app.get_html(path).await;
+            assert!(!html.contains(PAYLOAD), "{path} renders raw HTML from data");
+        }
+        let staff_pages = ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/reports", "/staff/promo-codes"];
+        for path in staff_pages {
+            let response = boss.get(path).await;
+            assert_eq!(response.status(), 200, "{path}");
+            let html = response.text().await.unwrap();
+            assert!(!html.contains("<script>alert"), "{path} renders raw HTML from data");
+        }
+        // Escaped, not dropped: the student still sees the text.
+        let course = app.get_html("/courses/rust-for-web-developers").await;
+        assert!(course.contains("&#60;script&#62;"), "shown escaped");
+    }
+}
