@@ -146,13 +146,18 @@ pub fn add(
             (Cart::find_or_create(conn, None, &token, now)?, Some(token))
         }
     };
-    if !CartItem::contains(conn, cart.id, course_id)? {
-        if CartItem::count(conn, cart.id)? >= MAX_ITEMS {
-            return Err(CartError::Full);
-        }
-        CartItem::add(conn, cart.id, course_id, now)?;
+    db::write_transaction(conn, |conn| {
+        // Touching the cart first holds its row: concurrent adds to one cart
+        // take turns, so the count below is exact and the cap holds.
         Cart::touch(conn, cart.id, now)?;
-    }
+        if !CartItem::contains(conn, cart.id, course_id)? {
+            if CartItem::count(conn, cart.id)? >= MAX_ITEMS {
+                return Err(CartError::Full);
+            }
+            CartItem::add(conn, cart.id, course_id, now)?;
+        }
+        Ok(())
+    })?;
     Ok(CartChange {
         count: CartItem::count(conn, cart.id)?,
         subtotal: subtotal(conn, &cart, currency)?,

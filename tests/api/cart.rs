@@ -322,3 +322,49 @@ async fn the_empty_cart_page_invites_to_browse() {
         vec!["Your cart is empty"]
     );
 }
+
+both_backends! {
+    async fn concurrent_adds_never_push_a_cart_past_one_hundred(app: TestApp) {
+        let mut conn = app.db.connect();
+        let now = db::now();
+        for i in 0..110 {
+            diesel::insert_into(courses::table)
+                .values((
+                    courses::slug.eq(format!("bulk-{i}")),
+                    courses::title.eq(format!("Bulk {i}")),
+                    courses::summary.eq("s"),
+                    courses::description.eq("d"),
+                    courses::price_cents.eq(100_i64),
+                    courses::currency.eq("USD"),
+                    courses::published.eq(true),
+                    courses::created_at.eq(now),
+                    courses::updated_at.eq(now),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        app.register("ada@example.com", "Ada", PASSWORD).await;
+        for i in 0..98 {
+            let id = course_id(&mut conn, &format!("bulk-{i}"));
+            assert_eq!(app.add_to_cart_json(id).await.status(), 200);
+        }
+        let token = app.csrf_token().await;
+        let ids: Vec<i64> = (98..110).map(|i| course_id(&mut conn, &format!("bulk-{i}"))).collect();
+        let adds = ids.iter().map(|id| {
+            app.client
+                .post(app.url("/cart/items"))
+                .header("Accept", "application/json")
+                .header("X-CSRF-Token", &token)
+                .form(&[("course_id", id.to_string())])
+                .send()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(adds)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 10, "{statuses:?}");
+        assert_eq!(item_count(&mut conn), 100);
+    }
+}
