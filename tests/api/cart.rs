@@ -33,6 +33,27 @@ fn grant(conn: &mut DbConnection, email: &str, course: i64) {
         .unwrap();
 }
 
+/// Published courses `bulk-0` .. `bulk-<n-1>` at $1.00, to fill carts.
+fn insert_bulk_courses(conn: &mut DbConnection, n: usize) {
+    let now = db::now();
+    for i in 0..n {
+        diesel::insert_into(courses::table)
+            .values((
+                courses::slug.eq(format!("bulk-{i}")),
+                courses::title.eq(format!("Bulk {i}")),
+                courses::summary.eq("s"),
+                courses::description.eq("d"),
+                courses::price_cents.eq(100_i64),
+                courses::currency.eq("USD"),
+                courses::published.eq(true),
+                courses::created_at.eq(now),
+                courses::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+}
+
 fn item_count(conn: &mut DbConnection) -> i64 {
     cart_items::table.count().get_result(conn).unwrap()
 }
@@ -247,23 +268,7 @@ both_backends! {
 
     async fn a_cart_holds_at_most_one_hundred_courses(app: TestApp) {
         let mut conn = app.db.connect();
-        let now = db::now();
-        for i in 0..101 {
-            diesel::insert_into(courses::table)
-                .values((
-                    courses::slug.eq(format!("bulk-{i}")),
-                    courses::title.eq(format!("Bulk {i}")),
-                    courses::summary.eq("s"),
-                    courses::description.eq("d"),
-                    courses::price_cents.eq(100_i64),
-                    courses::currency.eq("USD"),
-                    courses::published.eq(true),
-                    courses::created_at.eq(now),
-                    courses::updated_at.eq(now),
-                ))
-                .execute(&mut conn)
-                .unwrap();
-        }
+        insert_bulk_courses(&mut conn, 101);
         app.register("ada@example.com", "Ada", PASSWORD).await;
         for i in 0..100 {
             let id = course_id(&mut conn, &format!("bulk-{i}"));
@@ -326,23 +331,7 @@ async fn the_empty_cart_page_invites_to_browse() {
 both_backends! {
     async fn concurrent_adds_never_push_a_cart_past_one_hundred(app: TestApp) {
         let mut conn = app.db.connect();
-        let now = db::now();
-        for i in 0..110 {
-            diesel::insert_into(courses::table)
-                .values((
-                    courses::slug.eq(format!("bulk-{i}")),
-                    courses::title.eq(format!("Bulk {i}")),
-                    courses::summary.eq("s"),
-                    courses::description.eq("d"),
-                    courses::price_cents.eq(100_i64),
-                    courses::currency.eq("USD"),
-                    courses::published.eq(true),
-                    courses::created_at.eq(now),
-                    courses::updated_at.eq(now),
-                ))
-                .execute(&mut conn)
-                .unwrap();
-        }
+        insert_bulk_courses(&mut conn, 110);
         app.register("ada@example.com", "Ada", PASSWORD).await;
         for i in 0..98 {
             let id = course_id(&mut conn, &format!("bulk-{i}"));
