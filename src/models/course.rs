@@ -35,13 +35,31 @@ pub struct NewCourse<'a> {
 }
 
 impl Course {
-    /// The catalog, cheapest first within the same launch order.
-    pub fn list_published(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+    /// One page of the catalog, in launch order.
+    pub fn list_published(
+        conn: &mut DbConnection,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
         courses::table
             .filter(courses::published.eq(true))
             .order((courses::created_at.asc(), courses::id.asc()))
+            .offset(offset)
+            .limit(limit)
             .select(Self::as_select())
             .load(conn)
+    }
+
+    /// Every published course (the staff promo-code form ticks from these).
+    pub fn all_published(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        Self::list_published(conn, 0, i64::MAX)
+    }
+
+    pub fn count_published(conn: &mut DbConnection) -> QueryResult<i64> {
+        courses::table
+            .filter(courses::published.eq(true))
+            .count()
+            .get_result(conn)
     }
 
     pub fn find_published_by_slug(

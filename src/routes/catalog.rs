@@ -12,6 +12,13 @@ use crate::services::catalog::{self, CourseCard};
 struct CatalogPage {
     layout: Layout,
     courses: Vec<CourseCard>,
+    page: i64,
+    pages: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
 }
 
 #[get("/")]
@@ -19,18 +26,22 @@ pub(super) async fn index(
     req: HttpRequest,
     viewer: Viewer,
     state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = viewer.user.as_ref().map(|u| u.id);
     let cart = viewer.cart_course_ids.clone();
-    let courses = with_db(&state, move |conn| {
-        catalog::published_courses(conn, user_id, &cart)
+    let page = query.page.unwrap_or(1);
+    let catalog = with_db(&state, move |conn| {
+        catalog::published_courses(conn, page, user_id, &cart)
     })
     .await??;
     render(
         StatusCode::OK,
         &CatalogPage {
             layout: Layout::new(&req, &viewer),
-            courses,
+            courses: catalog.cards,
+            page: catalog.page,
+            pages: catalog.pages,
         },
     )
 }

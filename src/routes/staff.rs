@@ -35,7 +35,7 @@ async fn promo_page(
     let (codes, courses) = with_db(state, move |conn| {
         Ok::<_, diesel::result::Error>((
             promo_admin::list(conn, currency)?,
-            Course::list_published(conn)?,
+            Course::all_published(conn)?,
         ))
     })
     .await??;

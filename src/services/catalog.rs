@@ -62,18 +62,34 @@ fn with_viewer_state(
         .collect())
 }
 
+/// Courses per catalog page.
+pub const PAGE_SIZE: i64 = 24;
+
+/// A page of the catalog.
+pub struct CatalogPage {
+    pub cards: Vec<CourseCard>,
+    /// 1-based, clamped to the pages there are.
+    pub page: i64,
+    pub pages: i64,
+}
+
 pub fn published_courses(
     conn: &mut DbConnection,
+    page: i64,
     user_id: Option<UserId>,
     cart: &[CourseId],
-) -> diesel::QueryResult<Vec<CourseCard>> {
-    let courses = Course::list_published(conn)?;
-    with_viewer_state(
+) -> diesel::QueryResult<CatalogPage> {
+    let count = Course::count_published(conn)?;
+    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let courses = Course::list_published(conn, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+    let cards = with_viewer_state(
         conn,
         courses.into_iter().map(CourseCard::new),
         user_id,
         cart,
-    )
+    )?;
+    Ok(CatalogPage { cards, page, pages })
 }
 
 pub fn published_course(

@@ -3,7 +3,7 @@ use kasir::db::schema::{cart_items, carts, courses, user_courses, users};
 use kasir::db::{self, DbConnection};
 
 use crate::both_backends;
-use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all};
+use crate::helpers::{Backend, PASSWORD, TestApp, insert_bulk_courses, location, select_all};
 
 fn course_id(conn: &mut DbConnection, slug: &str) -> i64 {
     courses::table
@@ -31,27 +31,6 @@ fn grant(conn: &mut DbConnection, email: &str, course: i64) {
         ))
         .execute(conn)
         .unwrap();
-}
-
-/// Published courses `bulk-0` .. `bulk-<n-1>` at $1.00, to fill carts.
-fn insert_bulk_courses(conn: &mut DbConnection, n: usize) {
-    let now = db::now();
-    for i in 0..n {
-        diesel::insert_into(courses::table)
-            .values((
-                courses::slug.eq(format!("bulk-{i}")),
-                courses::title.eq(format!("Bulk {i}")),
-                courses::summary.eq("s"),
-                courses::description.eq("d"),
-                courses::price_cents.eq(100_i64),
-                courses::currency.eq("USD"),
-                courses::published.eq(true),
-                courses::created_at.eq(now),
-                courses::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .unwrap();
-    }
 }
 
 fn item_count(conn: &mut DbConnection) -> i64 {

@@ -1,5 +1,5 @@
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, select_all};
+use crate::helpers::{Backend, TestApp, insert_bulk_courses, select_all};
 
 both_backends! {
     async fn the_catalog_lists_the_published_demo_courses_with_prices(app: TestApp) {
@@ -13,6 +13,23 @@ both_backends! {
         let prices = select_all(&html, ".course-card .price");
         assert!(prices.contains(&"$89.00".to_owned()), "{prices:?}");
         assert_eq!(select_all(&html, "#cart-count"), vec!["0"]);
+    }
+
+    async fn a_large_catalog_is_paged_24_courses_at_a_time(app: TestApp) {
+        insert_bulk_courses(&mut app.db.connect(), 40); // + 8 demo courses = 48
+        let first = app.get_html("/").await;
+        assert_eq!(select_all(&first, ".course-card").len(), 24);
+        assert_eq!(select_all(&first, ".pager span"), vec!["Page 1 of 2"]);
+        assert_eq!(select_all(&first, "a[rel=next]"), vec!["Next →"]);
+        assert!(select_all(&first, "a[rel=prev]").is_empty());
+        let second = app.get_html("/?page=2").await;
+        let titles = select_all(&second, ".course-card .course-title");
+        assert_eq!(titles.len(), 24);
+        assert_eq!(titles.last().map(String::as_str), Some("Bulk 39"), "launch order");
+        assert!(select_all(&first, ".course-card .course-title").iter().all(|t| !titles.contains(t)));
+        // Past the end: the last page; not a number: 400.
+        assert_eq!(select_all(&app.get_html("/?page=99").await, ".pager span"), vec!["Page 2 of 2"]);
+        assert_eq!(app.get("/?page=two").await.status(), 400);
     }
 
     async fn a_course_page_shows_the_course(app: TestApp) {

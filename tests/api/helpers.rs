@@ -400,3 +400,26 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// Published courses `bulk-0` .. `bulk-<n-1>` at $1.00, to fill carts and catalog pages.
+pub fn insert_bulk_courses(conn: &mut kasir::db::DbConnection, n: usize) {
+    use diesel::prelude::*;
+    use kasir::db::schema::courses;
+    let now = kasir::db::now();
+    for i in 0..n {
+        diesel::insert_into(courses::table)
+            .values((
+                courses::slug.eq(format!("bulk-{i}")),
+                courses::title.eq(format!("Bulk {i}")),
+                courses::summary.eq("s"),
+                courses::description.eq("d"),
+                courses::price_cents.eq(100_i64),
+                courses::currency.eq("USD"),
+                courses::published.eq(true),
+                courses::created_at.eq(now),
+                courses::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+}
