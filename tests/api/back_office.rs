@@ -197,6 +197,19 @@ both_backends! {
         assert_eq!(select_all(&page, "[data-chain]"), vec!["journal chain intact (8 rows)"]);
         assert!(page.contains("<svg class=\"chart\""));
         assert_eq!(boss.get("/staff/reports?from=nope").await.status(), 400);
+
+        // A date range is applied by the database, on both engines.
+        let today = chrono::Utc::now().date_naive();
+        let (yesterday, tomorrow) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+        let kpi_of = |page: &str, name: &str| select_all(page, &format!("[data-kpi={name}]"))[0].clone();
+        let range = boss.get_html(&format!("/staff/reports?from={yesterday}&to={today}")).await;
+        assert_eq!(kpi_of(&range, "net"), "$119.10");
+        assert_eq!(kpi_of(&range, "orders"), "3");
+        let later = boss.get_html(&format!("/staff/reports?from={tomorrow}")).await;
+        assert_eq!(kpi_of(&later, "gross"), "$0.00");
+        assert_eq!(kpi_of(&later, "orders"), "0");
+        let earlier = boss.get_html(&format!("/staff/reports?to={yesterday}")).await;
+        assert_eq!(kpi_of(&earlier, "gross"), "$0.00");
     }
 }
 
