@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::payments::Payments;
 use crate::routes::{self, AppState, layout};
+use crate::services::journal::ChainVerdict;
 use crate::services::{accounts, demo, reconcile};
 
 /// Forms are small; anything bigger is refused with 413 before it is read.
@@ -46,11 +47,7 @@ impl Application {
             "kasir listening"
         );
         let payments = Payments::from_settings(&settings, pool.clone())?;
-        let state = web::Data::new(AppState {
-            pool,
-            settings,
-            payments,
-        });
+        let state = web::Data::new(AppState::new(pool, settings, payments));
         spawn_housekeeping(state.clone());
         let server = run(listener, state)?;
         Ok(Self { port, server })
@@ -99,7 +96,8 @@ async fn tokio_blocking<T: Send + 'static>(
 }
 
 /// Periodic upkeep inside `serve`: the reconciliation sweep for payments
-/// whose webhook never came, and forgetting stale login failures.
+/// whose webhook never came, a full journal verification, and forgetting
+/// stale login failures.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(Duration::from_secs(300));
@@ -116,6 +114,13 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     tracing::warn!(report = %report, "reconciliation changed or found something")
                 }
                 Err(e) => tracing::warn!(error = %e, "reconciliation sweep failed"),
+            }
+            let verifier = state.clone();
+            match routes::with_db(&state, move |conn| verifier.verify_journal(conn, true)).await {
+                Ok(Ok(ChainVerdict::Intact { .. })) => {}
+                Ok(Ok(broken)) => tracing::error!(verdict = %broken, "journal verification"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "journal verification failed"),
+                Err(e) => tracing::warn!(error = %e, "journal verification failed"),
             }
             match routes::with_db(&state, accounts::prune_login_attempts).await {
                 Ok(Ok(0)) => {}

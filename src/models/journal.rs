@@ -50,6 +50,12 @@ impl NewJournalRow<'_> {
             .values(self)
             .execute(conn)
     }
+
+    /// One multi-row INSERT (the caller keeps batches under the engines'
+    /// bind-parameter limits).
+    pub fn insert_many(conn: &mut DbConnection, rows: &[Self]) -> QueryResult<usize> {
+        crate::db::insert_batch!(conn, financial_journals::table, rows)
+    }
 }
 
 impl JournalRow {
@@ -62,11 +68,31 @@ impl JournalRow {
     }
 
     /// Every row in append order (for verification and exports).
-    pub fn all_in_order(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+    /// Up to `limit` rows after `after_id`, in append order.
+    pub fn page_after(
+        conn: &mut DbConnection,
+        after_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
         financial_journals::table
+            .filter(financial_journals::id.gt(after_id))
             .order(financial_journals::id.asc())
+            .limit(limit)
             .select(Self::as_select())
             .load(conn)
+    }
+
+    pub fn first_unchained_after(
+        conn: &mut DbConnection,
+        after_id: i64,
+    ) -> QueryResult<Option<i64>> {
+        financial_journals::table
+            .filter(financial_journals::id.gt(after_id))
+            .filter(financial_journals::row_hash.is_null())
+            .order(financial_journals::id.asc())
+            .select(financial_journals::id)
+            .first(conn)
+            .optional()
     }
 
     pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> QueryResult<Vec<Self>> {
@@ -98,6 +124,16 @@ impl JournalChain {
     pub fn set_head(conn: &mut DbConnection, hash: &str) -> QueryResult<usize> {
         diesel::update(journal_chain::table.find(1))
             .set(journal_chain::last_hash.eq(hash))
+            .execute(conn)
+    }
+
+    /// Sets the head after a batch: `more` rows beyond the one `lock_head` counted.
+    pub fn set_head_counting(conn: &mut DbConnection, hash: &str, more: i64) -> QueryResult<usize> {
+        diesel::update(journal_chain::table.find(1))
+            .set((
+                journal_chain::last_hash.eq(hash),
+                journal_chain::length.eq(journal_chain::length + more),
+            ))
             .execute(conn)
     }
 

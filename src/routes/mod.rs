@@ -25,6 +25,49 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
     pub payments: Payments,
+    /// Where the last intact journal verification got to: the reports page
+    /// checks only the rows after it; housekeeping re-checks everything.
+    pub chain_checkpoint: std::sync::Mutex<crate::services::journal::ChainCheckpoint>,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, settings: Settings, payments: Payments) -> Self {
+        Self {
+            pool,
+            settings,
+            payments,
+            chain_checkpoint: Default::default(),
+        }
+    }
+
+    /// Verifies the journal chain from the last checkpoint (`full`: from
+    /// the first row) and moves the checkpoint on when it is intact.
+    pub fn verify_journal(
+        &self,
+        conn: &mut DbConnection,
+        full: bool,
+    ) -> diesel::QueryResult<crate::services::journal::ChainVerdict> {
+        use crate::services::journal::{ChainCheckpoint, verify_chain_from};
+        let lock = || {
+            self.chain_checkpoint
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let from = if full {
+            ChainCheckpoint::default()
+        } else {
+            lock().clone()
+        };
+        let (verdict, reached) = verify_chain_from(conn, &from)?;
+        let mut checkpoint = lock();
+        match reached {
+            Some(reached) if full || reached.rows > checkpoint.rows => *checkpoint = reached,
+            Some(_) => {}
+            // Broken: later views start from the beginning and show it too.
+            None => *checkpoint = ChainCheckpoint::default(),
+        }
+        Ok(verdict)
+    }
 }
 
 /// Runs blocking diesel work on the blocking pool, inside the caller's

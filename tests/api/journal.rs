@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use kasir::db::schema::financial_journals;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, location};
+use crate::helpers::{Backend, TestApp, location, select_all};
 
 fn verify(app: &TestApp) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
@@ -93,5 +93,42 @@ both_backends! {
         let (ok, report) = verify(&app);
         assert!(!ok);
         assert!(report.contains("rows were removed"), "{report}");
+    }
+
+    async fn the_reports_page_checks_the_rows_appended_since_its_last_check(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let chain = |page: String| select_all(&page, "[data-chain]")[0].clone();
+        // Intact: the page remembers how far it got (2 rows).
+        assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (2 rows)");
+        let grace = TestApp::with_client_of(&app);
+        grace.paid_order("grace@example.com", "modern-javascript").await;
+        assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (4 rows)");
+
+        // A row after that check is altered: the next view re-hashes it.
+        let newest: i64 = financial_journals::table
+            .select(diesel::dsl::max(financial_journals::id))
+            .first::<Option<i64>>(&mut app.db.connect())
+            .unwrap()
+            .unwrap();
+        let alan = TestApp::with_client_of(&app);
+        alan.paid_order("alan@example.com", "postgresql-in-practice").await;
+        drop_append_only_triggers(&app);
+        diesel::update(financial_journals::table.filter(financial_journals::id.gt(newest)))
+            .set(financial_journals::description.eq("edited"))
+            .execute(&mut app.db.connect())
+            .unwrap();
+        let first_altered: i64 = financial_journals::table
+            .filter(financial_journals::id.gt(newest))
+            .select(diesel::dsl::min(financial_journals::id))
+            .first::<Option<i64>>(&mut app.db.connect())
+            .unwrap()
+            .unwrap();
+        let page = boss.get_html("/staff/reports").await;
+        assert_eq!(
+            chain(page),
+            format!("journal chain BROKEN at row {first_altered}: its content no longer matches its hash (the row was altered)")
+        );
     }
 }
