@@ -12,53 +12,21 @@ ROOT=$(pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
-step() { printf '\n==> %s\n' "$*"; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-apt_updated=0
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  step "installing ${missing[*]}"
-  if [ "$apt_updated" -eq 0 ]; then
-    as_root apt-get update -qq
-    apt_updated=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 # --- system packages --------------------------------------------------------
 # libpq-dev: diesel's PostgreSQL driver. The rest only when the command is
 # missing, so a Node.js or PostgreSQL installed another way is left alone.
 apt_install libpq-dev pkg-config
-[ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || apt_install postgresql
 [ -x /usr/bin/chromium ] || apt_install chromium
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
 # --- PostgreSQL -------------------------------------------------------------
 # Loopback: no TLS (see tests/api/helpers.rs).
-export KASIR_TEST_POSTGRES_URL=${KASIR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
-pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
-if ! pg_up; then
-  step "starting PostgreSQL"
-  version=$(ls /etc/postgresql | sort -V | tail -n 1)
-  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-  for _ in $(seq 1 30); do pg_up && break; sleep 1; done
-  pg_up || { echo "PostgreSQL did not start" >&2; exit 1; }
-fi
-if ! psql "$KASIR_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
-  # A stock Debian cluster wants a password on TCP: give the superuser one.
-  step "setting a password for the postgres role (test cluster)"
-  as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
-  export KASIR_TEST_POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable'
-  psql "$KASIR_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null
-fi
+[ -n "${KASIR_TEST_POSTGRES_URL:-}" ] && export POSTGRES_URL=$KASIR_TEST_POSTGRES_URL
+postgres_up
+export KASIR_TEST_POSTGRES_URL=$POSTGRES_URL
 # Databases left behind by an interrupted run.
 psql "$KASIR_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'kasir_test_%'" |
   while read -r db; do [ -n "$db" ] && psql "$KASIR_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done

@@ -28,6 +28,39 @@ enum JournalCommand {
 }
 
 #[derive(Subcommand)]
+enum BenchCommand {
+    /// Seed a large history: courses, users, paid orders with their journal.
+    Seed {
+        #[arg(long, default_value_t = 1_000)]
+        courses: u32,
+        #[arg(long, default_value_t = 10_000)]
+        users: u32,
+        #[arg(long, default_value_t = 100_000)]
+        orders: u32,
+        /// Pending orders left for webhook deliveries.
+        #[arg(long, default_value_t = 20_000)]
+        pending: u32,
+        /// Users (the first ones) who get a cart of three courses.
+        #[arg(long, default_value_t = 2_000)]
+        carts: u32,
+    },
+    /// Write signed payment_intent.succeeded deliveries for pending orders.
+    WebhookEvents {
+        #[arg(long)]
+        count: u32,
+        #[arg(long, default_value_t = 20)]
+        duplicate_percent: u32,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check the money invariants; files list event ids answered 2xx.
+    Check {
+        #[arg(long, num_args = 0..)]
+        acked: Vec<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve the shop (the default).
     Serve,
@@ -57,6 +90,12 @@ enum Command {
     Journal {
         #[command(subcommand)]
         command: JournalCommand,
+    },
+    /// Load-test support for bench/run.sh (seeding, signed events, invariants).
+    #[command(hide = true)]
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
     },
     /// Delete guest carts that nobody touched for a while.
     PruneCarts {
@@ -92,6 +131,7 @@ pub fn main() -> ExitCode {
             name,
         } => create_staff(&settings, &email, &password, name.as_deref()),
         Command::SeedDemo => seed_demo(&settings),
+        Command::Bench { command } => bench(&settings, command),
         Command::PruneCarts { older_than_days } => prune_carts(&settings, older_than_days),
         Command::Reconcile { older_than_minutes } => reconcile(settings, older_than_minutes),
         Command::Journal {
@@ -191,4 +231,60 @@ fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
             anyhow::bail!("the journal has been tampered with")
         }
     }
+}
+
+fn bench(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {
+    use crate::bench;
+    let pool = db::open(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    match command {
+        BenchCommand::Seed {
+            courses,
+            users,
+            orders,
+            pending,
+            carts,
+        } => {
+            let started = std::time::Instant::now();
+            let plan = bench::SeedPlan {
+                courses,
+                users,
+                orders,
+                pending,
+                carts,
+            };
+            let report = bench::seed(&mut conn, settings, plan)?;
+            println!(
+                "seeded {courses} courses, {users} users, {} orders ({pending} pending), {} journal rows, {} grants in {:.1} s",
+                report.orders,
+                report.journal_rows,
+                report.grants,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        BenchCommand::WebhookEvents {
+            count,
+            duplicate_percent,
+            out,
+        } => {
+            let (distinct, duplicates) =
+                bench::write_webhook_events(&mut conn, settings, count, duplicate_percent, &out)?;
+            println!(
+                "{distinct} events and {duplicates} duplicate deliveries written to {}",
+                out.display()
+            );
+        }
+        BenchCommand::Check { acked } => {
+            let mut ids = std::collections::HashSet::new();
+            for path in acked {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                ids.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+            }
+            for fact in bench::check_invariants(&mut conn, &ids)? {
+                println!("ok: {fact}");
+            }
+        }
+    }
+    Ok(())
 }

@@ -271,6 +271,25 @@ where
     }
 }
 
+/// A multi-row INSERT. diesel's `MultiConnection` has no batch inserts, so
+/// this runs the statement on the engine's own connection (inside whatever
+/// transaction the caller holds). Keep batches under the bind-parameter
+/// limits: 32,766 on SQLite, 65,535 on PostgreSQL.
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
+            $crate::db::DbConnection::Sqlite(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
+        }
+    }};
+}
+pub(crate) use insert_batch;
+
 /// Current UTC time at the microsecond precision both engines store, so a
 /// value read back compares equal to the value written.
 pub fn now() -> chrono::NaiveDateTime {

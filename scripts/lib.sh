@@ -1,0 +1,47 @@
+# Shell helpers shared by scripts/test.sh and bench/run.sh: installing
+# Debian packages when they are missing, and a PostgreSQL to talk to.
+# Source it: it only defines functions.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "installing ${missing[*]}"
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Starts the local PostgreSQL cluster when nothing answers on 127.0.0.1:5432
+# and exports POSTGRES_URL (superuser, loopback, no TLS) for it.
+postgres_up() {
+  [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || apt_install postgresql
+  export POSTGRES_URL=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+  pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+  if ! pg_up; then
+    step "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+    pg_up || { echo "PostgreSQL did not start" >&2; return 1; }
+  fi
+  if ! psql "$POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+    # A stock Debian cluster wants a password on TCP: give the superuser one.
+    step "setting a password for the postgres role (test cluster)"
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+    export POSTGRES_URL='postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable'
+    psql "$POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null
+  fi
+}
