@@ -111,13 +111,11 @@ impl JournalChain {
     /// Takes the head's row lock (held until the transaction ends) and
     /// returns the last hash and the chain's length before this append.
     pub fn lock_head(conn: &mut DbConnection) -> QueryResult<(String, i64)> {
-        diesel::update(journal_chain::table.find(1))
+        // One round trip: the lock is held from here to commit.
+        let (last, length): (String, i64) = diesel::update(journal_chain::table.find(1))
             .set(journal_chain::length.eq(journal_chain::length + 1))
-            .execute(conn)?;
-        let (last, length): (String, i64) = journal_chain::table
-            .find(1)
-            .select((journal_chain::last_hash, journal_chain::length))
-            .first(conn)?;
+            .returning((journal_chain::last_hash, journal_chain::length))
+            .get_result(conn)?;
         Ok((last, length - 1))
     }
 
