@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::{self, DbConnection};
 use crate::models::cart::{Cart, CartItem};
+use crate::models::journal::JournalRow;
 use crate::models::order::{CANCELED, Order, PARTIALLY_REFUNDED, PENDING, REFUNDED};
 use crate::models::promo_code::{PromoRedemption, REDEEMED, RESERVED};
 use crate::models::user_course::UserCourse;
@@ -140,6 +141,9 @@ fn fulfill_in_transaction(
     if !Order::mark_paid_if_pending(conn, order.id, &order.provider, now)? {
         return Ok(FulfillOutcome::AlreadyPaid);
     }
+    deliver_paid_order(conn, &order, now)?;
+    // Last: appending takes the journal chain's lock, held until commit, and
+    // every payment queues on it; the less that follows, the more per second.
     record_journal_entry(
         conn,
         &JournalEntry {
@@ -154,7 +158,6 @@ fn fulfill_in_transaction(
             idempotency_key: &format!("order-{}-income", order.id.0),
         },
     )?;
-    deliver_paid_order(conn, &order, now)?;
     tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
     Ok(FulfillOutcome::Fulfilled)
 }
@@ -202,8 +205,10 @@ pub fn receive_event(
         if !WebhookEvent::claim(conn, &event.id)? {
             return Ok(Delivery::Duplicate);
         }
-        let outcome = apply_event(conn, event, raw, now)?;
+        // Marked first: it commits or rolls back with the work either way,
+        // and the work ends with the journal append (see fulfill).
         WebhookEvent::mark_processed(conn, &event.id, now)?;
+        let outcome = apply_event(conn, event, raw, now)?;
         Ok(Delivery::Processed(outcome))
     });
     if let Err(e) = &result {
@@ -240,6 +245,35 @@ fn order_for_charge(
         .ok_or_else(|| EventError::Unreadable("no payment_intent on the charge".into()))?;
     Order::find_by_payment_intent(conn, intent)?
         .ok_or_else(|| EventError::NotReady(format!("no order has PaymentIntent {intent} yet")))
+}
+
+/// The order of a disputed charge, once its payment is applied: a dispute
+/// delivered before the payment's own event waits for it (non-2xx), or the
+/// payment would grant access the dispute had already suspended.
+fn paid_order_for_charge(
+    conn: &mut DbConnection,
+    payment_intent: Option<&str>,
+) -> Result<Order, EventError> {
+    let order = order_for_charge(conn, payment_intent)?;
+    if order.paid_at.is_none() {
+        return Err(EventError::NotReady(format!(
+            "order {} is not paid yet",
+            order.number
+        )));
+    }
+    Ok(order)
+}
+
+/// Whether the recorded closing of this dispute was a win.
+fn dispute_won(
+    conn: &mut DbConnection,
+    order: &Order,
+    dispute_id: &str,
+) -> diesel::QueryResult<bool> {
+    let key = format!("dispute-{dispute_id}-closed");
+    Ok(JournalRow::for_order(conn, order.id)?
+        .iter()
+        .any(|row| row.idempotency_key == key && row.status == journal::status::SUCCESS))
 }
 
 fn apply_event(
@@ -315,7 +349,7 @@ fn apply_event(
         }
         "charge.dispute.created" => {
             let dispute: DisputeObject = parse(event)?;
-            let order = order_for_charge(conn, dispute.payment_intent.as_deref())?;
+            let order = paid_order_for_charge(conn, dispute.payment_intent.as_deref())?;
             record_journal_entry(
                 conn,
                 &JournalEntry {
@@ -333,6 +367,12 @@ fn apply_event(
                     idempotency_key: &format!("dispute-{}-created", dispute.id),
                 },
             )?;
+            // Deliveries can come out of order: a dispute already won stays won.
+            if JournalRow::exists(conn, &format!("dispute-{}-closed", dispute.id))?
+                && dispute_won(conn, &order, &dispute.id)?
+            {
+                return Ok("dispute recorded after it was won: access kept".into());
+            }
             let revoked = revoke_order_access(conn, &order, "dispute opened", now)?;
             Ok(format!(
                 "dispute recorded, access suspended for {revoked} course(s)"
@@ -340,7 +380,7 @@ fn apply_event(
         }
         "charge.dispute.closed" => {
             let dispute: DisputeObject = parse(event)?;
-            let order = order_for_charge(conn, dispute.payment_intent.as_deref())?;
+            let order = paid_order_for_charge(conn, dispute.payment_intent.as_deref())?;
             let won = dispute.status == "won";
             record_journal_entry(
                 conn,
@@ -370,8 +410,11 @@ fn apply_event(
                 }
                 return Ok("dispute won: access restored".into());
             }
+            // Lost: the money went back; the access ends (also when the
+            // "created" delivery has not arrived yet).
+            let revoked = revoke_order_access(conn, &order, "dispute lost", now)?;
             Ok(format!(
-                "dispute closed ({}): access stays revoked",
+                "dispute closed ({}): access ended for {revoked} course(s)",
                 dispute.status
             ))
         }

@@ -2,7 +2,9 @@
 //! fresh database, each database test on SQLite and on PostgreSQL.
 
 mod helpers;
+mod instances;
 mod journal;
+mod properties;
 
 mod accounts;
 mod back_office;

@@ -1,0 +1,451 @@
+//! Property tests over event histories: checkouts with promo codes, then
+//! random sequences of webhook deliveries (repeated, reordered, early),
+//! return-page visits, refunds (partial, full, repeated) and disputes. An
+//! event the shop cannot apply yet (409) is delivered again later, as
+//! Stripe does. After each history the money invariants must hold, on
+//! SQLite and on PostgreSQL.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use diesel::prelude::*;
+use kasir::db::schema::{
+    courses, financial_journals, order_items, orders, promo_codes, promo_redemptions, user_courses,
+    users,
+};
+use kasir::db::{self, DbConnection};
+use kasir::domain::Currency;
+use kasir::models::{CourseId, OrderId, UserId};
+use kasir::payments::webhook::Envelope;
+use kasir::payments::{IntentStatus, ProviderIntent};
+use kasir::services::cart::{self, CartOwner};
+use kasir::services::checkout::{self, CheckoutOutcome, CheckoutRequest};
+use kasir::services::fulfillment::{self, EventError, ObservedIntent};
+use kasir::services::journal::{ChainVerdict, verify_chain};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use crate::checkout::{Promo, insert_promo};
+use crate::helpers::{Backend, TestDb};
+
+/// Students (one order each) per history.
+const STUDENTS: usize = 4;
+/// Promo codes and their redemption limits.
+const PROMOS: [(&str, i64); 2] = [("ONCE", 1), ("TWICE", 2)];
+
+/// What a student puts in the cart: up to two of the demo courses, and
+/// maybe a promo code.
+#[derive(Clone, Debug)]
+struct Purchase {
+    courses: Vec<usize>,
+    promo: Option<usize>,
+}
+
+/// One thing that happens to an order after checkout.
+#[derive(Clone, Copy, Debug)]
+enum Happening {
+    /// `payment_intent.succeeded`; every delivery of it has the same id.
+    Succeeded,
+    /// `payment_intent.payment_failed` (a first card declined, or late noise).
+    Failed,
+    /// The student's browser comes back: the return page asks the provider.
+    ReturnVisit,
+    /// `charge.refunded` with `amount_refunded` at `thirds`/3 of the total
+    /// (cumulative, as Stripe sends it).
+    Refund {
+        thirds: i64,
+    },
+    DisputeCreated,
+    DisputeClosed,
+}
+
+#[derive(Clone, Debug)]
+struct History {
+    purchases: Vec<Purchase>,
+    /// Whether each order's dispute, if any, is won.
+    dispute_won: Vec<bool>,
+    steps: Vec<(usize, Happening)>,
+}
+
+fn happening() -> impl Strategy<Value = Happening> {
+    prop_oneof![
+        4 => Just(Happening::Succeeded),
+        1 => Just(Happening::Failed),
+        2 => Just(Happening::ReturnVisit),
+        3 => (1i64..=3).prop_map(|thirds| Happening::Refund { thirds }),
+        1 => Just(Happening::DisputeCreated),
+        1 => Just(Happening::DisputeClosed),
+    ]
+}
+
+fn history() -> impl Strategy<Value = History> {
+    let purchase = (
+        proptest::sample::subsequence((0..8).collect::<Vec<usize>>(), 1..=2),
+        proptest::option::of(0..PROMOS.len()),
+    )
+        .prop_map(|(courses, promo)| Purchase { courses, promo });
+    (
+        proptest::collection::vec(purchase, STUDENTS),
+        proptest::collection::vec(any::<bool>(), STUDENTS),
+        proptest::collection::vec((0..STUDENTS, happening()), 1..30),
+    )
+        .prop_map(|(purchases, dispute_won, steps)| History {
+            purchases,
+            dispute_won,
+            steps,
+        })
+}
+
+/// An order placed in the history, with its PaymentIntent.
+struct Placed {
+    id: OrderId,
+    intent: String,
+    total: i64,
+}
+
+fn place_orders(conn: &mut DbConnection, purchases: &[Purchase]) -> Vec<Placed> {
+    let course_ids: Vec<CourseId> = courses::table
+        .filter(courses::published.eq(true))
+        .order(courses::id.asc())
+        .select(courses::id)
+        .load(conn)
+        .unwrap();
+    let now = db::now();
+    let usd = Currency::parse("USD").unwrap();
+    purchases
+        .iter()
+        .enumerate()
+        .map(|(n, purchase)| {
+            let user: UserId = diesel::insert_into(users::table)
+                .values((
+                    users::email.eq(format!("student{n}@example.com")),
+                    users::password_hash.eq("x"),
+                    users::name.eq(format!("Student {n}")),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .returning(users::id)
+                .get_result(conn)
+                .unwrap();
+            for &course in &purchase.courses {
+                cart::add(conn, &CartOwner::User(user), course_ids[course], usd).unwrap();
+            }
+            let request = |promo: Option<usize>| CheckoutRequest {
+                user_id: user,
+                promo_code: promo.map(|p| PROMOS[p].0.to_owned()),
+                currency: usd,
+                provider: "stripe",
+            };
+            // A code that has run out is refused; the student pays full price.
+            let placed = match checkout::place_order(conn, &request(purchase.promo)) {
+                Ok(placed) => placed,
+                Err(checkout::CheckoutError::Promo(_)) => {
+                    checkout::place_order(conn, &request(None)).unwrap()
+                }
+                Err(e) => panic!("checkout failed: {e}"),
+            };
+            let CheckoutOutcome::Placed(placed) = placed else {
+                panic!("the cart was not empty")
+            };
+            let order = placed.order;
+            let intent = format!("pi_prop_{}", order.id.0);
+            let attached = checkout::attach_payment_intent(
+                conn,
+                order.id,
+                &ProviderIntent {
+                    id: intent.clone(),
+                    status: IntentStatus::RequiresPaymentMethod,
+                    amount: order.total_cents,
+                    currency: "usd".into(),
+                    client_secret: None,
+                    last_error: None,
+                    raw_json: "{}".into(),
+                },
+            )
+            .unwrap();
+            assert!(attached);
+            Placed {
+                id: order.id,
+                intent,
+                total: order.total_cents,
+            }
+        })
+        .collect()
+}
+
+/// The event a happening sends: the same id and body on every delivery.
+fn event_for(order: &Placed, happening: Happening, dispute_won: bool) -> Option<String> {
+    let n = order.id.0;
+    let (id, kind, object) = match happening {
+        Happening::Succeeded | Happening::Failed => {
+            let failed = matches!(happening, Happening::Failed);
+            (
+                format!("evt_{n}_{}", if failed { "failed" } else { "succeeded" }),
+                if failed {
+                    "payment_intent.payment_failed"
+                } else {
+                    "payment_intent.succeeded"
+                },
+                serde_json::json!({
+                    "id": order.intent, "object": "payment_intent", "amount": order.total,
+                    "currency": "usd", "status": if failed { "requires_payment_method" } else { "succeeded" },
+                    "metadata": { "order_id": n.to_string() },
+                    "last_payment_error": if failed { serde_json::json!({ "message": "Your card was declined." }) } else { serde_json::Value::Null },
+                }),
+            )
+        }
+        Happening::Refund { thirds } => (
+            format!("evt_{n}_refund_{thirds}"),
+            "charge.refunded",
+            serde_json::json!({
+                "id": format!("ch_{n}"), "object": "charge", "payment_intent": order.intent,
+                "amount": order.total, "amount_refunded": order.total * thirds / 3, "currency": "usd",
+            }),
+        ),
+        Happening::DisputeCreated | Happening::DisputeClosed => {
+            let closed = matches!(happening, Happening::DisputeClosed);
+            let status = match (closed, dispute_won) {
+                (false, _) => "needs_response",
+                (true, true) => "won",
+                (true, false) => "lost",
+            };
+            (
+                format!(
+                    "evt_{n}_dispute_{}",
+                    if closed { "closed" } else { "created" }
+                ),
+                if closed {
+                    "charge.dispute.closed"
+                } else {
+                    "charge.dispute.created"
+                },
+                serde_json::json!({
+                    "id": format!("dp_{n}"), "object": "dispute", "payment_intent": order.intent,
+                    "amount": order.total, "currency": "usd", "status": status,
+                }),
+            )
+        }
+        Happening::ReturnVisit => return None,
+    };
+    Some(
+        serde_json::json!({ "id": id, "object": "event", "type": kind, "data": { "object": object } })
+            .to_string(),
+    )
+}
+
+/// Applies one happening; false when it must be delivered again later.
+fn apply(conn: &mut DbConnection, order: &Placed, happening: Happening, won: bool) -> bool {
+    let Some(raw) = event_for(order, happening, won) else {
+        // The return page retrieves the intent: it succeeded only if the
+        // succeeded event could have been sent, which the page cannot
+        // know; the provider says "succeeded" once the student paid, so the
+        // visit fulfils exactly as the webhook would.
+        let observed = ObservedIntent {
+            id: &order.intent,
+            amount: order.total,
+            currency: "usd",
+            status: "succeeded",
+            raw_json: "{}",
+            event_id: None,
+        };
+        fulfillment::fulfill_payment(conn, &observed).unwrap();
+        return true;
+    };
+    let envelope: Envelope = serde_json::from_str(&raw).unwrap();
+    match fulfillment::receive_event(conn, &envelope, &raw) {
+        Ok(_) => true,
+        Err(EventError::NotReady(_)) => false,
+        Err(e) => panic!("{} failed: {e}", envelope.kind),
+    }
+}
+
+/// Runs a history and checks every invariant; an `Err` names the broken one.
+fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
+    let test_db = TestDb::create(backend);
+    let pool = db::open(&kasir::db::DatabaseUrl::parse(&test_db.url).unwrap(), 2).unwrap();
+    let mut conn = pool.get().unwrap();
+    kasir::services::demo::seed_demo_catalog(&mut conn, Currency::parse("USD").unwrap()).unwrap();
+    for (code, limit) in PROMOS {
+        insert_promo(
+            &mut conn,
+            Promo {
+                code,
+                max_redemptions: Some(limit),
+                ..Promo::default()
+            },
+        );
+    }
+    let placed = place_orders(&mut conn, &history.purchases);
+
+    // What the provider did: once an order's payment succeeded, refunds and
+    // disputes may follow; their events can still arrive in any order.
+    let mut later: Vec<(usize, Happening)> = Vec::new();
+    for &(n, happening) in &history.steps {
+        if !apply(&mut conn, &placed[n], happening, history.dispute_won[n]) {
+            later.push((n, happening));
+        }
+    }
+    // Redelivery: what could not be applied comes again. An event for an
+    // order that never got paid stays unapplied forever (its payment never
+    // succeeded): the provider would never have sent it.
+    for _ in 0..3 {
+        later.retain(|&(n, happening)| {
+            !apply(&mut conn, &placed[n], happening, history.dispute_won[n])
+        });
+    }
+    check_invariants(&mut conn, history, &placed)
+}
+
+fn check_invariants(
+    conn: &mut DbConnection,
+    history: &History,
+    placed: &[Placed],
+) -> Result<(), TestCaseError> {
+    // 1. Paid at most once: at most one income row per order.
+    let income: BTreeMap<OrderId, (i64, i64)> = financial_journals::table
+        .filter(financial_journals::type_.eq("income"))
+        .select((
+            financial_journals::reference_id.assume_not_null(),
+            financial_journals::amount_cents,
+        ))
+        .load::<(OrderId, i64)>(conn)
+        .unwrap()
+        .into_iter()
+        .fold(BTreeMap::new(), |mut map, (order, amount)| {
+            let entry = map.entry(order).or_insert((0, 0));
+            entry.0 += 1;
+            entry.1 += amount;
+            map
+        });
+    prop_assert!(
+        income.values().all(|&(rows, _)| rows == 1),
+        "an order has two income rows: {income:?}"
+    );
+
+    // 2. Income rows = paid orders.
+    let paid: Vec<(OrderId, String, i64, i64)> = orders::table
+        .filter(orders::paid_at.is_not_null())
+        .select((
+            orders::id,
+            orders::status,
+            orders::total_cents,
+            orders::refunded_cents,
+        ))
+        .load(conn)
+        .unwrap();
+    let paid_ids: BTreeSet<OrderId> = paid.iter().map(|p| p.0).collect();
+    prop_assert_eq!(&paid_ids, &income.keys().copied().collect::<BTreeSet<_>>());
+
+    // 3. Σ income − Σ refunds = Σ paid totals − Σ refunded.
+    let refunds: i64 = financial_journals::table
+        .filter(financial_journals::type_.eq("refund"))
+        .select(financial_journals::amount_cents)
+        .load::<i64>(conn)
+        .unwrap()
+        .iter()
+        .sum();
+    let income_sum: i64 = income.values().map(|&(_, amount)| amount).sum();
+    let expected: i64 = paid.iter().map(|p| p.2 - p.3).sum();
+    prop_assert_eq!(income_sum - refunds, expected);
+    // No refund on an order that was never paid; never more than its total.
+    let refunded_unpaid: i64 = orders::table
+        .filter(orders::paid_at.is_null())
+        .filter(orders::refunded_cents.gt(0))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    prop_assert_eq!(refunded_unpaid, 0);
+
+    // 4. Active grants = the courses of paid, not fully refunded orders
+    //    whose dispute is not open or lost.
+    let journal_keys: BTreeSet<String> = financial_journals::table
+        .select(financial_journals::idempotency_key)
+        .load::<String>(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let mut expected_grants = BTreeSet::new();
+    for (n, order) in placed.iter().enumerate() {
+        let Some((_, status, _, _)) = paid.iter().find(|p| p.0 == order.id) else {
+            continue;
+        };
+        let opened = journal_keys.contains(&format!("dispute-dp_{}-created", order.id.0));
+        let closed = journal_keys.contains(&format!("dispute-dp_{}-closed", order.id.0));
+        let suspended = (closed && !history.dispute_won[n]) || (opened && !closed);
+        if status == "refunded" || suspended {
+            continue;
+        }
+        let user: UserId = orders::table
+            .find(order.id)
+            .select(orders::user_id)
+            .first(conn)
+            .unwrap();
+        for course in order_items::table
+            .filter(order_items::order_id.eq(order.id))
+            .select(order_items::course_id)
+            .load::<CourseId>(conn)
+            .unwrap()
+        {
+            expected_grants.insert((user, course));
+        }
+    }
+    let active: BTreeSet<(UserId, CourseId)> = user_courses::table
+        .filter(user_courses::revoked_at.is_null())
+        .select((user_courses::user_id, user_courses::course_id))
+        .load::<(UserId, CourseId)>(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    prop_assert_eq!(active, expected_grants);
+
+    // 5. Promo redemptions within their limits, and the counter agrees.
+    for (code, limit) in PROMOS {
+        let (id, reserved): (i64, i64) = promo_codes::table
+            .filter(promo_codes::code.eq(code))
+            .select((promo_codes::id, promo_codes::reserved_count))
+            .first(conn)
+            .unwrap();
+        let held: i64 = promo_redemptions::table
+            .filter(promo_redemptions::promo_code_id.eq(id))
+            .filter(promo_redemptions::status.ne("released"))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        prop_assert!(held <= limit, "{code}: {held} redemptions, limit {limit}");
+        prop_assert_eq!(held, reserved, "{} counter", code);
+    }
+
+    // 6. The journal chain verifies.
+    let verdict = verify_chain(conn).unwrap();
+    prop_assert!(
+        matches!(verdict, ChainVerdict::Intact { .. }),
+        "{}",
+        verdict
+    );
+    Ok(())
+}
+
+fn check_histories(backend: Backend) {
+    let cases = std::env::var("KASIR_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        // CI checks out clean: no regression files written into the tree.
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&history(), |history| run(backend, &history))
+        .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+}
+
+#[test]
+fn event_histories_keep_the_money_invariants_on_sqlite() {
+    check_histories(Backend::Sqlite);
+}
+
+#[test]
+fn event_histories_keep_the_money_invariants_on_postgres() {
+    check_histories(Backend::Postgres);
+}
