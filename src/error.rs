@@ -128,6 +128,12 @@ impl ResponseError for AppError {
             Self::NotFound | Self::PayloadTooLarge | Self::LoginRequired { .. } => {}
         }
         let mut response = HttpResponse::build(status).finish();
+        if let Self::Unavailable(_) = self {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+        }
         response.extensions_mut().insert(page);
         response
     }
@@ -135,7 +141,28 @@ impl ResponseError for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        if is_busy(&e) {
+            // Busy, not broken: nothing was written, the request may simply
+            // be sent again (Stripe redelivers on any 5xx).
+            return Self::Unavailable(format!("the database is busy: {e}"));
+        }
         Self::Internal(anyhow::Error::new(e).context("database query failed"))
+    }
+}
+
+/// A write that gave up waiting: SQLite's lock held past the busy timeout
+/// by another process, or a PostgreSQL serialization failure or deadlock.
+fn is_busy(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("database is locked")
+                || message.contains("database table is locked")
+                || message.contains("deadlock detected")
+        }
+        _ => false,
     }
 }
 

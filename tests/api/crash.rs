@@ -18,11 +18,16 @@ const ORDERS: usize = 40;
 const SECRET_KEY: &str = "crash-test-secret-key-that-is-long-enough-for-the-cookie-signing-1234";
 
 fn start_server(db: &TestDb, port: u16) -> Child {
+    start_server_with(db, port, SECRET_KEY)
+}
+
+/// `kasir serve` on `db` (sandbox payments, demo catalog on first start).
+pub fn start_server_with(db: &TestDb, port: u16, secret_key: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kasir"))
         .arg("serve")
         .env("DATABASE_URL", &db.url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("SECRET_KEY", SECRET_KEY)
+        .env("SECRET_KEY", secret_key)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -30,7 +35,7 @@ fn start_server(db: &TestDb, port: u16) -> Child {
         .expect("start kasir")
 }
 
-async fn wait_healthy(port: u16) {
+pub async fn wait_healthy(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
@@ -46,7 +51,7 @@ async fn wait_healthy(port: u16) {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -55,7 +60,7 @@ fn free_port() -> u16 {
 }
 
 /// Pending orders with PaymentIntents `pi_crash_<n>`, one student and one course each.
-fn arrange_orders(conn: &mut DbConnection) -> Vec<(i64, String, i64)> {
+pub fn arrange_orders(conn: &mut DbConnection) -> Vec<(i64, String, i64)> {
     let now = db::now();
     let course_ids: Vec<(i64, String, i64)> = courses::table
         .select((courses::id, courses::title, courses::price_cents))
