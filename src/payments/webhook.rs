@@ -65,7 +65,7 @@ pub fn verify_signature(
     if signatures.is_empty() {
         return Err(SignatureError::NoV1Signature);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::OutsideTolerance);
     }
     for signature in &signatures {
@@ -112,10 +112,26 @@ pub struct EnvelopeData {
     pub object: serde_json::Value,
 }
 
+/// Stripe's amounts have at most 12 digits. Anything else is refused as
+/// unreadable: sums of amounts must never overflow, nor go negative.
+pub const MAX_AMOUNT: i64 = 999_999_999_999;
+
+fn amount<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    if (0..=MAX_AMOUNT).contains(&value) {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "amount {value} is outside 0..={MAX_AMOUNT}"
+        )))
+    }
+}
+
 /// The fields of a PaymentIntent event we use.
 #[derive(Debug, Deserialize)]
 pub struct IntentObject {
     pub id: String,
+    #[serde(deserialize_with = "amount")]
     pub amount: i64,
     pub currency: String,
     #[serde(default)]
@@ -138,6 +154,7 @@ pub struct ChargeObject {
     pub id: String,
     pub payment_intent: Option<String>,
     /// Cumulative: everything refunded on this charge so far.
+    #[serde(deserialize_with = "amount")]
     pub amount_refunded: i64,
     pub currency: String,
 }
@@ -147,6 +164,7 @@ pub struct ChargeObject {
 pub struct DisputeObject {
     pub id: String,
     pub payment_intent: Option<String>,
+    #[serde(deserialize_with = "amount")]
     pub amount: i64,
     pub currency: String,
     pub status: String,
@@ -224,5 +242,59 @@ mod tests {
         let v1 = good.split(",v1=").nth(1).unwrap();
         let header = format!("t={NOW},v1={},v1=nothex,v1={v1},v0=abc", "ab".repeat(32));
         assert_eq!(verify_signature(Some(&header), BODY, SECRET, NOW), Ok(()));
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Headers shaped like Stripe's, with hostile numbers and junk.
+        fn header() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                any::<i64>().prop_map(|t| format!("t={t}")),
+                "[0-9a-fA-F]{0,80}".prop_map(|h| format!("v1={h}")),
+                "[ -~]{0,20}".prop_map(|junk| format!("v0={junk}")),
+                "[ -~]{0,30}",
+                ".{0,10}",
+            ];
+            proptest::collection::vec(part, 0..6).prop_map(|parts| parts.join(","))
+        }
+
+        proptest! {
+            #[test]
+            fn any_header_and_body_is_refused_never_a_panic(
+                header in header(),
+                raw in ".{0,200}",
+                body in proptest::collection::vec(any::<u8>(), 0..300),
+                now in any::<i64>(),
+            ) {
+                prop_assert!(verify_signature(Some(&header), &body, "whsec_x", now).is_err());
+                prop_assert!(verify_signature(Some(&raw), &body, "whsec_x", now).is_err());
+            }
+
+            #[test]
+            fn only_the_signed_body_at_its_time_verifies(
+                body in proptest::collection::vec(any::<u8>(), 1..300),
+                flip in any::<proptest::sample::Index>(),
+                skew in -300i64..=300,
+            ) {
+                let header = sign(&body, "whsec_x", 1_800_000_000);
+                prop_assert_eq!(verify_signature(Some(&header), &body, "whsec_x", 1_800_000_000 + skew), Ok(()));
+                prop_assert_eq!(verify_signature(Some(&header), &body, "whsec_y", 1_800_000_000), Err(SignatureError::NoMatch));
+                let mut tampered = body.clone();
+                tampered[flip.index(body.len())] ^= 0x01;
+                prop_assert_eq!(verify_signature(Some(&header), &tampered, "whsec_x", 1_800_000_000), Err(SignatureError::NoMatch));
+                prop_assert_eq!(
+                    verify_signature(Some(&header), &body, "whsec_x", 1_800_000_301),
+                    Err(SignatureError::OutsideTolerance)
+                );
+            }
+
+            #[test]
+            fn any_json_is_an_envelope_or_an_error_never_a_panic(raw in ".{0,300}") {
+                let _ = serde_json::from_str::<Envelope>(&raw);
+            }
+        }
     }
 }

@@ -295,11 +295,10 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
     check_invariants(&mut conn, history, &placed)
 }
 
-fn check_invariants(
-    conn: &mut DbConnection,
-    history: &History,
-    placed: &[Placed],
-) -> Result<(), TestCaseError> {
+/// Invariants 1-3: paid at most once, income rows = paid orders, and the
+/// journal's net equals the orders' paid-minus-refunded. Returns the paid
+/// orders (id, status, total, refunded).
+fn check_money(conn: &mut DbConnection) -> Result<Vec<(OrderId, String, i64, i64)>, TestCaseError> {
     // 1. Paid at most once: at most one income row per order.
     let income: BTreeMap<OrderId, (i64, i64)> = financial_journals::table
         .filter(financial_journals::type_.eq("income"))
@@ -355,6 +354,22 @@ fn check_invariants(
         .unwrap();
     prop_assert_eq!(refunded_unpaid, 0);
 
+    let verdict = verify_chain(conn).unwrap();
+    prop_assert!(
+        matches!(verdict, ChainVerdict::Intact { .. }),
+        "{}",
+        verdict
+    );
+    Ok(paid)
+}
+
+fn check_invariants(
+    conn: &mut DbConnection,
+    history: &History,
+    placed: &[Placed],
+) -> Result<(), TestCaseError> {
+    let paid = check_money(conn)?;
+
     // 4. Active grants = the courses of paid, not fully refunded orders
     //    whose dispute is not open or lost.
     let journal_keys: BTreeSet<String> = financial_journals::table
@@ -397,7 +412,7 @@ fn check_invariants(
         .collect();
     prop_assert_eq!(active, expected_grants);
 
-    // 5. Promo redemptions within their limits, and the counter agrees.
+    // 5. (6: the chain, checked with the money.) Promo redemptions within their limits, and the counter agrees.
     for (code, limit) in PROMOS {
         let (id, reserved): (i64, i64) = promo_codes::table
             .filter(promo_codes::code.eq(code))
@@ -448,4 +463,156 @@ fn event_histories_keep_the_money_invariants_on_sqlite() {
 #[test]
 fn event_histories_keep_the_money_invariants_on_postgres() {
     check_histories(Backend::Postgres);
+}
+
+/// Any JSON under `data.object`, hostile numbers and strings included.
+fn hostile() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        prop_oneof![
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(-1),
+            Just(0),
+            Just(999_999_999_999),
+            Just(1_000_000_000_000)
+        ]
+        .prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        ".{0,12}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(2, 12, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// An event of a type we handle whose object mixes plausible fields (our
+/// own PaymentIntents, real currencies) with hostile ones.
+fn hostile_event(intents: Vec<String>) -> impl Strategy<Value = String> {
+    let kind = proptest::sample::select(vec![
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "charge.refunded",
+        "charge.dispute.created",
+        "charge.dispute.closed",
+        "customer.created",
+    ]);
+    let plausible = proptest::sample::select(intents).prop_map(serde_json::Value::from);
+    let field = |plausible: BoxedStrategy<serde_json::Value>| {
+        proptest::option::of(prop_oneof![plausible, hostile()])
+    };
+    (
+        "evt_[a-z0-9]{1,6}",
+        kind,
+        field(plausible.clone().boxed()),
+        field(plausible.boxed()),
+        field((0i64..20_000).prop_map(serde_json::Value::from).boxed()),
+        field((0i64..20_000).prop_map(serde_json::Value::from).boxed()),
+        field(Just(serde_json::Value::from("usd")).boxed()),
+        field(
+            proptest::sample::select(vec!["succeeded", "won", "lost", "needs_response"])
+                .prop_map(serde_json::Value::from)
+                .boxed(),
+        ),
+        proptest::option::of(hostile()),
+    )
+        .prop_map(
+            |(id, kind, intent, payment_intent, amount, refunded, currency, status, extra)| {
+                let mut object = serde_json::Map::new();
+                for (key, value) in [
+                    ("id", intent),
+                    ("payment_intent", payment_intent),
+                    ("amount", amount),
+                    ("amount_refunded", refunded),
+                    ("currency", currency),
+                    ("status", status),
+                    ("metadata", extra),
+                ] {
+                    if let Some(value) = value {
+                        object.insert(key.into(), value);
+                    }
+                }
+                serde_json::json!({ "id": id, "type": kind, "data": { "object": object } })
+                    .to_string()
+            },
+        )
+}
+
+/// Fuzzing the event handler: whatever a (signed) event holds, the answer is
+/// applied, "not yet", or "unreadable"; never a database error or a panic;
+/// and the money invariants hold after any sequence of them.
+#[test]
+fn hostile_events_are_answered_and_never_break_the_money_invariants() {
+    let cases = std::env::var("KASIR_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let purchases = vec![
+        Purchase {
+            courses: vec![0],
+            promo: None,
+        },
+        Purchase {
+            courses: vec![1, 2],
+            promo: Some(0),
+        },
+    ];
+    runner
+        .run(
+            &proptest::collection::vec(
+                hostile_event(vec![
+                    "pi_prop_1".into(),
+                    "pi_prop_2".into(),
+                    "pi_other".into(),
+                ]),
+                1..12,
+            ),
+            |events| {
+                let test_db = TestDb::create(Backend::Sqlite);
+                let pool =
+                    db::open(&kasir::db::DatabaseUrl::parse(&test_db.url).unwrap(), 2).unwrap();
+                let mut conn = pool.get().unwrap();
+                kasir::services::demo::seed_demo_catalog(
+                    &mut conn,
+                    Currency::parse("USD").unwrap(),
+                )
+                .unwrap();
+                for (code, limit) in PROMOS {
+                    insert_promo(
+                        &mut conn,
+                        Promo {
+                            code,
+                            max_redemptions: Some(limit),
+                            ..Promo::default()
+                        },
+                    );
+                }
+                place_orders(&mut conn, &purchases);
+                for raw in &events {
+                    let Ok(envelope) = serde_json::from_str::<Envelope>(raw) else {
+                        continue;
+                    };
+                    match fulfillment::receive_event(&mut conn, &envelope, raw) {
+                        Ok(_) | Err(EventError::NotReady(_) | EventError::Unreadable(_)) => {}
+                        Err(EventError::Database(e)) => {
+                            return Err(TestCaseError::fail(format!("{raw}: database error {e}")));
+                        }
+                    }
+                }
+                check_money(&mut conn).map(|_| ())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
 }
