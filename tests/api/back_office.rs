@@ -117,6 +117,11 @@ both_backends! {
         assert_eq!(too_much.status(), 400);
         assert!(select_all(&too_much.text().await.unwrap(), "p.lead")[0].contains("more than is left"));
         assert_eq!(boss.refund(&number, "-5", "goodwill").await.status(), 400);
+        // Huge, overflowing, fractional or odd amounts: a 400, nothing sent.
+        for amount in ["99999999999999999999", "9223372036854775807", "-9223372036854775808", "0", "12.5", "1e3", "0x10", "８９"] {
+            assert_eq!(boss.refund(&number, amount, "goodwill").await.status(), 400, "{amount}");
+        }
+        assert_eq!(order_state(&mut conn, &number), ("paid".into(), 0));
 
         assert_eq!(location(&boss.refund(&number, "1000", "late start").await), format!("/staff/orders/{number}"));
         assert_eq!(order_state(&mut conn, &number), ("partially_refunded".into(), 1_000));
