@@ -122,6 +122,13 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 Ok(Err(e)) => tracing::warn!(error = %e, "journal verification failed"),
                 Err(e) => tracing::warn!(error = %e, "journal verification failed"),
             }
+            // Ready before staff ask: the first view then adds only new rows.
+            let recap = state.clone();
+            if let Ok(Err(e)) =
+                routes::with_db(&state, move |conn| recap.revenue_to_date(conn)).await
+            {
+                tracing::warn!(error = %e, "revenue recap failed");
+            }
             match routes::with_db(&state, accounts::prune_login_attempts).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(pruned)) => tracing::debug!(pruned, "old login attempts pruned"),

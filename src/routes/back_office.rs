@@ -519,10 +519,12 @@ pub(super) async fn staff_reports(
         Ok((from, to)) => {
             let verifier = state.clone();
             let report = with_db(&state, move |conn| {
-                Ok::<_, diesel::result::Error>((
-                    back_office::revenue_report(conn, from, to)?,
-                    verifier.verify_journal(conn, false)?,
-                ))
+                let report = if from.is_none() && to.is_none() {
+                    verifier.revenue_to_date(conn)?
+                } else {
+                    back_office::revenue_report(conn, from, to)?
+                };
+                Ok::<_, diesel::result::Error>((report, verifier.verify_journal(conn, false)?))
             })
             .await??;
             (StatusCode::OK, Some(report), None)

@@ -28,6 +28,9 @@ pub struct AppState {
     /// Where the last intact journal verification got to: the reports page
     /// checks only the rows after it; housekeeping re-checks everything.
     pub chain_checkpoint: std::sync::Mutex<crate::services::journal::ChainCheckpoint>,
+    /// The whole history's revenue recap and the last journal row it
+    /// covers: each view adds only the rows appended since.
+    pub revenue_cache: std::sync::Mutex<(i64, crate::services::back_office::Report)>,
 }
 
 impl AppState {
@@ -37,7 +40,32 @@ impl AppState {
             settings,
             payments,
             chain_checkpoint: Default::default(),
+            revenue_cache: Default::default(),
         }
+    }
+
+    /// The revenue recap of the whole history, brought up to date.
+    pub fn revenue_to_date(
+        &self,
+        conn: &mut DbConnection,
+    ) -> diesel::QueryResult<crate::services::back_office::Report> {
+        use crate::services::back_office::{journal_high_water, revenue_between};
+        let lock = || {
+            self.revenue_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let high = journal_high_water(conn)?;
+        let (covered, mut report) = lock().clone();
+        if high <= covered {
+            return Ok(report);
+        }
+        report.merge(revenue_between(conn, None, None, covered, high)?);
+        let mut cache = lock();
+        if high > cache.0 {
+            *cache = (high, report.clone());
+        }
+        Ok(report)
     }
 
     /// Verifies the journal chain from the last checkpoint (`full`: from

@@ -440,6 +440,7 @@ impl Recap {
     }
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub total: Recap,
     pub by_day: BTreeMap<String, Recap>,
@@ -498,6 +499,46 @@ pub fn revenue_report(
     from: Option<NaiveDateTime>,
     to: Option<NaiveDateTime>,
 ) -> QueryResult<Report> {
+    revenue_between(conn, from, to, 0, i64::MAX)
+}
+
+/// The highest journal row id: with [`revenue_between`], a recap can be
+/// brought up to date by adding only what was appended since.
+///
+/// Rows become visible in id order (every append holds the chain head's
+/// lock until it commits), so once a row is seen, every earlier one is.
+pub fn journal_high_water(conn: &mut DbConnection) -> QueryResult<i64> {
+    financial_journals::table
+        .select(diesel::dsl::max(financial_journals::id))
+        .first::<Option<i64>>(conn)
+        .map(Option::unwrap_or_default)
+}
+
+impl Report {
+    /// Adds a recap of other rows (the journal only grows: sums add up).
+    pub fn merge(&mut self, other: Report) {
+        add(&mut self.total, &other.total);
+        for (mine, theirs) in [
+            (&mut self.by_day, other.by_day),
+            (&mut self.by_month, other.by_month),
+            (&mut self.by_course, other.by_course),
+            (&mut self.by_promo, other.by_promo),
+        ] {
+            for (key, recap) in theirs {
+                add(mine.entry(key).or_default(), &recap);
+            }
+        }
+    }
+}
+
+/// The recap of journal rows with `after_id < id <= upto_id` in the range.
+pub fn revenue_between(
+    conn: &mut DbConnection,
+    from: Option<NaiveDateTime>,
+    to: Option<NaiveDateTime>,
+    after_id: i64,
+    upto_id: i64,
+) -> QueryResult<Report> {
     let postgres = matches!(conn, DbConnection::Postgresql(_));
     // Timestamps are TIMESTAMP on PostgreSQL and ISO text on SQLite.
     let day = if postgres {
@@ -514,7 +555,7 @@ pub fn revenue_report(
             "?".to_owned()
         }
     };
-    let mut range = String::new();
+    let mut range = format!(" AND j.id > {} AND j.id <= {}", next(), next());
     if from.is_some() {
         range += &format!(" AND j.created_at >= {}", next());
     }
@@ -550,9 +591,11 @@ pub fn revenue_report(
         share("o.discount_cents"),
     );
     let load = |conn: &mut DbConnection, sql: &str| -> QueryResult<Vec<MovementGroup>> {
-        use diesel::sql_types::Timestamp;
-        let mut query =
-            diesel::sql_query(sql).into_boxed::<'_, <DbConnection as Connection>::Backend>();
+        use diesel::sql_types::{BigInt, Timestamp};
+        let mut query = diesel::sql_query(sql)
+            .into_boxed::<'_, <DbConnection as Connection>::Backend>()
+            .bind::<BigInt, _>(after_id)
+            .bind::<BigInt, _>(upto_id);
         if let Some(from) = from {
             query = query.bind::<Timestamp, _>(from);
         }
