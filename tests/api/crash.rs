@@ -12,7 +12,7 @@ use kasir::db::schema::{
 use kasir::db::{self, DbConnection};
 use stripe_webhook::Webhook;
 
-use crate::helpers::{Backend, TestDb, test_settings};
+use crate::helpers::{Backend, TestDb, csrf_from, test_settings};
 
 const ORDERS: usize = 40;
 const SECRET_KEY: &str = "crash-test-secret-key-that-is-long-enough-for-the-cookie-signing-1234";
@@ -252,4 +252,202 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing_on_sqlite() {
 #[actix_web::test]
 async fn a_server_killed_mid_burst_loses_and_doubles_nothing_on_postgres() {
     killed_mid_burst_then_redelivered(Backend::Postgres).await;
+}
+
+/// Checkouts (orders, promo reservations, PaymentIntents) cut off by a
+/// SIGKILL, then tried again after a restart: no order without its lines,
+/// no promo use counted that is not held, one open order per student.
+async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
+    use crate::checkout::{Promo, course_id, insert_promo};
+    use crate::helpers::PASSWORD;
+    use crate::instances::Browser;
+    use kasir::db::schema::{promo_codes, promo_redemptions};
+
+    const STUDENTS: usize = 16;
+    let db = TestDb::create(backend);
+    let port = free_port();
+    let mut server = start_server(&db, port);
+    wait_healthy(port).await;
+    let mut conn = db.connect();
+    insert_promo(
+        &mut conn,
+        Promo {
+            code: "FIVE",
+            max_redemptions: Some(5),
+            ..Promo::default()
+        },
+    );
+    let slugs = [
+        "rust-for-web-developers",
+        "modern-javascript",
+        "postgresql-in-practice",
+    ];
+    let courses: Vec<String> = slugs
+        .iter()
+        .map(|s| course_id(&mut conn, s).to_string())
+        .collect();
+    let mut browsers = Vec::new();
+    for n in 0..STUDENTS {
+        let browser = Browser::new(port);
+        let email = format!("buyer{n}@example.com");
+        let registered = browser
+            .submit(
+                "/register",
+                &[("email", &email), ("name", "Buyer"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(registered.status(), 303);
+        for course in &courses[..1 + n % 3] {
+            assert_eq!(
+                browser
+                    .submit("/cart/items", &[("course_id", course)])
+                    .await
+                    .status(),
+                303
+            );
+        }
+        browsers.push(browser);
+    }
+
+    // Everyone checks out at once; the server dies once a few orders exist.
+    let burst = futures_util::future::join_all(browsers.iter().map(|browser| async move {
+        let token = csrf_from(&browser.get("/").await.text().await.unwrap());
+        browser
+            .client
+            .post(format!("{}/checkout", browser.base))
+            .form(&[("promo_code", "FIVE"), ("csrf_token", &token)])
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+    }));
+    let url = db.url.clone();
+    let kill = async {
+        actix_web::web::block(move || {
+            let mut watcher = kasir::db::DatabaseUrl::parse(&url)
+                .unwrap()
+                .connect()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                let placed: i64 = orders::table.count().get_result(&mut watcher).unwrap_or(0);
+                if placed >= 3 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .await
+        .unwrap();
+        server.kill().expect("SIGKILL");
+        server.wait().unwrap();
+    };
+    let (first_try, ()) = futures_util::join!(burst, kill);
+    let cut = first_try
+        .iter()
+        .filter(|s| s.is_none_or(|s| !s.is_redirection()))
+        .count();
+    eprintln!("{backend:?}: {cut} of {STUDENTS} checkouts were cut off by the kill");
+
+    // Restart; everyone who has no payment page yet tries again.
+    let port = free_port();
+    let mut server = start_server(&db, port);
+    wait_healthy(port).await;
+    for browser in &browsers {
+        let browser = browser.on(port);
+        let answer = browser.submit("/checkout", &[("promo_code", "FIVE")]).await;
+        let to = answer
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let to = if to == "/cart" {
+            // The code ran out: full price.
+            browser
+                .submit("/checkout", &[("promo_code", "")])
+                .await
+                .headers()["location"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        } else {
+            to
+        };
+        assert!(to.starts_with("/checkout/INV-"), "{to}");
+        assert_eq!(
+            browser.get(&to).await.status(),
+            200,
+            "the payment page opens"
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // No partial rows: every order has its lines, and its totals add up.
+    let all: Vec<(i64, i64, String, i64, i64)> = orders::table
+        .select((
+            orders::id,
+            orders::user_id,
+            orders::status,
+            orders::subtotal_cents,
+            orders::total_cents,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    for (order, _, _, subtotal, _) in &all {
+        let lines: Vec<i64> = order_items::table
+            .filter(order_items::order_id.eq(order))
+            .select(order_items::unit_price_cents)
+            .load(&mut conn)
+            .unwrap();
+        assert!(!lines.is_empty(), "order {order} has no lines");
+        assert_eq!(lines.iter().sum::<i64>(), *subtotal, "order {order}");
+    }
+    // One open order per student, each with its PaymentIntent.
+    let open: Vec<&(i64, i64, String, i64, i64)> =
+        all.iter().filter(|o| o.2 == "pending").collect();
+    assert_eq!(open.len(), STUDENTS, "{all:?}");
+    let mut owners: Vec<i64> = open.iter().map(|o| o.1).collect();
+    owners.dedup();
+    assert_eq!(owners.len(), STUDENTS);
+    let without_intent: i64 = orders::table
+        .filter(orders::status.eq("pending"))
+        .filter(orders::payment_intent_id.is_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(without_intent, 0);
+    // The promo counts exactly the uses held, never more than five.
+    let (promo, reserved): (i64, i64) = promo_codes::table
+        .filter(promo_codes::code.eq("FIVE"))
+        .select((promo_codes::id, promo_codes::reserved_count))
+        .first(&mut conn)
+        .unwrap();
+    let held: i64 = promo_redemptions::table
+        .filter(promo_redemptions::promo_code_id.eq(promo))
+        .filter(promo_redemptions::status.ne("released"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(held, reserved);
+    assert!(held <= 5);
+    let journal = kasir::services::journal::verify_chain(&mut conn).unwrap();
+    assert!(
+        matches!(
+            journal,
+            kasir::services::journal::ChainVerdict::Intact { .. }
+        ),
+        "{journal}"
+    );
+}
+
+#[actix_web::test]
+async fn a_server_killed_mid_checkout_burst_leaves_no_partial_orders_on_sqlite() {
+    killed_mid_checkout_burst_then_retried(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_server_killed_mid_checkout_burst_leaves_no_partial_orders_on_postgres() {
+    killed_mid_checkout_burst_then_retried(Backend::Postgres).await;
 }

@@ -20,13 +20,13 @@ const SECRET_KEY: &str = "two-instances-secret-key-long-enough-for-cookie-signin
 
 /// A browser talking to one instance; `on` points the same cookies at another.
 #[derive(Clone)]
-struct Browser {
-    client: reqwest::Client,
-    base: String,
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
 }
 
 impl Browser {
-    fn new(port: u16) -> Self {
+    pub fn new(port: u16) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .cookie_store(true)
@@ -38,14 +38,14 @@ impl Browser {
         }
     }
 
-    fn on(&self, port: u16) -> Self {
+    pub fn on(&self, port: u16) -> Self {
         Self {
             client: self.client.clone(),
             base: format!("http://127.0.0.1:{port}"),
         }
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))
             .send()
@@ -53,7 +53,7 @@ impl Browser {
             .unwrap()
     }
 
-    async fn submit(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn submit(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let token = csrf_from(&self.get("/").await.text().await.unwrap());
         let mut fields = form.to_vec();
         fields.push(("csrf_token", &token));
