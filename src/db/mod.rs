@@ -104,10 +104,13 @@ impl DatabaseUrl {
 
 /// WAL lets readers run beside the writer; busy_timeout makes concurrent
 /// writers queue instead of failing; SQLite leaves foreign keys off unless asked.
+/// A 1 MiB page cache per connection (SQLite's default is 2 MiB): the
+/// operating system caches the file anyway, and the pool's connections
+/// together stayed over the 64 MB RSS budget (bench/results.md).
 fn configure_sqlite(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;"
     ))
 }
 
@@ -271,22 +274,28 @@ where
     }
 }
 
-/// A multi-row INSERT. diesel's `MultiConnection` has no batch inserts, so
-/// this runs the statement on the engine's own connection (inside whatever
-/// transaction the caller holds). Keep batches under the bind-parameter
-/// limits: 32,766 on SQLite, 65,535 on PostgreSQL.
-macro_rules! insert_batch {
-    ($conn:expr, $table:expr, $rows:expr) => {{
+/// Runs `$body` on the engine's own connection, bound to `$c`, for what
+/// diesel's `MultiConnection` cannot express: multi-row INSERTs and
+/// `ON CONFLICT DO NOTHING`. It runs inside whatever transaction the caller
+/// holds.
+macro_rules! per_engine {
+    ($conn:expr, $c:ident => $body:expr) => {{
+        #[allow(unused_imports)]
         use diesel::RunQueryDsl as _;
         match $conn {
-            $crate::db::DbConnection::Postgresql(c) => {
-                diesel::insert_into($table).values($rows).execute(c)
-            }
-            $crate::db::DbConnection::Sqlite(c) => {
-                diesel::insert_into($table).values($rows).execute(c)
-            }
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
         }
     }};
+}
+pub(crate) use per_engine;
+
+/// A multi-row INSERT. Keep batches under the bind-parameter limits:
+/// 32,766 on SQLite, 65,535 on PostgreSQL.
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        $crate::db::per_engine!($conn, c => diesel::insert_into($table).values($rows).execute(c))
+    };
 }
 pub(crate) use insert_batch;
 

@@ -1,7 +1,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::is_unique_violation;
 use crate::db::DbConnection;
 use crate::db::schema::webhook_events;
 
@@ -36,19 +35,18 @@ impl WebhookEvent {
         payload: &str,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
-        let inserted = diesel::insert_into(webhook_events::table)
+        // ON CONFLICT rather than catching the violation: inside a
+        // PostgreSQL transaction a failed INSERT would abort the rest.
+        crate::db::per_engine!(conn, c => diesel::insert_into(webhook_events::table)
             .values((
                 webhook_events::id.eq(id),
                 webhook_events::type_.eq(kind),
                 webhook_events::payload.eq(payload),
                 webhook_events::received_at.eq(now),
             ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))
+        .map(|_| ())
     }
 
     /// Takes the event for processing: counts the attempt and, on

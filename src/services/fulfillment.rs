@@ -191,7 +191,7 @@ pub enum Delivery {
     Duplicate,
 }
 
-/// The inbox: stores the verified event, then processes it once, in one
+/// The inbox: stores the verified event and processes it once, in one
 /// transaction with the "processed" mark. An event that cannot be applied
 /// yet stays unprocessed with its error, for the next delivery.
 pub fn receive_event(
@@ -200,8 +200,9 @@ pub fn receive_event(
     raw: &str,
 ) -> Result<Delivery, EventError> {
     let now = db::now();
-    WebhookEvent::store(conn, &event.id, &event.kind, raw, now)?;
+    // One write transaction stores, claims and applies the event.
     let result: Result<Delivery, EventError> = db::write_transaction(conn, |conn| {
+        WebhookEvent::store(conn, &event.id, &event.kind, raw, now)?;
         if !WebhookEvent::claim(conn, &event.id)? {
             return Ok(Delivery::Duplicate);
         }
@@ -212,6 +213,8 @@ pub fn receive_event(
         Ok(Delivery::Processed(outcome))
     });
     if let Err(e) = &result {
+        // The rollback took the stored event too: keep it, with the reason.
+        WebhookEvent::store(conn, &event.id, &event.kind, raw, now)?;
         WebhookEvent::record_failure(conn, &event.id, &e.to_string())?;
     }
     result
