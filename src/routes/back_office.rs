@@ -437,6 +437,8 @@ struct Bar {
     y: i64,
     height: i64,
     label: String,
+    /// Under the bar: the day of the month, or the month.
+    short: String,
     value: String,
 }
 
@@ -453,6 +455,8 @@ struct ReportsPage {
     promos: Vec<RecapRow>,
     bars: Vec<Bar>,
     chart_width: i64,
+    /// "day" or "month": a range longer than two months is charted by month.
+    chart_unit: &'static str,
     chain: String,
     chain_ok: bool,
     error: Option<String>,
@@ -484,6 +488,10 @@ const CHART_HEIGHT: i64 = 160;
 const BAR_WIDTH: i64 = 22;
 const BAR_GAP: i64 = 6;
 
+/// Days beyond which the chart shows months: a year of daily bars would
+/// be ten thousand pixels wide.
+const MAX_DAILY_BARS: usize = 62;
+
 fn bars(days: &[RecapRow], money: impl Fn(i64) -> String) -> Vec<Bar> {
     let peak = days
         .iter()
@@ -500,6 +508,8 @@ fn bars(days: &[RecapRow], money: impl Fn(i64) -> String) -> Vec<Bar> {
                 y: CHART_HEIGHT - height,
                 height,
                 label: day.label.clone(),
+                // `YYYY-MM-DD` → `DD`, `YYYY-MM` → `MM`.
+                short: day.label.rsplit('-').next().unwrap_or_default().to_owned(),
                 value: money(day.recap.net()),
             }
         })
@@ -561,7 +571,12 @@ pub(super) async fn staff_reports(
         }
         None => Default::default(),
     };
-    let bars = bars(&days, |minor| {
+    let (chart_unit, series) = if days.len() > MAX_DAILY_BARS {
+        ("month", &months)
+    } else {
+        ("day", &days)
+    };
+    let bars = bars(series, |minor| {
         crate::domain::Money::new(minor, currency).to_string()
     });
     let chart_width = (bars.len() as i64 * (BAR_WIDTH + BAR_GAP)).max(BAR_WIDTH);
@@ -578,6 +593,7 @@ pub(super) async fn staff_reports(
             promos,
             bars,
             chart_width,
+            chart_unit,
             chain,
             chain_ok,
             error,

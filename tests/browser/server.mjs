@@ -63,6 +63,11 @@ export async function startKasir(env = {}) {
       });
       if (result.status !== 0) throw new Error(`create-staff failed: ${result.stderr}`);
     },
+    /** Runs `kasir bench seed ARGS` (a large history) against this server's database. */
+    benchSeed(args) {
+      const result = spawnSync(BIN, ['bench', 'seed', ...args], { cwd: ROOT, env: fullEnv, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`bench seed failed: ${result.stderr}`);
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -95,6 +100,11 @@ export async function startLocalstripe() {
   }
   return {
     url,
+    /** Runs `kasir bench seed ARGS` (a large history) against this server's database. */
+    benchSeed(args) {
+      const result = spawnSync(BIN, ['bench', 'seed', ...args], { cwd: ROOT, env: fullEnv, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`bench seed failed: ${result.stderr}`);
+    },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
