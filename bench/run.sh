@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of kasir on SQLite and PostgreSQL (see bench/README.md).
+# Load benchmark of kasir on SQLite and PostgreSQL (README: Benchmarks).
 #
 #   bash bench/run.sh           # full run: release build, 100,000-order history,
 #                               # 10 s per endpoint; writes bench/results.md
@@ -7,7 +7,8 @@
 #                               # endpoint; same checks, results in target/
 #
 # Environment: BENCH_BACKENDS ("sqlite postgres"), BENCH_DURATION (seconds),
-# KASIR_BIN (a built kasir to use instead of building), POSTGRES_URL.
+# KASIR_BIN (a built kasir to use instead of building), BENCH_OUT (where the
+# Markdown goes), POSTGRES_URL.
 # Fails when an invariant does not hold after the webhook run, or when an
 # endpoint answers errors. Speed targets are reported, not enforced.
 set -euo pipefail
@@ -29,13 +30,13 @@ if [ "$MODE" = full ]; then
   SEED=(--courses 1000 --users 10000 --orders 100000 --pending 40000 --carts 2000)
   LOGINS=2000
   PROFILE=release
-  OUT=bench/results.md
+  OUT=${BENCH_OUT:-bench/results.md}
 else
   DURATION=${BENCH_DURATION:-2}
   SEED=(--courses 60 --users 500 --orders 3000 --pending 3000 --carts 50)
   LOGINS=50
   PROFILE=debug
-  OUT=$CARGO_TARGET_DIR/bench-smoke.md
+  OUT=${BENCH_OUT:-$CARGO_TARGET_DIR/bench-smoke.md}
 fi
 
 command -v wrk >/dev/null || apt_install wrk

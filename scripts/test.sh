@@ -61,3 +61,10 @@ export KASIR_BIN="$CARGO_TARGET_DIR/debug/kasir"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 node --test --test-concurrency=1 tests/browser/
 echo "screenshots: $CARGO_TARGET_DIR/screenshots/"
+
+# --- Benchmark smoke run ----------------------------------------------------
+# A few seconds per endpoint on both engines with the debug build, so the
+# benchmark cannot rot; it fails when an invariant breaks after its webhook
+# burst or an endpoint answers errors. The full run is `bash bench/run.sh`.
+step "benchmark smoke run (bench/run.sh --smoke)"
+bash bench/run.sh --smoke
