@@ -21,6 +21,9 @@ use crate::services::journal::{self, JournalEntry, record_journal_entry};
 pub mod kind {
     pub const FAILED_PAYMENT: &str = "failed_payment";
     pub const REFUND: &str = "refund";
+    /// Money returned for a payment that was never applied to its order
+    /// (it succeeded after the order was canceled): journalled, not revenue.
+    pub const UNAPPLIED_REFUND: &str = "unapplied_refund";
     pub const DISPUTE: &str = "dispute";
     pub const PAYMENT_MISMATCH: &str = "payment_mismatch";
 }
@@ -441,6 +444,9 @@ fn apply_refund(
             order.number
         )));
     }
+    if order.paid_at.is_none() {
+        return apply_unapplied_refund(conn, order, charge, event_id, raw);
+    }
     let refunded = charge.amount_refunded.min(order.total_cents);
     if refunded <= order.refunded_cents {
         return Ok("refund already recorded".into());
@@ -473,6 +479,48 @@ fn apply_refund(
         return Ok(format!("full refund: access ended for {revoked} course(s)"));
     }
     Ok(format!("partial refund of {delta}"))
+}
+
+/// A refund on an order that was canceled before its payment was applied
+/// (a payment that succeeds after that is flagged, never income): the
+/// money still went back, so it is journalled, as its own kind that
+/// revenue does not count, and the order is left as it is.
+fn apply_unapplied_refund(
+    conn: &mut DbConnection,
+    order: &Order,
+    charge: &ChargeObject,
+    event_id: &str,
+    raw: &str,
+) -> Result<String, EventError> {
+    let earlier: i64 = JournalRow::for_order(conn, order.id)?
+        .iter()
+        .filter(|row| row.kind == kind::UNAPPLIED_REFUND)
+        .map(|row| row.amount_cents)
+        .sum();
+    let refunded = charge.amount_refunded;
+    if refunded <= earlier {
+        return Ok("refund already recorded".into());
+    }
+    let delta = refunded - earlier;
+    record_journal_entry(
+        conn,
+        &JournalEntry {
+            kind: kind::UNAPPLIED_REFUND,
+            status: journal::status::SUCCESS,
+            amount_cents: delta,
+            currency: &charge.currency.to_uppercase(),
+            description: &format!(
+                "Refund of a payment never applied to order {} ({refunded} refunded)",
+                order.number
+            ),
+            order_id: Some(order.id),
+            metadata: raw,
+            provider_event_id: Some(event_id),
+            idempotency_key: &format!("charge-{}-refunded-{refunded}", charge.id),
+        },
+    )?;
+    tracing::warn!(order.id = %order.id, delta, "refund of a payment that was never applied");
+    Ok(format!("refund of an unapplied payment: {delta}"))
 }
 
 /// Ends the access this order granted, except where the student holds the

@@ -58,12 +58,25 @@ enum Happening {
     DisputeClosed,
 }
 
+/// One step of a history, for one student.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Something happens to one of the student's orders (`pick` chooses
+    /// which, modulo how many there are).
+    Happen { pick: usize, what: Happening },
+    /// The student adds a course and checks out again: a pending order is
+    /// superseded (canceled), a paid one stays and a new order is made.
+    Supersede { course: usize },
+    /// After a full refund the student buys the same courses again.
+    Rebuy,
+}
+
 #[derive(Clone, Debug)]
 struct History {
     purchases: Vec<Purchase>,
-    /// Whether each order's dispute, if any, is won.
+    /// Whether each student's disputes, if any, are won.
     dispute_won: Vec<bool>,
-    steps: Vec<(usize, Happening)>,
+    steps: Vec<(usize, Step)>,
 }
 
 fn happening() -> impl Strategy<Value = Happening> {
@@ -77,6 +90,14 @@ fn happening() -> impl Strategy<Value = Happening> {
     ]
 }
 
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        10 => (any::<usize>(), happening()).prop_map(|(pick, what)| Step::Happen { pick, what }),
+        1 => (0..8usize).prop_map(|course| Step::Supersede { course }),
+        1 => Just(Step::Rebuy),
+    ]
+}
+
 fn history() -> impl Strategy<Value = History> {
     let purchase = (
         proptest::sample::subsequence((0..8).collect::<Vec<usize>>(), 1..=2),
@@ -86,7 +107,7 @@ fn history() -> impl Strategy<Value = History> {
     (
         proptest::collection::vec(purchase, STUDENTS),
         proptest::collection::vec(any::<bool>(), STUDENTS),
-        proptest::collection::vec((0..STUDENTS, happening()), 1..30),
+        proptest::collection::vec((0..STUDENTS, step()), 1..30),
     )
         .prop_map(|(purchases, dispute_won, steps)| History {
             purchases,
@@ -102,15 +123,68 @@ struct Placed {
     total: i64,
 }
 
-fn place_orders(conn: &mut DbConnection, purchases: &[Purchase]) -> Vec<Placed> {
-    let course_ids: Vec<CourseId> = courses::table
+/// A student, the courses they chose, and their orders in the order made.
+struct Student {
+    user: UserId,
+    orders: Vec<Placed>,
+}
+
+fn usd() -> Currency {
+    Currency::parse("USD").unwrap()
+}
+
+fn demo_course_ids(conn: &mut DbConnection) -> Vec<CourseId> {
+    courses::table
         .filter(courses::published.eq(true))
         .order(courses::id.asc())
         .select(courses::id)
         .load(conn)
-        .unwrap();
+        .unwrap()
+}
+
+/// Checks the cart out (a code that has run out is dropped, as the student
+/// would) and starts its payment; the order, unless the cart was empty.
+fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Option<Placed> {
+    let request = |promo: Option<usize>| CheckoutRequest {
+        user_id: user,
+        promo_code: promo.map(|p| PROMOS[p].0.to_owned()),
+        currency: usd(),
+        provider: "stripe",
+    };
+    let outcome = match checkout::place_order(conn, &request(promo)) {
+        Err(checkout::CheckoutError::Promo(_)) => checkout::place_order(conn, &request(None)),
+        other => other,
+    };
+    let CheckoutOutcome::Placed(placed) = outcome.unwrap() else {
+        return None;
+    };
+    let order = placed.order;
+    let intent = format!("pi_prop_{}", order.id.0);
+    let ours = checkout::attach_payment_intent(
+        conn,
+        order.id,
+        &ProviderIntent {
+            id: intent.clone(),
+            status: IntentStatus::RequiresPaymentMethod,
+            amount: order.total_cents,
+            currency: "usd".into(),
+            client_secret: None,
+            last_error: None,
+            raw_json: "{}".into(),
+        },
+    )
+    .unwrap();
+    assert!(ours || placed.reused, "a new order takes its PaymentIntent");
+    Some(Placed {
+        id: order.id,
+        intent,
+        total: order.total_cents,
+    })
+}
+
+fn place_orders(conn: &mut DbConnection, purchases: &[Purchase]) -> Vec<Student> {
+    let course_ids = demo_course_ids(conn);
     let now = db::now();
-    let usd = Currency::parse("USD").unwrap();
     purchases
         .iter()
         .enumerate()
@@ -127,49 +201,50 @@ fn place_orders(conn: &mut DbConnection, purchases: &[Purchase]) -> Vec<Placed> 
                 .get_result(conn)
                 .unwrap();
             for &course in &purchase.courses {
-                cart::add(conn, &CartOwner::User(user), course_ids[course], usd).unwrap();
+                cart::add(conn, &CartOwner::User(user), course_ids[course], usd()).unwrap();
             }
-            let request = |promo: Option<usize>| CheckoutRequest {
-                user_id: user,
-                promo_code: promo.map(|p| PROMOS[p].0.to_owned()),
-                currency: usd,
-                provider: "stripe",
-            };
-            // A code that has run out is refused; the student pays full price.
-            let placed = match checkout::place_order(conn, &request(purchase.promo)) {
-                Ok(placed) => placed,
-                Err(checkout::CheckoutError::Promo(_)) => {
-                    checkout::place_order(conn, &request(None)).unwrap()
-                }
-                Err(e) => panic!("checkout failed: {e}"),
-            };
-            let CheckoutOutcome::Placed(placed) = placed else {
-                panic!("the cart was not empty")
-            };
-            let order = placed.order;
-            let intent = format!("pi_prop_{}", order.id.0);
-            let attached = checkout::attach_payment_intent(
-                conn,
-                order.id,
-                &ProviderIntent {
-                    id: intent.clone(),
-                    status: IntentStatus::RequiresPaymentMethod,
-                    amount: order.total_cents,
-                    currency: "usd".into(),
-                    client_secret: None,
-                    last_error: None,
-                    raw_json: "{}".into(),
-                },
-            )
-            .unwrap();
-            assert!(attached);
-            Placed {
-                id: order.id,
-                intent,
-                total: order.total_cents,
+            let order = check_out(conn, user, purchase.promo).expect("a cart with courses");
+            Student {
+                user,
+                orders: vec![order],
             }
         })
         .collect()
+}
+
+/// Supersede / Rebuy: the student changes the cart and checks out again.
+fn check_out_again(conn: &mut DbConnection, student: &mut Student, step: Step) {
+    let course_ids = demo_course_ids(conn);
+    let owner = CartOwner::User(student.user);
+    match step {
+        Step::Supersede { course } => {
+            // Owned or already there: the cart says no, and that is fine.
+            let _ = cart::add(conn, &owner, course_ids[course], usd());
+        }
+        Step::Rebuy => {
+            let refunded: Vec<OrderId> = orders::table
+                .filter(orders::user_id.eq(student.user))
+                .filter(orders::status.eq("refunded"))
+                .select(orders::id)
+                .load(conn)
+                .unwrap();
+            let Some(&last) = refunded.last() else { return };
+            for course in order_items::table
+                .filter(order_items::order_id.eq(last))
+                .select(order_items::course_id)
+                .load::<CourseId>(conn)
+                .unwrap()
+            {
+                let _ = cart::add(conn, &owner, course, usd());
+            }
+        }
+        Step::Happen { .. } => unreachable!(),
+    }
+    if let Some(order) = check_out(conn, student.user, None)
+        && student.orders.iter().all(|o| o.id != order.id)
+    {
+        student.orders.push(order);
+    }
 }
 
 /// The event a happening sends: the same id and body on every delivery.
@@ -274,25 +349,71 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
             },
         );
     }
-    let placed = place_orders(&mut conn, &history.purchases);
+    let mut students = place_orders(&mut conn, &history.purchases);
 
     // What the provider did: once an order's payment succeeded, refunds and
     // disputes may follow; their events can still arrive in any order.
-    let mut later: Vec<(usize, Happening)> = Vec::new();
-    for &(n, happening) in &history.steps {
-        if !apply(&mut conn, &placed[n], happening, history.dispute_won[n]) {
-            later.push((n, happening));
+    let mut later: Vec<(usize, usize, Happening)> = Vec::new();
+    // The largest refund each order's applied events reported.
+    let mut refunded: BTreeMap<OrderId, i64> = BTreeMap::new();
+    let mut note = |order: &Placed, what: Happening| {
+        if let Happening::Refund { thirds } = what {
+            let amount = refunded.entry(order.id).or_default();
+            *amount = (*amount).max(order.total * thirds / 3);
+        }
+    };
+    for &(n, step) in &history.steps {
+        match step {
+            Step::Happen { pick, what } => {
+                let k = pick % students[n].orders.len();
+                let order = &students[n].orders[k];
+                if apply(&mut conn, order, what, history.dispute_won[n]) {
+                    note(order, what);
+                } else {
+                    later.push((n, k, what));
+                }
+            }
+            again => check_out_again(&mut conn, &mut students[n], again),
         }
     }
     // Redelivery: what could not be applied comes again. An event for an
     // order that never got paid stays unapplied forever (its payment never
     // succeeded): the provider would never have sent it.
     for _ in 0..3 {
-        later.retain(|&(n, happening)| {
-            !apply(&mut conn, &placed[n], happening, history.dispute_won[n])
+        later.retain(|&(n, k, what)| {
+            let order = &students[n].orders[k];
+            let applied = apply(&mut conn, order, what, history.dispute_won[n]);
+            if applied {
+                note(order, what);
+            }
+            !applied
         });
     }
-    check_invariants(&mut conn, history, &placed)
+    // Every refund the provider reported is in the journal: on a paid order
+    // as its refunded amount, on an order canceled before its payment was
+    // applied as `unapplied_refund` rows.
+    for (order, amount) in &refunded {
+        let (paid_at, total, refunded_cents): (Option<chrono::NaiveDateTime>, i64, i64) =
+            orders::table
+                .find(order)
+                .select((orders::paid_at, orders::total_cents, orders::refunded_cents))
+                .first(&mut conn)
+                .unwrap();
+        if paid_at.is_some() {
+            prop_assert_eq!(refunded_cents, (*amount).min(total), "order {:?}", order);
+        } else {
+            let unapplied: i64 = financial_journals::table
+                .filter(financial_journals::reference_id.eq(order))
+                .filter(financial_journals::type_.eq("unapplied_refund"))
+                .select(financial_journals::amount_cents)
+                .load::<i64>(&mut conn)
+                .unwrap()
+                .iter()
+                .sum();
+            prop_assert_eq!(unapplied, *amount, "order {:?}", order);
+        }
+    }
+    check_invariants(&mut conn, history, &students)
 }
 
 /// Invariants 1-3: paid at most once, income rows = paid orders, and the
@@ -366,7 +487,7 @@ fn check_money(conn: &mut DbConnection) -> Result<Vec<(OrderId, String, i64, i64
 fn check_invariants(
     conn: &mut DbConnection,
     history: &History,
-    placed: &[Placed],
+    students: &[Student],
 ) -> Result<(), TestCaseError> {
     let paid = check_money(conn)?;
 
@@ -379,7 +500,11 @@ fn check_invariants(
         .into_iter()
         .collect();
     let mut expected_grants = BTreeSet::new();
-    for (n, order) in placed.iter().enumerate() {
+    let placed = students
+        .iter()
+        .enumerate()
+        .flat_map(|(n, student)| student.orders.iter().map(move |order| (n, order)));
+    for (n, order) in placed {
         let Some((_, status, _, _)) = paid.iter().find(|p| p.0 == order.id) else {
             continue;
         };
