@@ -111,8 +111,13 @@ pub fn authenticate(
         .unwrap_or_default();
     let account_key = format!("email:{email}");
     let ip_key = format!("ip:{client_ip}");
-    check_throttle(conn, &account_key, MAX_FAILURES_PER_ACCOUNT, now)?;
-    check_throttle(conn, &ip_key, MAX_FAILURES_PER_IP, now)?;
+    // Each try is counted before the password is checked and taken back if
+    // it was right: concurrent guesses cannot all pass the check first.
+    let ip_try = reserve_try(conn, &ip_key, MAX_FAILURES_PER_IP, now)?;
+    if let Err(throttled) = reserve_try(conn, &account_key, MAX_FAILURES_PER_ACCOUNT, now) {
+        LoginAttempt::forget(conn, ip_try)?;
+        return Err(throttled);
+    }
 
     let user = if email.is_empty() {
         None
@@ -129,26 +134,25 @@ pub fn authenticate(
     match user {
         Some(user) if verified => {
             LoginAttempt::clear(conn, &account_key)?;
+            LoginAttempt::forget(conn, ip_try)?;
             Ok(user)
         }
-        _ => {
-            LoginAttempt::record(conn, &account_key, now)?;
-            LoginAttempt::record(conn, &ip_key, now)?;
-            Err(AccountError::InvalidCredentials)
-        }
+        // Both tries stay counted: a failure.
+        _ => Err(AccountError::InvalidCredentials),
     }
 }
 
-fn check_throttle(
+/// Counts a try against `key`, or says how long until one is allowed.
+fn reserve_try(
     conn: &mut DbConnection,
     key: &str,
     limit: i64,
     now: NaiveDateTime,
-) -> Result<(), AccountError> {
-    let (failures, oldest) = LoginAttempt::count_since(conn, key, now - THROTTLE_WINDOW)?;
-    if failures < limit {
-        return Ok(());
-    }
+) -> Result<i64, AccountError> {
+    let oldest = match LoginAttempt::reserve(conn, key, limit, now - THROTTLE_WINDOW, now)? {
+        Ok(id) => return Ok(id),
+        Err(oldest) => oldest,
+    };
     let frees_at = oldest.unwrap_or(now) + THROTTLE_WINDOW;
     let minutes = ((frees_at - now).num_seconds() + 59).max(60) / 60;
     Err(AccountError::Throttled {

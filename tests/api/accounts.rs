@@ -84,6 +84,25 @@ both_backends! {
         assert_eq!(navbar_user(&replay.text().await.unwrap()), None);
     }
 
+    async fn concurrent_wrong_passwords_get_exactly_the_allowed_tries(app: TestApp) {
+        app.register("ada@example.com", "Ada", PASSWORD).await;
+        // Twenty guesses at once, each from its own session: five are
+        // checked (401), the rest refused before any password check (429).
+        let guessers: Vec<TestApp> = (0..20).map(|_| TestApp::with_client_of(&app)).collect();
+        let tokens = futures_util::future::join_all(guessers.iter().map(|g| g.csrf_token())).await;
+        let answers = futures_util::future::join_all(guessers.iter().zip(&tokens).map(|(g, token)| async move {
+            g.post_form("/login", &[("email", "ada@example.com"), ("password", "guess guess"), ("csrf_token", token.as_str())])
+                .await
+        }))
+        .await;
+        let mut statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+        statuses.sort();
+        assert_eq!(statuses.iter().filter(|&&s| s == 401).count(), 5, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 15, "{statuses:?}");
+        // A right password now waits too; the counted tries are exactly five.
+        assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 429);
+    }
+
     async fn logins_are_throttled_per_account_after_repeated_failures(app: TestApp) {
         app.register("ada@example.com", "Ada", PASSWORD).await;
         app.logout().await;
