@@ -155,8 +155,10 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
         .collect();
 
     let burst = send_all(port, &events, &secret);
-    // Kill it as soon as the first events are through: the rest are then
-    // mid-flight (in the socket, in a transaction, or not yet read).
+    // Kill it at a random point of the burst: the rest are then mid-flight
+    // (in the socket, in a transaction, or not yet read).
+    let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ORDERS as i64 / 2);
+    eprintln!("{backend:?}: SIGKILL once {kill_after} events are processed");
     let url = db.url.clone();
     let kill = async {
         actix_web::web::block(move || {
@@ -171,7 +173,7 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
                     .count()
                     .get_result(&mut watcher)
                     .unwrap_or(0);
-                if done >= 3 {
+                if done >= kill_after {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
@@ -309,7 +311,11 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
         browsers.push(browser);
     }
 
-    // Everyone checks out at once; the server dies once a few orders exist.
+    // Everyone checks out at once; the server dies at a random point. (The
+    // burst makes at most five orders: the code's uses; the others are
+    // refused it and sent back to their carts.)
+    let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=4);
+    eprintln!("{backend:?}: SIGKILL once {kill_after} orders exist");
     let burst = futures_util::future::join_all(browsers.iter().map(|browser| async move {
         let token = csrf_from(&browser.get("/").await.text().await.unwrap());
         browser
@@ -331,7 +337,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 let placed: i64 = orders::table.count().get_result(&mut watcher).unwrap_or(0);
-                if placed >= 3 {
+                if placed >= kill_after {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));

@@ -50,6 +50,30 @@ test('the catalog shows the demo courses, prices and an empty cart counter', asy
   await page.close();
 });
 
+test('the Content-Security-Policy stops an inline script in a real browser', async () => {
+  const page = await browser.newPage();
+  const violations = [];
+  page.on('console', (msg) => {
+    if (msg.text().includes('Content Security Policy')) violations.push(msg.text());
+  });
+  await page.goto(kasir.url + '/');
+  // What an XSS that got past escaping would do: inline script, and an
+  // inline event handler.
+  await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.__pwned = true;';
+    document.body.appendChild(script);
+    const img = document.createElement('img');
+    img.setAttribute('onerror', 'window.__pwned = true;');
+    img.src = '/nowhere.png';
+    document.body.appendChild(img);
+  });
+  await page.waitForTimeout(300);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, 'the injected script did not run');
+  assert.ok(violations.length >= 1, 'Chromium reported the CSP violation');
+  await page.close();
+});
+
 test('a student signs up from the navbar, sees their name, and logs out', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems = watchConsole(page);
