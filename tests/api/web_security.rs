@@ -107,10 +107,24 @@ both_backends! {
             .unwrap();
         assert_eq!(app.register("ada@example.com", &format!("Ada {PAYLOAD}"), PASSWORD).await.status(), 303);
         app.add_course("rust-for-web-developers").await;
+        // A promo code is echoed in its refusal.
+        app.checkout(PAYLOAD).await;
+        let cart = app.get_html("/cart").await;
+        assert!(cart.contains("We don&#39;t know the promo code") || cart.contains("We don&#x27;t know the promo code"), "the refusal is shown");
+        assert!(!cart.to_lowercase().contains("<script>alert"), "the code is escaped in its refusal");
         let pay = crate::helpers::location(&app.checkout("").await);
         let number = pay.trim_start_matches("/checkout/").to_owned();
         app.submit(&format!("{pay}/sandbox"), &[("card_number", "4242424242424242"), ("expiry", "12/40"), ("cvc", "123")])
             .await;
+        // Provider data: a late failure's message from Stripe lands in the
+        // journal description and the stored event, both shown to staff.
+        let (order_id, intent): (i64, String) = kasir::db::schema::orders::table
+            .filter(kasir::db::schema::orders::number.eq(&number))
+            .select((kasir::db::schema::orders::id, kasir::db::schema::orders::payment_intent_id.assume_not_null()))
+            .first(&mut conn)
+            .unwrap();
+        let failed = crate::webhooks::intent_event("evt_xss", "payment_intent.payment_failed", &intent, 8_900, order_id, Some(PAYLOAD));
+        assert_eq!(app.deliver(&failed).await.status(), 200);
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;
         let stored: String = financial_journals::table
@@ -125,7 +139,13 @@ both_backends! {
             let html = app.get_html(path).await;
             assert!(!html.contains(PAYLOAD), "{path} renders raw HTML from data");
         }
-        let staff_pages = ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/reports", "/staff/promo-codes"];
+        let failure: String = financial_journals::table
+            .filter(financial_journals::type_.eq("failed_payment"))
+            .select(financial_journals::description)
+            .first(&mut conn)
+            .unwrap();
+        assert!(failure.contains(PAYLOAD), "the provider's message is kept as it came");
+        let staff_pages = ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/journal?type=failed_payment", "/staff/reports", "/staff/promo-codes"];
         for path in staff_pages {
             let response = boss.get(path).await;
             assert_eq!(response.status(), 200, "{path}");

@@ -18,7 +18,7 @@ fn now() -> i64 {
 }
 
 /// A PaymentIntent event in Stripe's shape, with fields we do not read.
-fn intent_event(
+pub(crate) fn intent_event(
     event_id: &str,
     kind: &str,
     intent: &str,
@@ -74,7 +74,7 @@ fn dispute_event(event_id: &str, kind: &str, intent: &str, amount: i64, status: 
 
 impl TestApp {
     /// Posts a webhook signed the way Stripe's own SDK signs.
-    async fn deliver(&self, body: &str) -> reqwest::Response {
+    pub(crate) async fn deliver(&self, body: &str) -> reqwest::Response {
         let header = Webhook::generate_test_header(body, &self.webhook_secret, None);
         self.deliver_with(body, Some(&header)).await
     }
