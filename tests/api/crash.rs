@@ -13,6 +13,7 @@ use kasir::db::{self, DbConnection};
 use stripe_webhook::Webhook;
 
 use crate::helpers::{Backend, TestDb, csrf_from, test_settings};
+use crate::webhooks::intent_event;
 
 const ORDERS: usize = 40;
 const SECRET_KEY: &str = "crash-test-secret-key-that-is-long-enough-for-the-cookie-signing-1234";
@@ -111,15 +112,6 @@ pub fn arrange_orders(conn: &mut DbConnection) -> Vec<(i64, String, i64)> {
         .collect()
 }
 
-fn event(n: usize, order: i64, intent: &str, amount: i64) -> String {
-    serde_json::json!({
-        "id": format!("evt_crash_{n}"), "object": "event", "type": "payment_intent.succeeded",
-        "data": { "object": { "id": intent, "object": "payment_intent", "amount": amount, "currency": "usd",
-            "status": "succeeded", "metadata": { "order_id": order.to_string() } } }
-    })
-    .to_string()
-}
-
 async fn send_all(port: u16, events: &[String], secret: &str) -> Vec<Option<reqwest::StatusCode>> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -139,6 +131,30 @@ async fn send_all(port: u16, events: &[String], secret: &str) -> Vec<Option<reqw
     futures_util::future::join_all(sends).await
 }
 
+/// SIGKILLs `server` once `reached` holds for the database (checked every
+/// millisecond, from a connection of its own; at the latest after 20 s).
+async fn kill_when(
+    server: &mut Child,
+    url: &str,
+    reached: impl Fn(&mut DbConnection) -> bool + Send + 'static,
+) {
+    let url = url.to_owned();
+    actix_web::web::block(move || {
+        let mut watcher = kasir::db::DatabaseUrl::parse(&url)
+            .unwrap()
+            .connect()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && !reached(&mut watcher) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+    .await
+    .unwrap();
+    server.kill().expect("SIGKILL");
+    server.wait().unwrap();
+}
+
 async fn killed_mid_burst_then_redelivered(backend: Backend) {
     let db = TestDb::create(backend);
     // The first start migrates and seeds; then the orders are arranged.
@@ -151,7 +167,16 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
     let events: Vec<String> = arranged
         .iter()
         .enumerate()
-        .map(|(n, (order, intent, amount))| event(n, *order, intent, *amount))
+        .map(|(n, (order, intent, amount))| {
+            intent_event(
+                &format!("evt_crash_{n}"),
+                "payment_intent.succeeded",
+                intent,
+                *amount,
+                *order,
+                None,
+            )
+        })
         .collect();
 
     let burst = send_all(port, &events, &secret);
@@ -159,31 +184,13 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
     // (in the socket, in a transaction, or not yet read).
     let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ORDERS as i64 / 2);
     eprintln!("{backend:?}: SIGKILL once {kill_after} events are processed");
-    let url = db.url.clone();
-    let kill = async {
-        actix_web::web::block(move || {
-            let mut watcher = kasir::db::DatabaseUrl::parse(&url)
-                .unwrap()
-                .connect()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                let done: i64 = webhook_events::table
-                    .filter(webhook_events::processed_at.is_not_null())
-                    .count()
-                    .get_result(&mut watcher)
-                    .unwrap_or(0);
-                if done >= kill_after {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-        .await
-        .unwrap();
-        server.kill().expect("SIGKILL");
-        server.wait().unwrap();
-    };
+    let kill = kill_when(&mut server, &db.url, move |conn| {
+        webhook_events::table
+            .filter(webhook_events::processed_at.is_not_null())
+            .count()
+            .get_result::<i64>(conn)
+            .is_ok_and(|done| done >= kill_after)
+    });
     let (first_try, ()) = futures_util::join!(burst, kill);
     let lost = first_try
         .iter()
@@ -316,38 +323,29 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
     // refused it and sent back to their carts.)
     let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=4);
     eprintln!("{backend:?}: SIGKILL once {kill_after} orders exist");
-    let burst = futures_util::future::join_all(browsers.iter().map(|browser| async move {
-        let token = csrf_from(&browser.get("/").await.text().await.unwrap());
-        browser
-            .client
-            .post(format!("{}/checkout", browser.base))
-            .form(&[("promo_code", "FIVE"), ("csrf_token", &token)])
-            .send()
-            .await
-            .ok()
-            .map(|r| r.status())
-    }));
-    let url = db.url.clone();
-    let kill = async {
-        actix_web::web::block(move || {
-            let mut watcher = kasir::db::DatabaseUrl::parse(&url)
-                .unwrap()
-                .connect()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                let placed: i64 = orders::table.count().get_result(&mut watcher).unwrap_or(0);
-                if placed >= kill_after {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-        .await
-        .unwrap();
-        server.kill().expect("SIGKILL");
-        server.wait().unwrap();
-    };
+    // The tokens first: the kill may only cut the checkouts themselves.
+    let mut tokens = Vec::new();
+    for browser in &browsers {
+        tokens.push(csrf_from(&browser.get("/").await.text().await.unwrap()));
+    }
+    let burst = futures_util::future::join_all(browsers.iter().zip(&tokens).map(
+        |(browser, token)| async move {
+            browser
+                .client
+                .post(format!("{}/checkout", browser.base))
+                .form(&[("promo_code", "FIVE"), ("csrf_token", token)])
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status())
+        },
+    ));
+    let kill = kill_when(&mut server, &db.url, move |conn| {
+        orders::table
+            .count()
+            .get_result::<i64>(conn)
+            .is_ok_and(|placed| placed >= kill_after)
+    });
     let (first_try, ()) = futures_util::join!(burst, kill);
     let cut = first_try
         .iter()

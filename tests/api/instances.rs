@@ -15,6 +15,7 @@ use stripe_webhook::Webhook;
 use crate::checkout::{Promo, course_id, insert_promo};
 use crate::crash::{free_port, start_server_with, wait_healthy};
 use crate::helpers::{Backend, PASSWORD, TestDb, csrf_from, location, navbar_user, test_settings};
+use crate::webhooks::intent_event;
 
 const SECRET_KEY: &str = "two-instances-secret-key-long-enough-for-cookie-signing-0123456789";
 
@@ -93,15 +94,6 @@ impl Drop for Instances {
             let _ = server.wait();
         }
     }
-}
-
-fn succeeded_event(id: &str, intent: &str, amount: i64, order: i64) -> String {
-    serde_json::json!({
-        "id": id, "object": "event", "type": "payment_intent.succeeded",
-        "data": { "object": { "id": intent, "object": "payment_intent", "amount": amount,
-            "currency": "usd", "status": "succeeded", "metadata": { "order_id": order.to_string() } } }
-    })
-    .to_string()
 }
 
 #[actix_web::test]
@@ -198,7 +190,14 @@ async fn two_instances_share_one_postgres_database_and_keep_the_invariants() {
             ))
             .first(&mut conn)
             .unwrap();
-        let body = succeeded_event(&format!("evt_twin_{order}"), &intent, total, order);
+        let body = intent_event(
+            &format!("evt_twin_{order}"),
+            "payment_intent.succeeded",
+            &intent,
+            total,
+            order,
+            None,
+        );
         let pay_now = {
             let browser = browser.on(*home);
             let pay = pay.clone();
@@ -354,7 +353,14 @@ async fn a_sqlite_write_lock_held_elsewhere_gives_503_then_redelivery_succeeds()
     let mut conn = db.connect();
     let (order, intent, total) = crate::crash::arrange_orders(&mut conn).remove(0);
     let secret = test_settings(&db, &[("SECRET_KEY", SECRET_KEY)]).webhook_secret();
-    let body = succeeded_event("evt_locked", &intent, total, order);
+    let body = intent_event(
+        "evt_locked",
+        "payment_intent.succeeded",
+        &intent,
+        total,
+        order,
+        None,
+    );
     let deliver = || async {
         reqwest::Client::new()
             .post(format!("http://127.0.0.1:{port}/webhooks/stripe"))
