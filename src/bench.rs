@@ -572,7 +572,7 @@ fn intent_object(
         "payment_method_types": ["card"],
         "client_secret": format!("{intent}_secret_bench"),
         "livemode": false,
-        "metadata": { "order_id": order.0.to_string(), "order_number": number },
+        "metadata": { "kasir_order_id": order.0.to_string(), "kasir_order_number": number },
     })
 }
 

@@ -49,6 +49,17 @@ pub struct StripeSettings {
     pub webhook_secret: String,
     pub api_base: String,
     pub js_url: String,
+    /// `STRIPE_PAYMENT_METHODS`: when set, PaymentIntents allow only these
+    /// (`allowed_payment_method_types`); otherwise Stripe chooses from what
+    /// the account enabled (dynamic payment methods).
+    pub payment_methods: Vec<String>,
+}
+
+impl StripeSettings {
+    /// A live key moves real money; its events say `livemode: true`.
+    pub fn livemode(&self) -> bool {
+        self.secret_key.starts_with("sk_live_") || self.secret_key.starts_with("rk_live_")
+    }
 }
 
 /// Key material for signing session cookies.
@@ -324,6 +335,26 @@ fn parse_payments(var: &impl Fn(&str) -> Option<String>) -> Result<PaymentSettin
     if origin_of(&js_url).is_none() {
         problems.push("STRIPE_JS_URL must be an http(s) URL");
     }
+    let payment_methods: Vec<String> = var("STRIPE_PAYMENT_METHODS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if payment_methods
+        .iter()
+        .any(|m| m.len() > 40 || !m.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        problems.push(
+            "STRIPE_PAYMENT_METHODS is a comma-separated list of Stripe payment method types, like card,link",
+        );
+    }
+    let live_secret = secret_key.starts_with("sk_live_") || secret_key.starts_with("rk_live_");
+    if publishable_key.starts_with("pk_") && live_secret != publishable_key.starts_with("pk_live_") {
+        problems.push(
+            "STRIPE_PUBLISHABLE_KEY and STRIPE_SECRET_KEY are of different modes (one live, one test)",
+        );
+    }
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
@@ -333,6 +364,7 @@ fn parse_payments(var: &impl Fn(&str) -> Option<String>) -> Result<PaymentSettin
         webhook_secret,
         api_base,
         js_url,
+        payment_methods,
     }))
 }
 
@@ -431,6 +463,33 @@ mod tests {
         .unwrap();
         assert!(!s.is_sandbox());
         assert_eq!(s.stripe_js_origin(), "http://127.0.0.1:8420");
+    }
+
+    #[test]
+    fn payment_methods_and_key_modes_are_checked() {
+        let keys = [
+            ("STRIPE_SECRET_KEY", "sk_test_123"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ];
+        let mut vars = keys.to_vec();
+        vars.push(("STRIPE_PAYMENT_METHODS", " card, Link ,"));
+        let PaymentSettings::Stripe(stripe) = settings(&vars).unwrap().payments else {
+            panic!("stripe expected");
+        };
+        assert_eq!(stripe.payment_methods, ["card", "link"]);
+        assert!(!stripe.livemode());
+
+        let mut vars = keys.to_vec();
+        vars.push(("STRIPE_PAYMENT_METHODS", "card;drop table"));
+        assert!(settings(&vars).is_err());
+
+        let mixed = settings(&[
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ]);
+        assert!(mixed.unwrap_err().to_string().contains("different modes"));
     }
 
     #[test]

@@ -54,6 +54,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    installation (id) {
+        id -> Int4,
+        installation_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     journal_chain (id) {
         id -> Int4,
         last_hash -> Text,
@@ -103,6 +111,10 @@ diesel::table! {
         updated_at -> Timestamp,
         cart_fingerprint -> Nullable<Text>,
         review_note -> Nullable<Text>,
+        charge_id -> Nullable<Text>,
+        dispute_id -> Nullable<Text>,
+        dispute_status -> Nullable<Text>,
+        refunds_as_of -> Nullable<Timestamp>,
     }
 }
 
@@ -146,6 +158,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    refunds (id) {
+        id -> Int8,
+        provider_refund_id -> Text,
+        order_id -> Int8,
+        amount_cents -> Int8,
+        currency -> Text,
+        status -> Text,
+        provider_created_at -> Timestamp,
+        reversed_as_of -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sandbox_payment_intents (id) {
         id -> Text,
         client_secret -> Text,
@@ -183,6 +210,7 @@ diesel::table! {
         session_version -> Int4,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        stripe_customer_id -> Nullable<Text>,
     }
 }
 
@@ -196,6 +224,7 @@ diesel::table! {
         processed_at -> Nullable<Timestamp>,
         attempts -> Int4,
         last_error -> Nullable<Text>,
+        api_version -> Nullable<Text>,
     }
 }
 
@@ -212,6 +241,7 @@ diesel::joinable!(promo_code_courses -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> orders (order_id));
 diesel::joinable!(promo_redemptions -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> users (user_id));
+diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(user_courses -> courses (course_id));
 diesel::joinable!(user_courses -> orders (order_id));
 diesel::joinable!(user_courses -> users (user_id));
@@ -221,6 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     courses,
     financial_journals,
+    installation,
     journal_chain,
     login_attempts,
     order_items,
@@ -228,6 +259,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_code_courses,
     promo_codes,
     promo_redemptions,
+    refunds,
     sandbox_payment_intents,
     user_courses,
     users,

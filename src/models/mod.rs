@@ -5,6 +5,7 @@
 pub mod cart;
 pub mod course;
 pub mod ids;
+pub mod installation;
 pub mod journal;
 pub mod login_attempt;
 pub mod order;

@@ -17,6 +17,8 @@ pub struct User {
     pub session_version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Their Customer at Stripe, made at their first Stripe checkout.
+    pub stripe_customer_id: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -68,6 +70,41 @@ impl User {
                 users::updated_at.eq(now),
             ))
             .execute(conn)
+    }
+
+    /// Stores the Customer id unless one is stored (compare and set), and
+    /// returns the one that is stored now.
+    pub fn set_stripe_customer(
+        conn: &mut DbConnection,
+        id: UserId,
+        customer: &str,
+    ) -> QueryResult<Option<String>> {
+        diesel::update(
+            users::table
+                .find(id)
+                .filter(users::stripe_customer_id.is_null()),
+        )
+        .set(users::stripe_customer_id.eq(customer))
+        .execute(conn)?;
+        users::table
+            .find(id)
+            .select(users::stripe_customer_id)
+            .first(conn)
+    }
+
+    /// Forgets a Customer the provider no longer knows (another mode's).
+    pub fn forget_stripe_customer(
+        conn: &mut DbConnection,
+        id: UserId,
+        customer: &str,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            users::table
+                .find(id)
+                .filter(users::stripe_customer_id.eq(customer)),
+        )
+        .set(users::stripe_customer_id.eq(None::<String>))
+        .execute(conn)
     }
 
     pub fn set_role_and_password(

@@ -21,13 +21,73 @@ pub struct IntentRequest {
     pub currency: String,
     pub order_id: OrderId,
     pub order_number: String,
+    /// This shop's installation id (see [`crate::models::installation`]).
+    pub installation: String,
+    /// The student's Customer at the provider, when it has one.
+    pub customer: Option<String>,
+    /// Where the provider sends its receipt.
+    pub receipt_email: Option<String>,
 }
 
 impl IntentRequest {
-    /// Derived from our own order id, so a retry after a crash or a
-    /// timeout cannot create a second PaymentIntent.
+    /// Derived from our own order id and the installation, so a retry after
+    /// a crash or a timeout cannot create a second PaymentIntent, and
+    /// another database on the same account cannot reuse this one.
     pub fn idempotency_key(&self) -> String {
-        format!("order-{}-pi", self.order_id.0)
+        format!("{}-order-{}-pi", self.installation, self.order_id.0)
+    }
+
+    /// What the student's bank statement and Stripe's dashboard show.
+    pub fn description(&self) -> String {
+        format!("Order {}", self.order_number)
+    }
+
+    /// Namespaced keys: another application on the same Stripe account
+    /// may put its own `order_id` on its intents.
+    pub fn metadata(&self) -> std::collections::BTreeMap<&'static str, String> {
+        std::collections::BTreeMap::from([
+            (METADATA_ORDER_ID, self.order_id.0.to_string()),
+            (METADATA_ORDER_NUMBER, self.order_number.clone()),
+            (METADATA_INSTALLATION, self.installation.clone()),
+        ])
+    }
+}
+
+/// The metadata keys kasir puts on what it creates at the provider.
+pub const METADATA_ORDER_ID: &str = "kasir_order_id";
+pub const METADATA_ORDER_NUMBER: &str = "kasir_order_number";
+pub const METADATA_INSTALLATION: &str = "kasir_installation";
+
+/// A Customer for one student.
+#[derive(Clone, Debug)]
+pub struct CustomerRequest {
+    pub user_id: crate::models::UserId,
+    pub email: String,
+    pub name: String,
+    pub installation: String,
+}
+
+impl CustomerRequest {
+    pub fn idempotency_key(&self) -> String {
+        format!("{}-user-{}-customer", self.installation, self.user_id.0)
+    }
+}
+
+/// Why we cancel a PaymentIntent, in Stripe's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// A newer checkout replaced the order, or a second intent lost a race.
+    Duplicate,
+    /// Nobody paid within the order's lifetime.
+    Abandoned,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate",
+            Self::Abandoned => "abandoned",
+        }
     }
 }
 
@@ -41,6 +101,8 @@ pub struct ProviderIntent {
     pub client_secret: Option<String>,
     /// The provider's message for the last failed attempt.
     pub last_error: Option<String>,
+    /// The charge that paid it, once there is one.
+    pub charge_id: Option<String>,
     /// The provider's response as it came, for the journal.
     pub raw_json: String,
 }
@@ -149,10 +211,26 @@ impl Payments {
         }
     }
 
-    pub async fn cancel_intent(&self, id: &str) -> Result<ProviderIntent, ProviderError> {
+    pub async fn cancel_intent(
+        &self,
+        id: &str,
+        reason: CancelReason,
+    ) -> Result<ProviderIntent, ProviderError> {
         match self {
-            Self::Stripe(p) => p.cancel_intent(id).await,
+            Self::Stripe(p) => p.cancel_intent(id, reason).await,
             Self::Sandbox(p) => p.cancel_intent(id).await,
+        }
+    }
+
+    /// The student's Customer at the provider: Stripe makes one, the
+    /// sandbox needs none.
+    pub async fn create_customer(
+        &self,
+        request: &CustomerRequest,
+    ) -> Result<Option<String>, ProviderError> {
+        match self {
+            Self::Stripe(p) => p.create_customer(request).await.map(Some),
+            Self::Sandbox(_) => Ok(None),
         }
     }
 }

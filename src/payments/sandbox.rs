@@ -79,8 +79,11 @@ fn to_provider(intent: SandboxIntent) -> ProviderIntent {
         "sandbox": true,
     })
     .to_string();
+    let charge_id =
+        (intent.status == IntentStatus::Succeeded.as_str()).then(|| format!("ch_{}", intent.id));
     ProviderIntent {
         status: IntentStatus::parse(&intent.status),
+        charge_id,
         id: intent.id,
         amount: intent.amount,
         currency: intent.currency,
@@ -129,11 +132,8 @@ impl SandboxProvider {
                 amount: request.amount,
                 currency: request.currency.clone(),
                 status: IntentStatus::RequiresPaymentMethod.as_str().to_owned(),
-                metadata: serde_json::json!({
-                    "order_id": request.order_id.0.to_string(),
-                    "order_number": request.order_number,
-                })
-                .to_string(),
+                metadata: serde_json::to_string(&request.metadata())
+                    .map_err(|e| ProviderError::Rejected(e.to_string()))?,
                 last_error: None,
                 idempotency_key: key,
                 created_at: now,

@@ -11,7 +11,11 @@ use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order, PENDING};
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
-use crate::payments::{IntentRequest, Payments, ProviderError, ProviderIntent};
+use crate::models::installation::Installation;
+use crate::models::user::User;
+use crate::payments::{
+    CancelReason, CustomerRequest, IntentRequest, Payments, ProviderError, ProviderIntent,
+};
 use crate::services::journal::{self, JournalEntry, record_journal_entry};
 use crate::services::pricing::{self, PriceLine};
 use crate::services::promo::{self, PromoRejection};
@@ -338,7 +342,7 @@ async fn on_blocking_pool<T: Send + 'static>(
 
 /// Makes sure the pending order has a PaymentIntent and returns it: the
 /// stored one, or a new one (created outside any database transaction,
-/// with an idempotency key from the order id).
+/// with an idempotency key from the order id), for the student's Customer.
 pub async fn ensure_payment_intent(
     payments: &Payments,
     pool: &DbPool,
@@ -350,13 +354,39 @@ pub async fn ensure_payment_intent(
     if let Some(id) = &order.payment_intent_id {
         return Ok(payments.retrieve_intent(id).await?);
     }
-    let request = IntentRequest {
+    let user_id = order.user_id;
+    let (user, installation) = on_blocking_pool(pool, move |conn| {
+        let user = User::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        Ok((user, Installation::id(conn)?))
+    })
+    .await?;
+    let mut request = IntentRequest {
         amount: order.total_cents,
         currency: order.currency.to_lowercase(),
         order_id: order.id,
         order_number: order.number.clone(),
+        installation: installation.clone(),
+        customer: ensure_customer(payments, pool, &user, &installation).await?,
+        receipt_email: Some(user.email.clone()),
     };
-    let intent = payments.create_intent(&request).await?;
+    let intent = match payments.create_intent(&request).await {
+        // A Customer of the other mode (test keys swapped for live ones):
+        // forget it and make one this mode knows.
+        Err(ProviderError::NotFound(_)) if request.customer.is_some() => {
+            let stale = request.customer.take().unwrap_or_default();
+            on_blocking_pool(pool, move |conn| {
+                User::forget_stripe_customer(conn, user_id, &stale)
+            })
+            .await?;
+            let user = User {
+                stripe_customer_id: None,
+                ..user
+            };
+            request.customer = ensure_customer(payments, pool, &user, &installation).await?;
+            payments.create_intent(&request).await?
+        }
+        other => other?,
+    };
     let (order_id, attached) = (order.id, intent.clone());
     if on_blocking_pool(pool, move |conn| {
         attach_payment_intent(conn, order_id, &attached)
@@ -367,7 +397,10 @@ pub async fn ensure_payment_intent(
     }
     // Another request attached its intent first (a provider that ignores
     // idempotency keys): keep that one and cancel ours.
-    if let Err(e) = payments.cancel_intent(&intent.id).await {
+    if let Err(e) = payments
+        .cancel_intent(&intent.id, CancelReason::Duplicate)
+        .await
+    {
         tracing::warn!(stripe.payment_intent = %intent.id, error = %e, "could not cancel a duplicate PaymentIntent");
     }
     let stored = on_blocking_pool(pool, move |conn| Order::find(conn, order_id)).await?;
@@ -375,6 +408,33 @@ pub async fn ensure_payment_intent(
         Some(id) => Ok(payments.retrieve_intent(&id).await?),
         None => Err(StartPaymentError::NotPending),
     }
+}
+
+/// The student's Customer at the provider: the stored one, or a new one
+/// stored by compare-and-set (two tabs at once keep the first).
+async fn ensure_customer(
+    payments: &Payments,
+    pool: &DbPool,
+    user: &User,
+    installation: &str,
+) -> Result<Option<String>, StartPaymentError> {
+    if let Some(customer) = &user.stripe_customer_id {
+        return Ok(Some(customer.clone()));
+    }
+    let request = CustomerRequest {
+        user_id: user.id,
+        email: user.email.clone(),
+        name: user.name.clone(),
+        installation: installation.to_owned(),
+    };
+    let Some(created) = payments.create_customer(&request).await? else {
+        return Ok(None);
+    };
+    let user_id = user.id;
+    on_blocking_pool(pool, move |conn| {
+        User::set_stripe_customer(conn, user_id, &created)
+    })
+    .await
 }
 
 /// An order ready to show: lines and totals formatted in its currency.

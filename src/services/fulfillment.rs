@@ -235,10 +235,15 @@ fn order_for_intent(
 ) -> Result<Option<Order>, EventError> {
     match Order::find_by_payment_intent(conn, &intent.id)? {
         Some(order) => Ok(Some(order)),
-        None if intent.metadata.contains_key("order_id") => Err(EventError::NotReady(format!(
-            "no order has PaymentIntent {} yet",
-            intent.id
-        ))),
+        None if intent
+            .metadata
+            .contains_key(crate::payments::METADATA_ORDER_ID) =>
+        {
+            Err(EventError::NotReady(format!(
+                "no order has PaymentIntent {} yet",
+                intent.id
+            )))
+        }
         None => Ok(None),
     }
 }

@@ -118,7 +118,9 @@ pub async fn reconcile(
             | IntentStatus::RequiresAction
                 if now - order.created_at > ABANDONED_AFTER =>
             {
-                if let Err(e) = payments.cancel_intent(&intent_id).await {
+                if let Err(e) = payments
+                    .cancel_intent(&intent_id, crate::payments::CancelReason::Abandoned)
+                    .await {
                     report.unreachable.push(format!(
                         "{} ({intent_id}): could not cancel: {e}",
                         order.number

@@ -106,42 +106,85 @@ impl Drop for TestDb {
     }
 }
 
-/// localstripe, started once per test process on a free port (or the one
-/// in `KASIR_TEST_LOCALSTRIPE_URL`). A watchdog shell stops it when this
-/// process ends.
-pub fn localstripe_url() -> &'static str {
-    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("KASIR_TEST_LOCALSTRIPE_URL") {
-            return url.trim_end_matches('/').to_owned();
+/// localstripe behind the contract proxy of `tests/stripe/stripe_today.py`:
+/// a stateful fake Stripe that answers 400, as Stripe does, to any
+/// parameter stripe-python (today's API) does not define, and records every
+/// request. The proxy binds its own free port and reports it; it exits when
+/// this process ends (its standard input closes).
+pub struct StripeToday {
+    pub url: String,
+    /// The stripe-python release that holds the contract, and its API version.
+    pub stripe_python: String,
+    pub api_version: String,
+    _child: std::sync::Mutex<std::process::Child>,
+}
+
+impl StripeToday {
+    /// A new instance (its own state and records); `settle_seconds` keeps
+    /// bank debits `processing` that long.
+    pub fn start(settle_seconds: Option<f64>) -> Self {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/stripe_today.py");
+        let mut command = std::process::Command::new("python3");
+        command.arg(script);
+        if let Some(seconds) = settle_seconds {
+            command.args(["--settle-seconds", &seconds.to_string()]);
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let script = format!(
-            "localstripe --port {port} --from-scratch >/dev/null 2>&1 & child=$!; \
-             while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $child",
-            parent = std::process::id()
-        );
-        #[expect(
-            clippy::zombie_processes,
-            reason = "the watchdog outlives the tests on purpose and ends when this process does"
-        )]
-        let _watchdog = std::process::Command::new("sh")
-            .args(["-c", &script])
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
-            .expect("start localstripe (pip install localstripe)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "localstripe did not start on port {port}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            .expect("start tests/stripe/stripe_today.py (pip install localstripe stripe)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("stripe_today.py reports its address");
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stripe_today.py did not start ({e}): {line:?}"));
+        Self {
+            url: ready["url"].as_str().expect("url").to_owned(),
+            stripe_python: ready["stripe_python"].as_str().unwrap_or_default().to_owned(),
+            api_version: ready["api_version"].as_str().unwrap_or_default().to_owned(),
+            _child: std::sync::Mutex::new(child),
         }
-        format!("http://127.0.0.1:{port}")
-    })
+    }
+
+    /// Every request the proxy saw, in order.
+    pub async fn requests(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/_contract/requests", self.url))
+            .await
+            .expect("contract proxy answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// `Stripe-Signature` for `payload`, made by stripe-python's own signer.
+    pub async fn sign(&self, payload: &str, secret: &str) -> String {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/_contract/sign", self.url))
+            .json(&serde_json::json!({ "payload": payload, "secret": secret }))
+            .send()
+            .await
+            .expect("contract proxy answers")
+            .json()
+            .await
+            .expect("JSON");
+        answer["header"].as_str().expect("header").to_owned()
+    }
+}
+
+/// The instance this test process shares.
+pub fn stripe_today() -> &'static StripeToday {
+    static SHARED: std::sync::OnceLock<StripeToday> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| StripeToday::start(None))
+}
+
+/// The shared instance's address.
+pub fn localstripe_url() -> &'static str {
+    &stripe_today().url
 }
 
 pub fn stripe_overrides(api_base: &str) -> Vec<(&'static str, String)> {

@@ -170,6 +170,7 @@ fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Opt
             currency: "usd".into(),
             client_secret: None,
             last_error: None,
+            charge_id: None,
             raw_json: "{}".into(),
         },
     )
@@ -263,7 +264,7 @@ fn event_for(order: &Placed, happening: Happening, dispute_won: bool) -> Option<
                 serde_json::json!({
                     "id": order.intent, "object": "payment_intent", "amount": order.total,
                     "currency": "usd", "status": if failed { "requires_payment_method" } else { "succeeded" },
-                    "metadata": { "order_id": n.to_string() },
+                    "metadata": { "kasir_order_id": n.to_string() },
                     "last_payment_error": if failed { serde_json::json!({ "message": "Your card was declined." }) } else { serde_json::Value::Null },
                 }),
             )

@@ -1,7 +1,13 @@
-//! The Stripe provider against localstripe, a stateful fake Stripe server.
+//! The Stripe provider against localstripe, a stateful fake Stripe server,
+//! behind a proxy that holds every request to today's API as stripe-python
+//! defines it (`tests/stripe/stripe_today.py`).
+
+use std::collections::BTreeSet;
 
 use crate::checkout::{all_orders, journal_kinds};
-use crate::helpers::{Backend, TestApp, localstripe_url, location, select_all, stripe_overrides};
+use crate::helpers::{
+    Backend, StripeToday, TestApp, localstripe_url, location, select_all, stripe_overrides,
+};
 
 const SECRET: &str = "sk_test_kasir";
 
@@ -17,43 +23,10 @@ async fn stripe_get(path: &str) -> serde_json::Value {
         .unwrap()
 }
 
-async fn stripe_post(path: &str, form: &[(&str, &str)]) -> serde_json::Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", localstripe_url()))
-        .bearer_auth(SECRET)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
-
 /// Pays the intent with 4242 through localstripe's API (a payment method,
 /// attached, then confirm), as a browser with real Stripe.js would.
 pub async fn pay_with_test_card(intent_id: &str) -> serde_json::Value {
-    let method = stripe_post(
-        "/v1/payment_methods",
-        &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2040"),
-            ("card[cvc]", "123"),
-        ],
-    )
-    .await;
-    let method_id = method["id"].as_str().expect("payment method id");
-    stripe_post(
-        &format!("/v1/payment_intents/{intent_id}"),
-        &[("payment_method", method_id)],
-    )
-    .await;
-    stripe_post(&format!("/v1/payment_intents/{intent_id}/confirm"), &[]).await
+    pay_with_test_card_at(localstripe_url(), intent_id).await
 }
 
 #[actix_web::test]
@@ -76,8 +49,8 @@ async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     let intent = stripe_get(&format!("/v1/payment_intents/{intent_id}")).await;
     assert_eq!(intent["amount"], 13_800);
     assert_eq!(intent["currency"], "usd");
-    assert_eq!(intent["metadata"]["order_id"], order.id.to_string());
-    assert_eq!(intent["metadata"]["order_number"], order.number.as_str());
+    assert_eq!(intent["metadata"]["kasir_order_id"], order.id.to_string());
+    assert_eq!(intent["metadata"]["kasir_order_number"], order.number.as_str());
 
     let journal = journal_kinds(&mut conn, order.id);
     assert_eq!(journal.len(), 1);
@@ -166,4 +139,200 @@ async fn stripe_down_keeps_the_order_and_says_to_try_again() {
         vec!["Payment could not be started. Your order is saved; please try again in a moment."]
     );
     assert_eq!(all_orders(&mut conn)[0].status, "pending");
+}
+
+/// `2026-09-30.endive` -> `endive`: Stripe's releases share a name; the
+/// date moves with each monthly update inside one release.
+fn release(version: &str) -> &str {
+    version.split_once('.').map_or(version, |(_, name)| name)
+}
+
+#[actix_web::test]
+async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
+    let stripe = StripeToday::start(None);
+    let mut overrides = stripe_overrides(&stripe.url);
+    overrides.push(("STRIPE_PAYMENT_METHODS", "card,link".to_owned()));
+    let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(Backend::Sqlite, &pairs).await;
+    let mut conn = app.db.connect();
+
+    // A student checks out (a Customer, a PaymentIntent), changes the cart
+    // and checks out again (the first intent is canceled), opens the
+    // payment page (the intent is retrieved), pays, and returns.
+    app.student("ada@example.com").await;
+    app.add_course("rust-for-web-developers").await;
+    app.checkout("").await;
+    app.add_course("modern-javascript").await;
+    let pay_url = location(&app.checkout("").await);
+    let page = app.get(&pay_url).await.status();
+    assert_no_violations(&stripe).await;
+    assert_eq!(page, 200);
+    let order = all_orders(&mut conn).pop().unwrap();
+    let intent = order.payment_intent_id.clone().unwrap();
+    assert_eq!(pay_with_test_card_at(&stripe.url, &intent).await["status"], "succeeded");
+    let done = app.get_html(&format!("{pay_url}/complete")).await;
+    assert_eq!(select_all(&done, ".outcome h1"), vec!["You're in!"]);
+    // Staff refund part of it.
+    let staff = TestApp::with_client_of(&app);
+    staff.staff("boss@example.com").await;
+    let refund = staff
+        .submit(
+            &format!("/staff/orders/{}/refund", order.number),
+            &[("amount_cents", "1000"), ("reason", "goodwill")],
+        )
+        .await;
+    assert_eq!(refund.status(), 303);
+
+    let sent = assert_no_violations(&stripe).await;
+    let endpoints: BTreeSet<&str> = sent.iter().map(|r| r["endpoint"].as_str().unwrap()).collect();
+    for expected in [
+        "POST /v1/customers",
+        "POST /v1/payment_intents",
+        "GET /v1/payment_intents/{intent}",
+        "POST /v1/payment_intents/{intent}/cancel",
+        "POST /v1/refunds",
+    ] {
+        assert!(endpoints.contains(expected), "{expected} not exercised: {endpoints:?}");
+    }
+
+    // The API release the Rust SDK pins is the one stripe-python holds.
+    let pinned = kasir::payments::stripe::api_version();
+    assert_eq!(
+        release(&pinned),
+        release(&stripe.api_version),
+        "async-stripe pins Stripe-Version {pinned}, but stripe-python {} defines API {}: \
+         install the stripe-python release whose `stripe.api_version` is of the {} release \
+         (STRIPE_PYTHON_VERSION in scripts/test.sh) so this test checks the API kasir speaks",
+        stripe.stripe_python,
+        stripe.api_version,
+        release(&pinned),
+    );
+    for request in &sent {
+        assert_eq!(request["stripe_version"], pinned.as_str(), "{request:#}");
+        if request["method"] == "POST" {
+            let key = request["idempotency_key"].as_str().unwrap_or_default();
+            assert!(!key.is_empty(), "a POST without an idempotency key: {request:#}");
+        }
+    }
+
+    // What the intent carries: no payment_method_types; the shop's allowed
+    // methods, the student's Customer and email, the order, namespaced.
+    let created: Vec<&serde_json::Value> = sent
+        .iter()
+        .filter(|r| r["endpoint"] == "POST /v1/payment_intents")
+        .collect();
+    assert_eq!(created.len(), 2, "one intent per order");
+    let create = created.last().unwrap();
+    let values = &create["values"];
+    let customer = sent
+        .iter()
+        .find(|r| r["endpoint"] == "POST /v1/customers")
+        .unwrap();
+    assert_eq!(customer["values"]["email"], "ada@example.com");
+    assert_eq!(
+        sent.iter().filter(|r| r["endpoint"] == "POST /v1/customers").count(),
+        1,
+        "one Customer per student"
+    );
+    assert!(values["customer"].as_str().unwrap().starts_with("cus_"));
+    assert_eq!(values["receipt_email"], "ada@example.com");
+    assert_eq!(values["description"], format!("Order {}", order.number));
+    assert_eq!(values["metadata[kasir_order_id]"], order.id.to_string());
+    assert_eq!(values["metadata[kasir_order_number]"], order.number.as_str());
+    assert_eq!(values["allowed_payment_method_types[0]"], "card");
+    assert_eq!(values["allowed_payment_method_types[1]"], "link");
+    let installation: String = {
+        use diesel::prelude::*;
+        kasir::db::schema::installation::table
+            .select(kasir::db::schema::installation::installation_id)
+            .first(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(values["metadata[kasir_installation]"], installation.as_str());
+    assert_eq!(
+        create["idempotency_key"],
+        format!("{installation}-order-{}-pi", order.id)
+    );
+}
+
+/// What kasir (async-stripe's user agent) sent, after checking that
+/// today's Stripe accepts every parameter of it.
+async fn assert_no_violations(stripe: &StripeToday) -> Vec<serde_json::Value> {
+    let sent: Vec<serde_json::Value> = stripe
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r["user_agent"].as_str().unwrap_or_default().contains("RustBindings"))
+        .collect();
+    let violations: Vec<&serde_json::Value> = sent
+        .iter()
+        .flat_map(|r| r["violations"].as_array().unwrap())
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "requests today's Stripe refuses: {violations:#?}"
+    );
+    sent
+}
+
+#[actix_web::test]
+async fn the_contract_proxy_refuses_what_today_s_stripe_refuses() {
+    // The test above is only as good as the proxy: it must refuse the
+    // parameter Stripe removed, as Stripe does, and pass the ones it kept.
+    let stripe = stripe_today_shared();
+    let post = |form: &'static [(&'static str, &'static str)]| async move {
+        reqwest::Client::new()
+            .post(format!("{}/v1/payment_intents", stripe.url))
+            .bearer_auth(SECRET)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    };
+    let removed = post(&[("amount", "100"), ("currency", "usd"), ("payment_method_types[0]", "card")]).await;
+    assert_eq!(removed.status(), 400);
+    let error: serde_json::Value = removed.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "parameter_unknown");
+    assert_eq!(error["error"]["param"], "payment_method_types");
+    let nested = post(&[("amount", "100"), ("currency", "usd"), ("automatic_payment_methods[bogus]", "1")]).await;
+    assert_eq!(nested.status(), 400);
+    let kept = post(&[("amount", "100"), ("currency", "usd"), ("automatic_payment_methods[enabled]", "true"), ("metadata[anything]", "x")]).await;
+    assert_eq!(kept.status(), 200);
+}
+
+fn stripe_today_shared() -> &'static StripeToday {
+    crate::helpers::stripe_today()
+}
+
+/// [`pay_with_test_card`] on the instance at `base`.
+async fn pay_with_test_card_at(base: &str, intent_id: &str) -> serde_json::Value {
+    let post = |path: String, form: Vec<(&'static str, String)>| async move {
+        let response = reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .bearer_auth(SECRET)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let method = post(
+        "/v1/payment_methods".into(),
+        vec![
+            ("type", "card".into()),
+            ("card[number]", "4242424242424242".into()),
+            ("card[exp_month]", "12".into()),
+            ("card[exp_year]", "2040".into()),
+            ("card[cvc]", "123".into()),
+        ],
+    )
+    .await;
+    let method_id = method["id"].as_str().unwrap().to_owned();
+    post(
+        format!("/v1/payment_intents/{intent_id}"),
+        vec![("payment_method", method_id)],
+    )
+    .await;
+    post(format!("/v1/payment_intents/{intent_id}/confirm"), Vec::new()).await
 }

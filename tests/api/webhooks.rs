@@ -42,7 +42,7 @@ pub(crate) fn intent_event(
             "amount_received": amount,
             "currency": "usd",
             "status": if kind == "payment_intent.succeeded" { "succeeded" } else { "requires_payment_method" },
-            "metadata": { "order_id": order_id.to_string() },
+            "metadata": { "kasir_order_id": order_id.to_string() },
             "last_payment_error": error.map(|m| serde_json::json!({ "message": m, "code": "card_declined" })),
             "a_field_from_the_future": { "nested": [1, 2, 3] }
         }}

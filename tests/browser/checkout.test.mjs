@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { SCREENSHOTS, launchBrowser, startKasir, startLocalstripe } from './server.mjs';
+import { SCREENSHOTS, launchBrowser, startKasir, startStripe } from './server.mjs';
 
 const PASSWORD = 'correct horse battery';
 let browser;
@@ -97,7 +97,7 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
 });
 
 test('stripe: the Card Element mounts from STRIPE_JS_URL and errors show inline', async () => {
-  const localstripe = await startLocalstripe();
+  const localstripe = await startStripe();
   const kasir = await startKasir({
     STRIPE_SECRET_KEY: 'sk_test_browser',
     STRIPE_PUBLISHABLE_KEY: 'pk_test_browser',

@@ -83,30 +83,33 @@ export async function launchBrowser() {
   });
 }
 
-/** localstripe on a free port, for the Stripe.js page. */
-export async function startLocalstripe() {
-  const port = await freePort();
-  const child = spawn('localstripe', ['--port', String(port), '--from-scratch'], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      await fetch(`${url}/js.stripe.com/v3/`);
-      break;
-    } catch {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('localstripe did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+/**
+ * localstripe behind the contract proxy of tests/stripe/stripe_today.py
+ * (today's Stripe parameters, recorded). It binds its own free port and
+ * reports it on its first line of output. `settleSeconds` keeps bank debits
+ * `processing` that long.
+ */
+export async function startStripe({ settleSeconds } = {}) {
+  const args = [path.join(ROOT, 'tests', 'stripe', 'stripe_today.py')];
+  if (settleSeconds !== undefined) args.push('--settle-seconds', String(settleSeconds));
+  const child = spawn('python3', args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const ready = await new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const newline = buffered.indexOf('\n');
+      if (newline >= 0) resolve(JSON.parse(buffered.slice(0, newline)));
+    });
+    child.once('exit', (code) => reject(new Error(`stripe_today.py exited with ${code}`)));
+  });
   return {
-    url,
-    /** Runs `kasir bench seed ARGS` (a large history) against this server's database. */
-    benchSeed(args) {
-      const result = spawnSync(BIN, ['bench', 'seed', ...args], { cwd: ROOT, env: fullEnv, encoding: 'utf8' });
-      if (result.status !== 0) throw new Error(`bench seed failed: ${result.stderr}`);
+    url: ready.url,
+    /** Every request the proxy recorded. */
+    async requests() {
+      return (await fetch(`${ready.url}/_contract/requests`)).json();
     },
     async stop() {
-      child.kill('SIGTERM');
+      child.stdin.end();
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
     },
   };
