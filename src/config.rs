@@ -350,7 +350,8 @@ fn parse_payments(var: &impl Fn(&str) -> Option<String>) -> Result<PaymentSettin
         );
     }
     let live_secret = secret_key.starts_with("sk_live_") || secret_key.starts_with("rk_live_");
-    if publishable_key.starts_with("pk_") && live_secret != publishable_key.starts_with("pk_live_") {
+    if publishable_key.starts_with("pk_") && live_secret != publishable_key.starts_with("pk_live_")
+    {
         problems.push(
             "STRIPE_PUBLISHABLE_KEY and STRIPE_SECRET_KEY are of different modes (one live, one test)",
         );

@@ -92,7 +92,10 @@ impl StripeProvider {
 
     /// One Customer per student, so Stripe's dashboard, receipts and
     /// saved methods are theirs; the key makes a retried create harmless.
-    pub async fn create_customer(&self, request: &CustomerRequest) -> Result<String, ProviderError> {
+    pub async fn create_customer(
+        &self,
+        request: &CustomerRequest,
+    ) -> Result<String, ProviderError> {
         #[derive(Serialize)]
         struct CustomerForm<'a> {
             email: &'a str,
@@ -113,8 +116,9 @@ impl StripeProvider {
                 idempotent(&request.idempotency_key())?,
             )
             .await?;
-        let lean: LeanId = miniserde::json::from_str(&raw_json)
-            .map_err(|_| ProviderError::Rejected(format!("unexpected Customer shape: {raw_json}")))?;
+        let lean: LeanId = miniserde::json::from_str(&raw_json).map_err(|_| {
+            ProviderError::Rejected(format!("unexpected Customer shape: {raw_json}"))
+        })?;
         Ok(lean.id)
     }
 

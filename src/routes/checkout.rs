@@ -69,7 +69,11 @@ pub(super) async fn start_checkout(
     };
     flash_removed(&session, &placed.removed_owned);
     for intent in &placed.superseded_intents {
-        if let Err(e) = state.payments.cancel_intent(intent, crate::payments::CancelReason::Duplicate).await {
+        if let Err(e) = state
+            .payments
+            .cancel_intent(intent, crate::payments::CancelReason::Duplicate)
+            .await
+        {
             tracing::warn!(stripe.payment_intent = %intent, error = %e, "could not cancel a superseded PaymentIntent");
         }
     }

@@ -8,11 +8,11 @@ use crate::db::{self, DbConnection, DbPool};
 use crate::domain::{Currency, Money};
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
+use crate::models::installation::Installation;
 use crate::models::order::{NewOrder, NewOrderItem, Order, PENDING};
+use crate::models::user::User;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
-use crate::models::installation::Installation;
-use crate::models::user::User;
 use crate::payments::{
     CancelReason, CustomerRequest, IntentRequest, Payments, ProviderError, ProviderIntent,
 };

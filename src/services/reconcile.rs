@@ -120,7 +120,8 @@ pub async fn reconcile(
             {
                 if let Err(e) = payments
                     .cancel_intent(&intent_id, crate::payments::CancelReason::Abandoned)
-                    .await {
+                    .await
+                {
                     report.unreachable.push(format!(
                         "{} ({intent_id}): could not cancel: {e}",
                         order.number

@@ -145,7 +145,10 @@ impl StripeToday {
             .unwrap_or_else(|e| panic!("stripe_today.py did not start ({e}): {line:?}"));
         Self {
             url: ready["url"].as_str().expect("url").to_owned(),
-            stripe_python: ready["stripe_python"].as_str().unwrap_or_default().to_owned(),
+            stripe_python: ready["stripe_python"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             api_version: ready["api_version"].as_str().unwrap_or_default().to_owned(),
             _child: std::sync::Mutex::new(child),
         }

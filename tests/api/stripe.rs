@@ -50,7 +50,10 @@ async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     assert_eq!(intent["amount"], 13_800);
     assert_eq!(intent["currency"], "usd");
     assert_eq!(intent["metadata"]["kasir_order_id"], order.id.to_string());
-    assert_eq!(intent["metadata"]["kasir_order_number"], order.number.as_str());
+    assert_eq!(
+        intent["metadata"]["kasir_order_number"],
+        order.number.as_str()
+    );
 
     let journal = journal_kinds(&mut conn, order.id);
     assert_eq!(journal.len(), 1);
@@ -169,7 +172,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
     assert_eq!(page, 200);
     let order = all_orders(&mut conn).pop().unwrap();
     let intent = order.payment_intent_id.clone().unwrap();
-    assert_eq!(pay_with_test_card_at(&stripe.url, &intent).await["status"], "succeeded");
+    assert_eq!(
+        pay_with_test_card_at(&stripe.url, &intent).await["status"],
+        "succeeded"
+    );
     let done = app.get_html(&format!("{pay_url}/complete")).await;
     assert_eq!(select_all(&done, ".outcome h1"), vec!["You're in!"]);
     // Staff refund part of it.
@@ -184,7 +190,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
     assert_eq!(refund.status(), 303);
 
     let sent = assert_no_violations(&stripe).await;
-    let endpoints: BTreeSet<&str> = sent.iter().map(|r| r["endpoint"].as_str().unwrap()).collect();
+    let endpoints: BTreeSet<&str> = sent
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap())
+        .collect();
     for expected in [
         "POST /v1/customers",
         "POST /v1/payment_intents",
@@ -192,7 +201,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
         "POST /v1/payment_intents/{intent}/cancel",
         "POST /v1/refunds",
     ] {
-        assert!(endpoints.contains(expected), "{expected} not exercised: {endpoints:?}");
+        assert!(
+            endpoints.contains(expected),
+            "{expected} not exercised: {endpoints:?}"
+        );
     }
 
     // The API release the Rust SDK pins is the one stripe-python holds.
@@ -211,7 +223,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
         assert_eq!(request["stripe_version"], pinned.as_str(), "{request:#}");
         if request["method"] == "POST" {
             let key = request["idempotency_key"].as_str().unwrap_or_default();
-            assert!(!key.is_empty(), "a POST without an idempotency key: {request:#}");
+            assert!(
+                !key.is_empty(),
+                "a POST without an idempotency key: {request:#}"
+            );
         }
     }
 
@@ -230,7 +245,9 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
         .unwrap();
     assert_eq!(customer["values"]["email"], "ada@example.com");
     assert_eq!(
-        sent.iter().filter(|r| r["endpoint"] == "POST /v1/customers").count(),
+        sent.iter()
+            .filter(|r| r["endpoint"] == "POST /v1/customers")
+            .count(),
         1,
         "one Customer per student"
     );
@@ -238,7 +255,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
     assert_eq!(values["receipt_email"], "ada@example.com");
     assert_eq!(values["description"], format!("Order {}", order.number));
     assert_eq!(values["metadata[kasir_order_id]"], order.id.to_string());
-    assert_eq!(values["metadata[kasir_order_number]"], order.number.as_str());
+    assert_eq!(
+        values["metadata[kasir_order_number]"],
+        order.number.as_str()
+    );
     assert_eq!(values["allowed_payment_method_types[0]"], "card");
     assert_eq!(values["allowed_payment_method_types[1]"], "link");
     let installation: String = {
@@ -248,7 +268,10 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
             .first(&mut conn)
             .unwrap()
     };
-    assert_eq!(values["metadata[kasir_installation]"], installation.as_str());
+    assert_eq!(
+        values["metadata[kasir_installation]"],
+        installation.as_str()
+    );
     assert_eq!(
         create["idempotency_key"],
         format!("{installation}-order-{}-pi", order.id)
@@ -262,7 +285,12 @@ async fn assert_no_violations(stripe: &StripeToday) -> Vec<serde_json::Value> {
         .requests()
         .await
         .into_iter()
-        .filter(|r| r["user_agent"].as_str().unwrap_or_default().contains("RustBindings"))
+        .filter(|r| {
+            r["user_agent"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("RustBindings")
+        })
         .collect();
     let violations: Vec<&serde_json::Value> = sent
         .iter()
@@ -289,14 +317,30 @@ async fn the_contract_proxy_refuses_what_today_s_stripe_refuses() {
             .await
             .unwrap()
     };
-    let removed = post(&[("amount", "100"), ("currency", "usd"), ("payment_method_types[0]", "card")]).await;
+    let removed = post(&[
+        ("amount", "100"),
+        ("currency", "usd"),
+        ("payment_method_types[0]", "card"),
+    ])
+    .await;
     assert_eq!(removed.status(), 400);
     let error: serde_json::Value = removed.json().await.unwrap();
     assert_eq!(error["error"]["code"], "parameter_unknown");
     assert_eq!(error["error"]["param"], "payment_method_types");
-    let nested = post(&[("amount", "100"), ("currency", "usd"), ("automatic_payment_methods[bogus]", "1")]).await;
+    let nested = post(&[
+        ("amount", "100"),
+        ("currency", "usd"),
+        ("automatic_payment_methods[bogus]", "1"),
+    ])
+    .await;
     assert_eq!(nested.status(), 400);
-    let kept = post(&[("amount", "100"), ("currency", "usd"), ("automatic_payment_methods[enabled]", "true"), ("metadata[anything]", "x")]).await;
+    let kept = post(&[
+        ("amount", "100"),
+        ("currency", "usd"),
+        ("automatic_payment_methods[enabled]", "true"),
+        ("metadata[anything]", "x"),
+    ])
+    .await;
     assert_eq!(kept.status(), 200);
 }
 
@@ -314,7 +358,11 @@ async fn pay_with_test_card_at(base: &str, intent_id: &str) -> serde_json::Value
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json::<serde_json::Value>().await.unwrap()
     };
     let method = post(
@@ -334,5 +382,9 @@ async fn pay_with_test_card_at(base: &str, intent_id: &str) -> serde_json::Value
         vec![("payment_method", method_id)],
     )
     .await;
-    post(format!("/v1/payment_intents/{intent_id}/confirm"), Vec::new()).await
+    post(
+        format!("/v1/payment_intents/{intent_id}/confirm"),
+        Vec::new(),
+    )
+    .await
 }

@@ -425,6 +425,25 @@ both_backends! {
 }
 
 #[actix_web::test]
+async fn signatures_made_by_stripe_python_verify_and_tampered_bodies_do_not() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let body = r#"{"id":"evt_py","object":"event","type":"v2.core.account.created","data":{}}"#;
+    let header = crate::helpers::stripe_today()
+        .sign(body, &app.webhook_secret)
+        .await;
+    assert!(
+        header.starts_with("t=") && header.contains(",v1="),
+        "{header}"
+    );
+    assert_eq!(app.deliver_with(body, Some(&header)).await.status(), 200);
+    let tampered = body.replace("evt_py", "evt_pz");
+    assert_eq!(
+        app.deliver_with(&tampered, Some(&header)).await.status(),
+        400
+    );
+}
+
+#[actix_web::test]
 async fn an_oversized_webhook_body_is_refused_before_any_work() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let body = format!(
