@@ -43,7 +43,7 @@ command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
 if [ -z "${KASIR_BIN:-}" ]; then
   step "building kasir ($PROFILE)"
-  if [ "$PROFILE" = release ]; then cargo build --release --locked --quiet; else cargo build --locked --quiet; fi
+  if [ "$PROFILE" = release ]; then cargo build --release --locked --quiet --features bench; else cargo build --locked --quiet --features bench; fi
   KASIR_BIN=$CARGO_TARGET_DIR/$PROFILE/kasir
 fi
 

@@ -27,6 +27,7 @@ enum JournalCommand {
     Verify,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Seed a large history: courses, users, paid orders with their journal.
@@ -92,6 +93,7 @@ enum Command {
         command: JournalCommand,
     },
     /// Load-test support for bench/run.sh (seeding, signed events, invariants).
+    #[cfg(feature = "bench")]
     #[command(hide = true)]
     Bench {
         #[command(subcommand)]
@@ -131,6 +133,7 @@ pub fn main() -> ExitCode {
             name,
         } => create_staff(&settings, &email, &password, name.as_deref()),
         Command::SeedDemo => seed_demo(&settings),
+        #[cfg(feature = "bench")]
         Command::Bench { command } => bench(&settings, command),
         Command::PruneCarts { older_than_days } => prune_carts(&settings, older_than_days),
         Command::Reconcile { older_than_minutes } => reconcile(settings, older_than_minutes),
@@ -233,6 +236,7 @@ fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "bench")]
 fn bench(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {
     use crate::bench;
     let pool = db::open(&settings.database_url, 1)?;

@@ -166,6 +166,15 @@ fn is_busy(e: &diesel::result::Error) -> bool {
     }
 }
 
+impl From<crate::db::Unavailable> for AppError {
+    fn from(e: crate::db::Unavailable) -> Self {
+        match e {
+            crate::db::Unavailable::Pool(e) => e.into(),
+            crate::db::Unavailable::Task(e) => e.into(),
+        }
+    }
+}
+
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         Self::Unavailable(format!("no database connection: {e}"))

@@ -1,6 +1,7 @@
 //! kasir: a course-shop checkout. See DESIGN.md in the project's shared
 //! folder for the architecture; the README for how to run it.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -40,7 +40,7 @@ pub struct Flash {
 impl Flash {
     pub fn level_class(&self) -> &'static str {
         match self.level {
-            FlashLevel::Success => "success",
+            FlashLevel::Success => "ok",
             FlashLevel::Info => "info",
             FlashLevel::Error => "error",
         }

@@ -43,7 +43,7 @@ impl Application {
         tracing::info!(
             address = %listener.local_addr()?,
             database = settings.database_url.engine(),
-            payments = if settings.is_sandbox() { "sandbox" } else { "stripe" },
+            payments = %settings.provider(),
             "kasir listening"
         );
         let payments = Payments::from_settings(&settings, pool.clone())?;
@@ -116,7 +116,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 Err(e) => tracing::warn!(error = %e, "reconciliation sweep failed"),
             }
             let verifier = state.clone();
-            match routes::with_db(&state, move |conn| verifier.verify_journal(conn, true)).await {
+            match routes::with_db(&state, move |conn| verifier.chain.verify(conn, true)).await {
                 Ok(Ok(ChainVerdict::Intact { .. })) => {}
                 Ok(Ok(broken)) => tracing::error!(verdict = %broken, "journal verification"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "journal verification failed"),
@@ -125,7 +125,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             // Ready before staff ask: the first view then adds only new rows.
             let recap = state.clone();
             if let Ok(Err(e)) =
-                routes::with_db(&state, move |conn| recap.revenue_to_date(conn)).await
+                routes::with_db(&state, move |conn| recap.revenue.to_date(conn)).await
             {
                 tracing::warn!(error = %e, "revenue recap failed");
             }

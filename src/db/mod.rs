@@ -301,6 +301,20 @@ macro_rules! per_engine {
 }
 pub(crate) use per_engine;
 
+/// Holds a row until the transaction ends: `SELECT ... FOR UPDATE` on
+/// PostgreSQL; on SQLite the write transaction already holds the database.
+/// `$query` is a diesel select of the row(s) to hold.
+macro_rules! lock_rows {
+    ($conn:expr, $query:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => $query.for_update().load(c),
+            $crate::db::DbConnection::Sqlite(c) => $query.load(c),
+        }
+    }};
+}
+pub(crate) use lock_rows;
+
 /// A multi-row INSERT. Keep batches under the bind-parameter limits:
 /// 32,766 on SQLite, 65,535 on PostgreSQL.
 macro_rules! insert_batch {
@@ -309,6 +323,38 @@ macro_rules! insert_batch {
     };
 }
 pub(crate) use insert_batch;
+
+/// Why blocking database work could not run at all (as opposed to the
+/// work's own answer).
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// Every connection is busy past the pool's wait, or the database is down.
+    #[error("no database connection: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    /// The blocking task panicked or was canceled.
+    #[error("blocking task failed: {0}")]
+    Task(#[from] actix_web::error::BlockingError),
+}
+
+/// Runs diesel work on the blocking pool, on a pooled connection, inside
+/// the caller's tracing span: the one bridge from async code to the
+/// database. The outer `Result` is the infrastructure; the inner one is the
+/// work's own answer.
+pub async fn run<T, E, F>(pool: &DbPool, work: F) -> Result<Result<T, E>, Unavailable>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let pool = pool.clone();
+    let span = tracing::Span::current();
+    actix_web::web::block(move || {
+        let _entered = span.enter();
+        let mut conn = pool.get()?;
+        Ok::<_, Unavailable>(work(&mut conn))
+    })
+    .await?
+}
 
 /// Current UTC time at the microsecond precision both engines store, so a
 /// value read back compares equal to the value written.

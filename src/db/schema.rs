@@ -189,6 +189,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sandbox_refunds (id) {
+        id -> Text,
+        payment_intent_id -> Text,
+        amount -> Int8,
+        idempotency_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     user_courses (id) {
         id -> Int8,
         user_id -> Int8,
@@ -242,6 +252,7 @@ diesel::joinable!(promo_redemptions -> orders (order_id));
 diesel::joinable!(promo_redemptions -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> users (user_id));
 diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(sandbox_refunds -> sandbox_payment_intents (payment_intent_id));
 diesel::joinable!(user_courses -> courses (course_id));
 diesel::joinable!(user_courses -> orders (order_id));
 diesel::joinable!(user_courses -> users (user_id));
@@ -261,6 +272,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_redemptions,
     refunds,
     sandbox_payment_intents,
+    sandbox_refunds,
     user_courses,
     users,
     webhook_events,

@@ -3,8 +3,13 @@
 
 mod email;
 mod money;
+mod status;
 mod user_input;
 
 pub use email::Email;
 pub use money::{Currency, Money};
-pub use user_input::{DisplayName, NewPassword, Role};
+pub use status::{
+    AccessEnd, DisputeStatus, IntentStatus, JournalKind, JournalStatus, OrderStatus, PromoKind,
+    Provider, RedemptionStatus, RefundStatus, Role, StripeEvent, UnknownValue,
+};
+pub use user_input::{DisplayName, NewPassword};

@@ -1,8 +1,17 @@
 use std::fmt;
 
 /// An ISO 4217 currency that has a minor unit (so amounts are whole numbers
-/// of cents, yen, fils ...).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// of cents, yen, fils ...). Stored as its upper-case code.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Currency {
     iso: iso_currency::Currency,
     exponent: u32,
@@ -44,6 +53,35 @@ impl Currency {
             "KRW" => Some("₩"),
             _ => None,
         }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for Currency
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        self.code().to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Currency
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        Ok(Self::parse(&String::from_sql(bytes)?)?)
     }
 }
 

@@ -66,29 +66,6 @@ impl DisplayName {
 }
 
 /// What an account may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Student,
-    Staff,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Student => "student",
-            Self::Staff => "staff",
-        }
-    }
-
-    /// Reads the stored value; anything unknown gets the least privilege.
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "staff" => Self::Staff,
-            _ => Self::Student,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,12 +91,5 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("a\u{0}b").is_err());
         assert!(DisplayName::parse(&"n".repeat(101)).is_err());
-    }
-
-    #[test]
-    fn unknown_roles_get_least_privilege() {
-        assert_eq!(Role::from_db("staff"), Role::Staff);
-        assert_eq!(Role::from_db("student"), Role::Student);
-        assert_eq!(Role::from_db("admin"), Role::Student);
     }
 }

@@ -35,6 +35,18 @@ impl Cart {
             .optional()
     }
 
+    /// The user's cart, held until the transaction ends: checkouts of one
+    /// cart, and fulfilments that empty it, take turns here.
+    pub fn lock_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Option<Self>> {
+        let rows: Vec<Self> = crate::db::lock_rows!(
+            conn,
+            carts::table
+                .filter(carts::user_id.eq(user_id))
+                .select(Self::as_select())
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
     /// A guest cart: one that no user has claimed yet.
     pub fn find_guest(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Self>> {
         carts::table

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use super::{CourseId, is_unique_violation};
 use crate::db::DbConnection;
 use crate::db::schema::courses;
+use crate::domain::Currency;
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = courses)]
@@ -14,7 +15,7 @@ pub struct Course {
     pub summary: String,
     pub description: String,
     pub price_cents: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub published: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -28,7 +29,7 @@ pub struct NewCourse<'a> {
     pub summary: &'a str,
     pub description: &'a str,
     pub price_cents: i64,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub published: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

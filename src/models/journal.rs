@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use super::OrderId;
 use crate::db::DbConnection;
 use crate::db::schema::{financial_journals, journal_chain};
+use crate::domain::{Currency, JournalKind, JournalStatus};
 
 /// A journal row to append. There is no update and no delete: the
 /// database refuses both.
@@ -11,10 +12,10 @@ use crate::db::schema::{financial_journals, journal_chain};
 #[diesel(table_name = financial_journals)]
 pub struct NewJournalRow<'a> {
     #[diesel(column_name = type_)]
-    pub kind: &'a str,
+    pub kind: JournalKind,
     pub amount_cents: i64,
-    pub currency: &'a str,
-    pub status: &'a str,
+    pub currency: Currency,
+    pub status: JournalStatus,
     pub description: &'a str,
     pub reference_id: Option<OrderId>,
     pub metadata: &'a str,
@@ -30,10 +31,10 @@ pub struct NewJournalRow<'a> {
 pub struct JournalRow {
     pub id: i64,
     #[diesel(column_name = type_)]
-    pub kind: String,
+    pub kind: JournalKind,
     pub amount_cents: i64,
-    pub currency: String,
-    pub status: String,
+    pub currency: Currency,
+    pub status: JournalStatus,
     pub description: String,
     pub reference_id: Option<OrderId>,
     pub metadata: String,

@@ -10,6 +10,7 @@ pub mod journal;
 pub mod login_attempt;
 pub mod order;
 pub mod promo_code;
+pub mod refund;
 pub mod sandbox_intent;
 pub mod user;
 pub mod user_course;

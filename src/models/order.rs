@@ -4,12 +4,7 @@ use diesel::prelude::*;
 use super::{CourseId, OrderId, PromoCodeId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{order_items, orders};
-
-pub const PENDING: &str = "pending";
-pub const PAID: &str = "paid";
-pub const CANCELED: &str = "canceled";
-pub const PARTIALLY_REFUNDED: &str = "partially_refunded";
-pub const REFUNDED: &str = "refunded";
+use crate::domain::{Currency, DisputeStatus, OrderStatus, Provider};
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
@@ -17,16 +12,16 @@ pub struct Order {
     pub id: OrderId,
     pub number: String,
     pub user_id: UserId,
-    pub status: String,
+    pub status: OrderStatus,
     pub subtotal_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
     pub refunded_cents: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub promo_code_id: Option<PromoCodeId>,
     pub promo_code: Option<String>,
     pub promo_snapshot: Option<String>,
-    pub provider: String,
+    pub provider: Provider,
     pub payment_intent_id: Option<String>,
     pub paid_at: Option<NaiveDateTime>,
     pub canceled_at: Option<NaiveDateTime>,
@@ -35,6 +30,13 @@ pub struct Order {
     pub cart_fingerprint: Option<String>,
     /// Why staff must look at this order (a payment that did not match).
     pub review_note: Option<String>,
+    /// The charge that paid it, for events that name only the charge.
+    pub charge_id: Option<String>,
+    pub dispute_id: Option<String>,
+    /// The order's dispute as the last dispute event left it.
+    pub dispute_status: Option<DisputeStatus>,
+    /// When the charge snapshot that set `refunded_cents` was taken.
+    pub refunds_as_of: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -43,15 +45,15 @@ pub struct NewOrder<'a> {
     /// A unique placeholder; the real number is derived from the id.
     pub number: &'a str,
     pub user_id: UserId,
-    pub status: &'a str,
+    pub status: OrderStatus,
     pub subtotal_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub promo_code_id: Option<PromoCodeId>,
     pub promo_code: Option<&'a str>,
     pub promo_snapshot: Option<&'a str>,
-    pub provider: &'a str,
+    pub provider: Provider,
     pub cart_fingerprint: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -76,6 +78,39 @@ impl Order {
             .optional()
     }
 
+    /// The order, held until the transaction ends, so its status read here
+    /// is the one every write of this transaction starts from.
+    pub fn lock(conn: &mut DbConnection, id: OrderId) -> QueryResult<Option<Self>> {
+        let rows: Vec<Self> =
+            crate::db::lock_rows!(conn, orders::table.find(id).select(Self::as_select()))?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// [`Order::lock`] by PaymentIntent.
+    pub fn lock_by_payment_intent(
+        conn: &mut DbConnection,
+        intent_id: &str,
+    ) -> QueryResult<Option<Self>> {
+        let rows: Vec<Self> = crate::db::lock_rows!(
+            conn,
+            orders::table
+                .filter(orders::payment_intent_id.eq(intent_id))
+                .select(Self::as_select())
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// [`Order::lock`] by the charge that paid it.
+    pub fn lock_by_charge(conn: &mut DbConnection, charge_id: &str) -> QueryResult<Option<Self>> {
+        let rows: Vec<Self> = crate::db::lock_rows!(
+            conn,
+            orders::table
+                .filter(orders::charge_id.eq(charge_id))
+                .select(Self::as_select())
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
     pub fn find_by_number(conn: &mut DbConnection, number: &str) -> QueryResult<Option<Self>> {
         orders::table
             .filter(orders::number.eq(number))
@@ -87,7 +122,7 @@ impl Order {
     pub fn pending_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Vec<Self>> {
         orders::table
             .filter(orders::user_id.eq(user_id))
-            .filter(orders::status.eq(PENDING))
+            .filter(orders::status.eq(OrderStatus::Pending))
             .order(orders::id.desc())
             .select(Self::as_select())
             .load(conn)
@@ -107,13 +142,17 @@ impl Order {
         id: OrderId,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let moved = diesel::update(orders::table.find(id).filter(orders::status.eq(PENDING)))
-            .set((
-                orders::status.eq(CANCELED),
-                orders::canceled_at.eq(now),
-                orders::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+        let moved = diesel::update(
+            orders::table
+                .find(id)
+                .filter(orders::status.eq(OrderStatus::Pending)),
+        )
+        .set((
+            orders::status.eq(OrderStatus::Canceled),
+            orders::canceled_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
         Ok(moved == 1)
     }
 
@@ -121,17 +160,23 @@ impl Order {
     pub fn mark_paid_if_pending(
         conn: &mut DbConnection,
         id: OrderId,
-        provider: &str,
+        provider: Provider,
+        charge_id: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let moved = diesel::update(orders::table.find(id).filter(orders::status.eq(PENDING)))
-            .set((
-                orders::status.eq(PAID),
-                orders::provider.eq(provider),
-                orders::paid_at.eq(now),
-                orders::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+        let moved = diesel::update(
+            orders::table
+                .find(id)
+                .filter(orders::status.eq(OrderStatus::Pending)),
+        )
+        .set((
+            orders::status.eq(OrderStatus::Paid),
+            orders::provider.eq(provider),
+            orders::charge_id.eq(charge_id),
+            orders::paid_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
         Ok(moved == 1)
     }
 
@@ -158,43 +203,69 @@ impl Order {
             .execute(conn)
     }
 
-    /// Raises the refunded amount to `refunded_cents` (never lowers it) and
-    /// sets the status that goes with it; returns whether it moved.
-    pub fn record_refunded(
+    /// Sets what has been refunded (a refund that fails later lowers it
+    /// again), the status that goes with it, and the time of the charge
+    /// snapshot it was read from. Call it with the order locked.
+    pub fn set_refunded(
         conn: &mut DbConnection,
         id: OrderId,
         refunded_cents: i64,
-        status: &str,
+        status: OrderStatus,
+        as_of: Option<NaiveDateTime>,
         now: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let moved = diesel::update(
-            orders::table
-                .find(id)
-                .filter(orders::refunded_cents.lt(refunded_cents))
-                .filter(orders::status.eq_any([PAID, PARTIALLY_REFUNDED])),
-        )
-        .set((
-            orders::refunded_cents.eq(refunded_cents),
-            orders::status.eq(status),
-            orders::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        Ok(moved == 1)
+    ) -> QueryResult<usize> {
+        diesel::update(orders::table.find(id))
+            .set((
+                orders::refunded_cents.eq(refunded_cents),
+                orders::status.eq(status),
+                orders::refunds_as_of.eq(as_of),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)
     }
 
-    /// Other orders of the user that are paid and hold this course.
-    pub fn other_paid_orders_with_course(
+    /// Records the order's dispute as the latest dispute event has it.
+    pub fn set_dispute(
+        conn: &mut DbConnection,
+        id: OrderId,
+        dispute_id: &str,
+        status: DisputeStatus,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(orders::table.find(id))
+            .set((
+                orders::dispute_id.eq(dispute_id),
+                orders::dispute_status.eq(status),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
+    /// The other orders of the user that hold this course and may give
+    /// access: paid or partly refunded, with no chargeback open or lost.
+    pub fn other_access_sources(
         conn: &mut DbConnection,
         user_id: UserId,
         course_id: CourseId,
         except: OrderId,
     ) -> QueryResult<Vec<OrderId>> {
+        let harmless: Vec<DisputeStatus> = DisputeStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.allows_access())
+            .collect();
         orders::table
             .inner_join(order_items::table)
             .filter(orders::user_id.eq(user_id))
             .filter(orders::id.ne(except))
-            .filter(orders::status.eq_any([PAID, PARTIALLY_REFUNDED]))
+            .filter(orders::status.eq_any([OrderStatus::Paid, OrderStatus::PartiallyRefunded]))
+            .filter(
+                orders::dispute_status
+                    .is_null()
+                    .or(orders::dispute_status.eq_any(harmless)),
+            )
             .filter(order_items::course_id.eq(course_id))
+            .order(orders::id.asc())
             .select(orders::id)
             .load(conn)
     }
@@ -205,7 +276,7 @@ impl Order {
         before: NaiveDateTime,
     ) -> QueryResult<Vec<Self>> {
         orders::table
-            .filter(orders::status.eq(PENDING))
+            .filter(orders::status.eq(OrderStatus::Pending))
             .filter(orders::payment_intent_id.is_not_null())
             .filter(orders::created_at.lt(before))
             .order(orders::id.asc())
@@ -278,9 +349,9 @@ pub struct NewOrderItem {
 #[diesel(table_name = orders)]
 pub struct OrderSummary {
     pub number: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_cents: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub created_at: NaiveDateTime,
 }
 

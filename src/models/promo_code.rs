@@ -4,20 +4,17 @@ use diesel::prelude::*;
 use super::{CourseId, OrderId, PromoCodeId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{promo_code_courses, promo_codes, promo_redemptions};
-
-pub const RESERVED: &str = "reserved";
-pub const REDEEMED: &str = "redeemed";
-pub const RELEASED: &str = "released";
+use crate::domain::{Currency, PromoKind, RedemptionStatus};
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = promo_codes)]
 pub struct PromoCode {
     pub id: PromoCodeId,
     pub code: String,
-    pub kind: String,
+    pub kind: PromoKind,
     pub percent_bps: Option<i32>,
     pub amount_cents: Option<i64>,
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     pub starts_at: Option<NaiveDateTime>,
     pub ends_at: Option<NaiveDateTime>,
     pub max_redemptions: Option<i64>,
@@ -33,10 +30,10 @@ pub struct PromoCode {
 #[diesel(table_name = promo_codes)]
 pub struct NewPromoCode<'a> {
     pub code: &'a str,
-    pub kind: &'a str,
+    pub kind: PromoKind,
     pub percent_bps: Option<i32>,
     pub amount_cents: Option<i64>,
-    pub currency: Option<&'a str>,
+    pub currency: Option<Currency>,
     pub starts_at: Option<NaiveDateTime>,
     pub ends_at: Option<NaiveDateTime>,
     pub max_redemptions: Option<i64>,
@@ -159,7 +156,7 @@ impl PromoRedemption {
         promo_redemptions::table
             .filter(promo_redemptions::promo_code_id.eq(code))
             .filter(promo_redemptions::user_id.eq(user))
-            .filter(promo_redemptions::status.ne(RELEASED))
+            .filter(promo_redemptions::status.ne(RedemptionStatus::Released))
             .count()
             .get_result(conn)
     }
@@ -176,7 +173,7 @@ impl PromoRedemption {
                 promo_redemptions::promo_code_id.eq(code),
                 promo_redemptions::order_id.eq(order),
                 promo_redemptions::user_id.eq(user),
-                promo_redemptions::status.eq(RESERVED),
+                promo_redemptions::status.eq(RedemptionStatus::Reserved),
                 promo_redemptions::created_at.eq(now),
                 promo_redemptions::updated_at.eq(now),
             ))
@@ -187,8 +184,8 @@ impl PromoRedemption {
     pub fn transition(
         conn: &mut DbConnection,
         order: OrderId,
-        from: &str,
-        to: &str,
+        from: RedemptionStatus,
+        to: RedemptionStatus,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
         let moved = diesel::update(
@@ -207,7 +204,7 @@ impl PromoRedemption {
     pub fn status_for_order(
         conn: &mut DbConnection,
         order: OrderId,
-    ) -> QueryResult<Option<String>> {
+    ) -> QueryResult<Option<RedemptionStatus>> {
         promo_redemptions::table
             .filter(promo_redemptions::order_id.eq(order))
             .select(promo_redemptions::status)

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::sandbox_payment_intents;
+use crate::domain::IntentStatus;
 
 /// The sandbox provider's PaymentIntents, kept in the shop's own database.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
@@ -12,7 +13,7 @@ pub struct SandboxIntent {
     pub client_secret: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: IntentStatus,
     pub metadata: String,
     pub last_error: Option<String>,
     pub idempotency_key: String,
@@ -51,8 +52,8 @@ impl SandboxIntent {
     pub fn transition(
         conn: &mut DbConnection,
         id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[IntentStatus],
+        to: IntentStatus,
         last_error: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
@@ -80,7 +81,7 @@ impl SandboxIntent {
         let moved = diesel::update(
             sandbox_payment_intents::table
                 .find(id)
-                .filter(sandbox_payment_intents::status.eq("succeeded"))
+                .filter(sandbox_payment_intents::status.eq(IntentStatus::Succeeded))
                 .filter(
                     sandbox_payment_intents::amount_refunded
                         .le(sandbox_payment_intents::amount - amount),
@@ -93,5 +94,33 @@ impl SandboxIntent {
         ))
         .execute(conn)?;
         Ok(moved == 1)
+    }
+}
+
+/// A refund the sandbox made, keyed like Stripe's by its idempotency key.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = crate::db::schema::sandbox_refunds)]
+pub struct SandboxRefund {
+    pub id: String,
+    pub payment_intent_id: String,
+    pub amount: i64,
+    pub idempotency_key: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl SandboxRefund {
+    pub fn find_by_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<Self>> {
+        use crate::db::schema::sandbox_refunds;
+        sandbox_refunds::table
+            .filter(sandbox_refunds::idempotency_key.eq(key))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<usize> {
+        diesel::insert_into(crate::db::schema::sandbox_refunds::table)
+            .values(self)
+            .execute(conn)
     }
 }

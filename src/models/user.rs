@@ -13,7 +13,7 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub session_version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -27,18 +27,14 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
 impl User {
-    pub fn role(&self) -> Role {
-        Role::from_db(&self.role)
-    }
-
     pub fn is_staff(&self) -> bool {
-        self.role() == Role::Staff
+        self.role == Role::Staff
     }
 
     pub fn find(conn: &mut DbConnection, id: UserId) -> QueryResult<Option<Self>> {
@@ -116,7 +112,7 @@ impl User {
     ) -> QueryResult<usize> {
         diesel::update(users::table.find(id))
             .set((
-                users::role.eq(role.as_str()),
+                users::role.eq(role),
                 users::password_hash.eq(password_hash),
                 users::session_version.eq(users::session_version + 1),
                 users::updated_at.eq(now),

@@ -1,8 +1,9 @@
 use diesel::prelude::*;
 
-use super::{CourseId, OrderId, UserId, is_unique_violation};
+use super::{CourseId, OrderId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{courses, user_courses};
+use crate::domain::AccessEnd;
 use crate::models::course::Course;
 
 /// Access grants: a user owns a course while a grant is not revoked.
@@ -10,7 +11,9 @@ pub struct UserCourse;
 
 impl UserCourse {
     /// Grants access unless the user already has an active grant for the
-    /// course (the partial unique index decides); returns whether it granted.
+    /// course (the partial unique index decides, with `ON CONFLICT DO
+    /// NOTHING`: a caught violation would abort a PostgreSQL transaction);
+    /// returns whether it granted.
     pub fn grant(
         conn: &mut DbConnection,
         user_id: UserId,
@@ -18,22 +21,16 @@ impl UserCourse {
         order_id: OrderId,
         now: chrono::NaiveDateTime,
     ) -> QueryResult<bool> {
-        if Self::owns(conn, user_id, course_id)? {
-            return Ok(false);
-        }
-        match diesel::insert_into(user_courses::table)
+        let inserted = crate::db::per_engine!(conn, c => diesel::insert_into(user_courses::table)
             .values((
                 user_courses::user_id.eq(user_id),
                 user_courses::course_id.eq(course_id),
                 user_courses::order_id.eq(order_id),
                 user_courses::granted_at.eq(now),
             ))
-            .execute(conn)
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(inserted == 1)
     }
 
     pub fn owns(
@@ -80,7 +77,7 @@ impl UserCourse {
     pub fn revoke_for_order(
         conn: &mut DbConnection,
         order_id: OrderId,
-        reason: &str,
+        reason: AccessEnd,
         now: chrono::NaiveDateTime,
     ) -> QueryResult<Vec<(UserId, CourseId)>> {
         let revoked: Vec<(UserId, CourseId)> = user_courses::table

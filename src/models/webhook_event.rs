@@ -16,6 +16,8 @@ pub struct WebhookEvent {
     pub processed_at: Option<NaiveDateTime>,
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// The API version Stripe rendered the event with.
+    pub api_version: Option<String>,
 }
 
 impl WebhookEvent {
@@ -33,6 +35,7 @@ impl WebhookEvent {
         id: &str,
         kind: &str,
         payload: &str,
+        api_version: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
         // ON CONFLICT rather than catching the violation: inside a
@@ -42,6 +45,7 @@ impl WebhookEvent {
                 webhook_events::id.eq(id),
                 webhook_events::type_.eq(kind),
                 webhook_events::payload.eq(payload),
+                webhook_events::api_version.eq(api_version),
                 webhook_events::received_at.eq(now),
             ))
             .on_conflict_do_nothing()

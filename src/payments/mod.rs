@@ -7,10 +7,14 @@
 
 pub mod sandbox;
 pub mod stripe;
+pub mod stripe_json;
 pub mod webhook;
+
+pub use crate::domain::IntentStatus;
 
 use crate::config::{PaymentSettings, Settings};
 use crate::db::DbPool;
+use crate::domain::Provider;
 use crate::models::OrderId;
 
 /// What we ask a provider for: one PaymentIntent for one order.
@@ -107,53 +111,15 @@ pub struct ProviderIntent {
     pub raw_json: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntentStatus {
-    RequiresPaymentMethod,
-    RequiresConfirmation,
-    RequiresAction,
-    Processing,
-    RequiresCapture,
-    Succeeded,
-    Canceled,
-    /// A status this code does not know (a newer API).
-    Unknown,
-}
-
-impl IntentStatus {
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "requires_payment_method" => Self::RequiresPaymentMethod,
-            "requires_confirmation" => Self::RequiresConfirmation,
-            "requires_action" => Self::RequiresAction,
-            "processing" => Self::Processing,
-            "requires_capture" => Self::RequiresCapture,
-            "succeeded" => Self::Succeeded,
-            "canceled" => Self::Canceled,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RequiresPaymentMethod => "requires_payment_method",
-            Self::RequiresConfirmation => "requires_confirmation",
-            Self::RequiresAction => "requires_action",
-            Self::Processing => "processing",
-            Self::RequiresCapture => "requires_capture",
-            Self::Succeeded => "succeeded",
-            Self::Canceled => "canceled",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
 /// A refund the provider accepted. Its effect on the order (status, journal
 /// row, access) comes from the provider's `charge.refunded` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refund {
     pub id: String,
     pub amount: i64,
+    /// The sandbox's `charge.refunded` event, for the shop to receive as
+    /// it would receive Stripe's.
+    pub event: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,10 +153,24 @@ impl Payments {
     }
 
     /// Stored on the order: which provider holds its PaymentIntent.
-    pub fn name(&self) -> &'static str {
+    pub fn provider(&self) -> Provider {
         match self {
-            Self::Stripe(_) => "stripe",
-            Self::Sandbox(_) => "sandbox",
+            Self::Stripe(_) => Provider::Stripe,
+            Self::Sandbox(_) => Provider::Sandbox,
+        }
+    }
+
+    /// Refunds `amount` of the intent's charge; `key` makes a retry harmless.
+    pub async fn refund(
+        &self,
+        intent_id: &str,
+        amount: i64,
+        key: &str,
+        reason: &str,
+    ) -> Result<Refund, ProviderError> {
+        match self {
+            Self::Stripe(p) => p.refund(intent_id, amount, key, reason).await,
+            Self::Sandbox(p) => p.refund(intent_id, amount, key).await,
         }
     }
 

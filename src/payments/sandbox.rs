@@ -2,11 +2,11 @@
 //! with no network and no money. Its intents live in the shop's database,
 //! so they survive restarts and every instance sees the same ones.
 
-use actix_web::web;
-
+use super::stripe_json;
 use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent, Refund};
 use crate::db::{self, DbConnection, DbPool};
-use crate::models::sandbox_intent::SandboxIntent;
+use crate::domain::StripeEvent;
+use crate::models::sandbox_intent::{SandboxIntent, SandboxRefund};
 use crate::session::new_token;
 
 /// Stripe's test cards that the sandbox understands.
@@ -65,31 +65,36 @@ impl TestCard {
     }
 }
 
-fn to_provider(intent: SandboxIntent) -> ProviderIntent {
-    let raw_json = serde_json::json!({
-        "id": intent.id,
-        "object": "payment_intent",
-        "amount": intent.amount,
-        "currency": intent.currency,
-        "status": intent.status,
-        "client_secret": intent.client_secret,
-        "metadata": serde_json::from_str::<serde_json::Value>(&intent.metadata).unwrap_or_default(),
-        "last_payment_error": intent.last_error.as_ref().map(|m| serde_json::json!({ "message": m })),
-        "livemode": false,
-        "sandbox": true,
+fn charge_id(intent: &SandboxIntent) -> Option<String> {
+    (intent.status == IntentStatus::Succeeded).then(|| format!("ch_{}", intent.id))
+}
+
+/// The intent as Stripe would render it.
+fn intent_json(intent: &SandboxIntent) -> serde_json::Value {
+    let charge = charge_id(intent);
+    stripe_json::payment_intent(&stripe_json::Intent {
+        id: &intent.id,
+        amount: intent.amount,
+        currency: &intent.currency,
+        status: intent.status.as_str(),
+        metadata: serde_json::from_str(&intent.metadata).unwrap_or_default(),
+        last_error: intent.last_error.as_deref(),
+        latest_charge: charge.as_deref(),
     })
-    .to_string();
-    let charge_id =
-        (intent.status == IntentStatus::Succeeded.as_str()).then(|| format!("ch_{}", intent.id));
+}
+
+fn to_provider(intent: SandboxIntent) -> ProviderIntent {
+    let mut json = intent_json(&intent);
+    json["client_secret"] = intent.client_secret.clone().into();
     ProviderIntent {
-        status: IntentStatus::parse(&intent.status),
-        charge_id,
+        status: intent.status,
+        charge_id: charge_id(&intent),
+        raw_json: json.to_string(),
         id: intent.id,
         amount: intent.amount,
         currency: intent.currency,
         client_secret: Some(intent.client_secret),
         last_error: intent.last_error,
-        raw_json,
     }
 }
 
@@ -102,15 +107,9 @@ impl SandboxProvider {
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, ProviderError> + Send + 'static,
     ) -> Result<T, ProviderError> {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| ProviderError::Unavailable(e.to_string()))?
+        db::run(&self.pool, work)
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?
     }
 
     pub async fn create_intent(
@@ -131,7 +130,7 @@ impl SandboxProvider {
                 id,
                 amount: request.amount,
                 currency: request.currency.clone(),
-                status: IntentStatus::RequiresPaymentMethod.as_str().to_owned(),
+                status: IntentStatus::RequiresPaymentMethod,
                 metadata: serde_json::to_string(&request.metadata())
                     .map_err(|e| ProviderError::Rejected(e.to_string()))?,
                 last_error: None,
@@ -163,11 +162,11 @@ impl SandboxProvider {
                 conn,
                 &id,
                 &[
-                    "requires_payment_method",
-                    "requires_confirmation",
-                    "requires_action",
+                    IntentStatus::RequiresPaymentMethod,
+                    IntentStatus::RequiresConfirmation,
+                    IntentStatus::RequiresAction,
                 ],
-                IntentStatus::Canceled.as_str(),
+                IntentStatus::Canceled,
                 None,
                 db::now(),
             )?;
@@ -200,50 +199,67 @@ impl SandboxProvider {
         };
         self.move_intent(
             id,
-            &["requires_payment_method", "requires_confirmation"],
+            &[
+                IntentStatus::RequiresPaymentMethod,
+                IntentStatus::RequiresConfirmation,
+            ],
             to,
             error,
         )
         .await
     }
 
-    /// Refunds part or all of a succeeded intent; returns the refund and the
+    /// Refunds part or all of a succeeded intent, once per `key` (a retry
+    /// returns the first refund and no new event); the refund carries the
     /// `charge.refunded` event Stripe would send (cumulative amount).
-    pub async fn refund(&self, id: &str, amount: i64) -> Result<(Refund, String), ProviderError> {
-        let id = id.to_owned();
+    pub async fn refund(&self, id: &str, amount: i64, key: &str) -> Result<Refund, ProviderError> {
+        let (id, key) = (id.to_owned(), key.to_owned());
         self.run(move |conn| {
-            let updated = SandboxIntent::add_refund(conn, &id, amount, db::now())?;
-            let intent = SandboxIntent::find(conn, &id)?
-                .ok_or_else(|| ProviderError::NotFound(id.clone()))?;
-            if !updated {
-                return Err(ProviderError::Rejected(format!(
-                    "cannot refund {amount} of {} ({} refunded already, status {})",
-                    intent.amount, intent.amount_refunded, intent.status
-                )));
-            }
-            let refund = Refund {
-                id: format!("re_sandbox_{}", &new_token()[..24]),
-                amount,
-            };
-            let event = serde_json::json!({
-                "id": format!("evt_sandbox_{}", &new_token()[..24]),
-                "object": "event",
-                "type": "charge.refunded",
-                "api_version": "2024-06-20",
-                "created": chrono::Utc::now().timestamp(),
-                "livemode": false,
-                "data": { "object": {
-                    "id": format!("ch_{}", intent.id),
-                    "object": "charge",
-                    "payment_intent": intent.id,
-                    "amount": intent.amount,
-                    "amount_refunded": intent.amount_refunded,
-                    "currency": intent.currency,
-                    "refunded": intent.amount_refunded >= intent.amount,
-                }},
+            db::write_transaction(conn, |conn| {
+                if let Some(done) = SandboxRefund::find_by_key(conn, &key)? {
+                    return Ok(Refund {
+                        id: done.id,
+                        amount: done.amount,
+                        event: None,
+                    });
+                }
+                let now = db::now();
+                let updated = SandboxIntent::add_refund(conn, &id, amount, now)?;
+                let intent = SandboxIntent::find(conn, &id)?
+                    .ok_or_else(|| ProviderError::NotFound(id.clone()))?;
+                if !updated {
+                    return Err(ProviderError::Rejected(format!(
+                        "cannot refund {amount} of {} ({} refunded already, status {})",
+                        intent.amount, intent.amount_refunded, intent.status
+                    )));
+                }
+                let refund = SandboxRefund {
+                    id: stripe_json::new_id("re_sandbox_"),
+                    payment_intent_id: intent.id.clone(),
+                    amount,
+                    idempotency_key: key.clone(),
+                    created_at: now,
+                };
+                refund.insert(conn)?;
+                let charge = stripe_json::charge(
+                    &format!("ch_{}", intent.id),
+                    &intent.id,
+                    intent.amount,
+                    intent.amount_refunded,
+                    &intent.currency,
+                );
+                let event = stripe_json::event(
+                    &stripe_json::new_id("evt_sandbox_"),
+                    StripeEvent::ChargeRefunded,
+                    charge,
+                    chrono::Utc::now().timestamp(),
+                );
+                Ok(Refund {
+                    id: refund.id,
+                    amount,
+                    event: Some(event.to_string()),
+                })
             })
-            .to_string();
-            Ok((refund, event))
         })
         .await
     }
@@ -264,13 +280,14 @@ impl SandboxProvider {
                 ),
             )
         };
-        self.move_intent(id, &["requires_action"], to, error).await
+        self.move_intent(id, &[IntentStatus::RequiresAction], to, error)
+            .await
     }
 
     async fn move_intent(
         &self,
         id: &str,
-        from: &'static [&'static str],
+        from: &'static [IntentStatus],
         to: IntentStatus,
         error: Option<&'static str>,
     ) -> Result<ProviderIntent, ProviderError> {
@@ -278,7 +295,7 @@ impl SandboxProvider {
         self.run(move |conn| {
             // An intent in any other state keeps it (a double submit, a
             // paid intent): the caller reads the current state either way.
-            SandboxIntent::transition(conn, &id, from, to.as_str(), error, db::now())?;
+            SandboxIntent::transition(conn, &id, from, to, error, db::now())?;
             SandboxIntent::find(conn, &id)?
                 .map(to_provider)
                 .ok_or(ProviderError::NotFound(id))
@@ -288,17 +305,18 @@ impl SandboxProvider {
 }
 
 /// The event Stripe would send for this intent now, as JSON text.
-pub fn event_for(intent: &ProviderIntent, kind: &str) -> String {
-    let object: serde_json::Value = serde_json::from_str(&intent.raw_json).unwrap_or_default();
-    serde_json::json!({
-        "id": format!("evt_sandbox_{}", &new_token()[..24]),
-        "object": "event",
-        "type": kind,
-        "api_version": "2024-06-20",
-        "created": chrono::Utc::now().timestamp(),
-        "livemode": false,
-        "data": { "object": object },
-    })
+pub fn event_for(intent: &ProviderIntent, kind: StripeEvent) -> String {
+    let mut object: serde_json::Value = serde_json::from_str(&intent.raw_json).unwrap_or_default();
+    // Events do not carry the client secret.
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("client_secret");
+    }
+    stripe_json::event(
+        &stripe_json::new_id("evt_sandbox_"),
+        kind,
+        object,
+        chrono::Utc::now().timestamp(),
+    )
     .to_string()
 }
 

@@ -214,6 +214,7 @@ impl StripeProvider {
         Ok(Refund {
             id: lean.id,
             amount: lean.amount,
+            event: None,
         })
     }
 
@@ -250,7 +251,7 @@ impl StripeProvider {
             _ => None,
         };
         Ok(ProviderIntent {
-            status: IntentStatus::parse(&lean.status),
+            status: IntentStatus::from_provider(&lean.status),
             id: lean.id,
             amount: lean.amount,
             currency: lean.currency,

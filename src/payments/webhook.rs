@@ -95,12 +95,23 @@ pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
     )
 }
 
-/// The event envelope: `id`, `type`, `data.object`.
+/// The event envelope: `id`, `type`, `data.object`, and what says where
+/// and when it was made.
 #[derive(Debug, Deserialize)]
 pub struct Envelope {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Unix seconds: when the provider made the event (and its snapshot of
+    /// the object). Absent in some thin events.
+    #[serde(default)]
+    pub created: Option<i64>,
+    /// Test or live mode; must match the secret key's.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// The API version the object is rendered in.
+    #[serde(default)]
+    pub api_version: Option<String>,
     /// Absent in "thin" events; then `object` is null.
     #[serde(default)]
     pub data: EnvelopeData,
@@ -127,6 +138,22 @@ fn amount<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::E
     }
 }
 
+/// An id, or the object itself when expanded: its id either way.
+fn id_or_object<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::String(id)) => Some(id),
+            Some(serde_json::Value::Object(object)) => object
+                .get("id")
+                .and_then(|id| id.as_str())
+                .map(str::to_owned),
+            _ => None,
+        },
+    )
+}
+
 /// The fields of a PaymentIntent event we use.
 #[derive(Debug, Deserialize)]
 pub struct IntentObject {
@@ -140,6 +167,15 @@ pub struct IntentObject {
     pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub last_payment_error: Option<PaymentError>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub latest_charge: Option<String>,
+}
+
+impl IntentObject {
+    /// A metadata value kasir put there, if it is a string.
+    pub fn metadata_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(|v| v.as_str())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,18 +188,52 @@ pub struct PaymentError {
 #[derive(Debug, Deserialize)]
 pub struct ChargeObject {
     pub id: String,
+    #[serde(default, deserialize_with = "id_or_object")]
     pub payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "amount")]
+    pub amount: i64,
     /// Cumulative: everything refunded on this charge so far.
     #[serde(deserialize_with = "amount")]
     pub amount_refunded: i64,
     pub currency: String,
+    /// The charge's refunds, when the event includes them.
+    #[serde(default)]
+    pub refunds: Option<RefundList>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefundList {
+    #[serde(default)]
+    pub data: Vec<RefundObject>,
+}
+
+/// The fields of a Refund we use.
+#[derive(Debug, Deserialize)]
+pub struct RefundObject {
+    pub id: String,
+    #[serde(deserialize_with = "amount")]
+    pub amount: i64,
+    pub currency: String,
+    /// `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: Option<i64>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub charge: Option<String>,
 }
 
 /// The fields of a Dispute we use.
 #[derive(Debug, Deserialize)]
 pub struct DisputeObject {
     pub id: String,
+    #[serde(default, deserialize_with = "id_or_object")]
     pub payment_intent: Option<String>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub charge: Option<String>,
     #[serde(deserialize_with = "amount")]
     pub amount: i64,
     pub currency: String,

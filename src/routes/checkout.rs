@@ -1,5 +1,5 @@
-//! Checkout: place the order, pay (Stripe Elements or the sandbox card
-//! form), and the return page.
+//! Checkout: place the order, pay (Stripe's Payment Element or the sandbox
+//! card form), and the return page.
 
 use actix_session::SessionExt;
 use actix_web::http::StatusCode;
@@ -11,14 +11,13 @@ use super::csrf::CsrfForm;
 use super::layout::{Layout, Viewer, render, see_other};
 use super::{AppState, with_db};
 use crate::config::PaymentSettings;
+use crate::domain::{IntentStatus, OrderStatus};
 use crate::error::AppError;
 use crate::models::UserId;
-use crate::models::order::{CANCELED, PAID, PENDING};
-use crate::payments::{IntentStatus, Payments, ProviderIntent};
-use crate::services::checkout::{
-    self, CheckoutError, CheckoutOutcome, CheckoutRequest, OrderView, StartPaymentError,
-};
-use crate::services::fulfillment::{self, FulfillOutcome};
+use crate::payments::{Payments, ProviderIntent};
+use crate::services::checkout::{self, Checkout, StartPaymentError};
+use crate::services::order_lifecycle::{self as lifecycle, CheckoutError, FulfillOutcome};
+use crate::services::orders::OrderView;
 use crate::session::{AppSession, FlashLevel};
 
 /// Shown when the provider cannot be reached or refuses; the order stays
@@ -47,39 +46,49 @@ pub(super) async fn start_checkout(
         );
         return Ok(see_other("/login?next=%2Fcart"));
     };
-    let request = CheckoutRequest {
-        user_id: user.id,
-        promo_code: form.0.promo_code,
-        currency: state.settings.currency,
-        provider: state.payments.name(),
-    };
-    let outcome = with_db(&state, move |conn| checkout::place_order(conn, &request)).await?;
+    let outcome = checkout::check_out(
+        &state.payments,
+        &state.pool,
+        user.id,
+        form.0.promo_code,
+        state.settings.currency,
+    )
+    .await;
     let placed = match outcome {
-        Ok(CheckoutOutcome::Placed(placed)) => placed,
-        Ok(CheckoutOutcome::EmptyCart { removed_owned }) => {
+        Ok(Checkout::Placed(placed)) => placed,
+        Ok(Checkout::EmptyCart { removed_owned }) => {
             flash_removed(&session, &removed_owned);
             session.flash(FlashLevel::Info, "Your cart is empty: add a course first.");
             return Ok(see_other("/cart"));
         }
-        Err(CheckoutError::Promo(rejection)) => {
+        Ok(Checkout::PaymentInProgress(order)) => {
+            session.flash(
+                FlashLevel::Info,
+                format!(
+                    "A payment for order {} is still being processed. Once it settles, your courses unlock; you will not be charged twice.",
+                    order.number
+                ),
+            );
+            return Ok(see_other(&format!("/checkout/{}/complete", order.number)));
+        }
+        Err(StartPaymentError::Checkout(CheckoutError::Promo(rejection))) => {
             session.flash(FlashLevel::Error, rejection.to_string());
             return Ok(see_other("/cart"));
         }
-        Err(CheckoutError::Database(e)) => return Err(e.into()),
+        Err(StartPaymentError::Checkout(CheckoutError::Database(e)))
+        | Err(StartPaymentError::Database(e)) => return Err(e.into()),
+        Err(StartPaymentError::Unavailable(e)) => return Err(e.into()),
+        Err(e) => {
+            // An older order could not be settled at the provider: nothing
+            // was changed, and nothing is charged twice.
+            tracing::warn!(error = %e, "checkout could not settle an older order");
+            return Err(AppError::Unavailable(e.to_string()));
+        }
     };
     flash_removed(&session, &placed.removed_owned);
-    for intent in &placed.superseded_intents {
-        if let Err(e) = state
-            .payments
-            .cancel_intent(intent, crate::payments::CancelReason::Duplicate)
-            .await
-        {
-            tracing::warn!(stripe.payment_intent = %intent, error = %e, "could not cancel a superseded PaymentIntent");
-        }
-    }
     let order = placed.order;
     tracing::info!(order.id = %order.id, order.number = %order.number, reused = placed.reused, "checkout");
-    if order.status == PAID {
+    if order.status == OrderStatus::Paid {
         return Ok(see_other(&format!("/checkout/{}/complete", order.number)));
     }
     // The payment page starts the PaymentIntent if this fails; the order
@@ -102,7 +111,7 @@ fn flash_removed(session: &AppSession<'_>, removed: &[String]) {
     }
 }
 
-async fn load_order(
+pub(super) async fn load_order(
     state: &AppState,
     number: String,
     user_id: UserId,
@@ -114,13 +123,15 @@ async fn load_order(
     .ok_or(AppError::NotFound)
 }
 
-/// How the page takes the card.
+/// How the page takes the payment.
 enum PaymentForm {
-    /// Stripe's Card Element.
+    /// Stripe's Payment Element.
     Stripe {
         publishable_key: String,
         js_url: String,
         client_secret: String,
+        /// Absolute: Stripe sends the student back here.
+        return_url: String,
     },
     /// The built-in test card form, or its 3-D Secure step.
     Sandbox { authenticate: bool },
@@ -139,12 +150,16 @@ struct PaymentPage {
     error: Option<String>,
 }
 
-fn payment_form(payments: &Payments, state: &AppState, intent: &ProviderIntent) -> PaymentForm {
-    match (payments, &state.settings.payments) {
+fn payment_form(state: &AppState, view: &OrderView, intent: &ProviderIntent) -> PaymentForm {
+    match (&state.payments, &state.settings.payments) {
         (Payments::Stripe(_), PaymentSettings::Stripe(stripe)) => PaymentForm::Stripe {
             publishable_key: stripe.publishable_key.clone(),
             js_url: stripe.js_url.clone(),
             client_secret: intent.client_secret.clone().unwrap_or_default(),
+            return_url: format!(
+                "{}/checkout/{}/complete",
+                state.settings.public_url, view.order.number
+            ),
         },
         _ => PaymentForm::Sandbox {
             authenticate: intent.status == IntentStatus::RequiresAction,
@@ -164,7 +179,7 @@ pub(super) async fn payment_page(
     render_payment_page(&req, &viewer, &state, view, None).await
 }
 
-async fn render_payment_page(
+pub(super) async fn render_payment_page(
     req: &HttpRequest,
     viewer: &Viewer,
     state: &AppState,
@@ -173,38 +188,37 @@ async fn render_payment_page(
 ) -> Result<HttpResponse, AppError> {
     let card_form_invalid = card_error.is_some();
     let complete = format!("/checkout/{}/complete", view.order.number);
-    if view.order.status != PENDING && view.order.status != CANCELED {
-        return Ok(see_other(&complete));
-    }
-    let (form, error) = if view.order.status == CANCELED {
-        (PaymentForm::Closed, None)
-    } else {
-        match checkout::ensure_payment_intent(&state.payments, &state.pool, &view.order).await {
-            Ok(intent)
-                if matches!(
-                    intent.status,
-                    IntentStatus::Succeeded | IntentStatus::Processing
-                ) =>
-            {
-                return Ok(see_other(&complete));
-            }
-            Ok(intent) => {
-                let error = card_error.or_else(|| {
-                    (intent.status == IntentStatus::RequiresPaymentMethod)
-                        .then(|| intent.last_error.clone())
-                        .flatten()
-                });
-                (payment_form(&state.payments, state, &intent), error)
-            }
-            Err(StartPaymentError::NotPending) => return Ok(see_other(&complete)),
-            Err(e) => {
-                tracing::warn!(order.id = %view.order.id, error = %e, "payment could not be started");
-                (
-                    PaymentForm::Unavailable,
-                    Some(PAYMENT_NOT_STARTED.to_owned()),
-                )
+    let (form, error) = match view.order.status {
+        OrderStatus::Canceled => (PaymentForm::Closed, None),
+        OrderStatus::Pending => {
+            match checkout::ensure_payment_intent(&state.payments, &state.pool, &view.order).await {
+                Ok(intent)
+                    if matches!(
+                        intent.status,
+                        IntentStatus::Succeeded | IntentStatus::Processing
+                    ) =>
+                {
+                    return Ok(see_other(&complete));
+                }
+                Ok(intent) => {
+                    let error = card_error.or_else(|| {
+                        (intent.status == IntentStatus::RequiresPaymentMethod)
+                            .then(|| intent.last_error.clone())
+                            .flatten()
+                    });
+                    (payment_form(state, &view, &intent), error)
+                }
+                Err(StartPaymentError::NotPending) => return Ok(see_other(&complete)),
+                Err(e) => {
+                    tracing::warn!(order.id = %view.order.id, error = %e, "payment could not be started");
+                    (
+                        PaymentForm::Unavailable,
+                        Some(PAYMENT_NOT_STARTED.to_owned()),
+                    )
+                }
             }
         }
+        _ => return Ok(see_other(&complete)),
     };
     // A declined card is a normal page with a message; only a card form
     // that could not be read is the student's bad input.
@@ -232,153 +246,28 @@ async fn render_payment_page(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct CardForm {
-    #[serde(default)]
-    card_number: String,
-    #[serde(default)]
-    expiry: String,
-    #[serde(default)]
-    cvc: String,
-}
-
-/// The sandbox card form's submit: `confirmCardPayment`, sandbox edition.
-#[post("/checkout/{order_number}/sandbox")]
-pub(super) async fn sandbox_pay(
-    req: HttpRequest,
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    form: CsrfForm<CardForm>,
-) -> Result<HttpResponse, AppError> {
-    let Payments::Sandbox(sandbox) = &state.payments else {
-        return Err(AppError::NotFound);
-    };
-    let user_id = viewer.require_login(&req)?.id;
-    let view = load_order(&state, path.into_inner(), user_id).await?;
-    let card = crate::payments::sandbox::TestCard {
-        number: form.0.card_number,
-        expiry: form.0.expiry,
-        cvc: form.0.cvc,
-    };
-    let number = match card.validate() {
-        Ok(number) => number,
-        Err(message) => {
-            return render_payment_page(&req, &viewer, &state, view, Some(message)).await;
-        }
-    };
-    let Some(intent_id) = view.order.payment_intent_id.clone() else {
-        return render_payment_page(&req, &viewer, &state, view, None).await;
-    };
-    let intent = sandbox
-        .confirm_with_card(&intent_id, &number)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    tracing::info!(order.id = %view.order.id, sandbox.status = intent.status.as_str(), "sandbox card confirmed");
-    Ok(after_sandbox_step(&state, &view.order.number, &intent).await)
-}
-
-/// After a sandbox step: tell the shop (a signed event), then show the
-/// result page if it succeeded, or the payment page (error, 3-D Secure).
-async fn after_sandbox_step(
-    state: &AppState,
-    number: &str,
-    intent: &ProviderIntent,
-) -> HttpResponse {
-    deliver_sandbox_event(state, intent).await;
-    match intent.status {
-        IntentStatus::Succeeded => see_other(&format!("/checkout/{number}/complete")),
-        _ => see_other(&format!("/checkout/{number}")),
-    }
-}
-
-/// The sandbox tells the shop what happened the way Stripe does: a signed
-/// event through the webhook handler. A failed delivery is only logged:
-/// the return page and the reconciliation sweep fulfil from the intent.
-async fn deliver_sandbox_event(state: &AppState, intent: &ProviderIntent) {
-    let kind = match intent.status {
-        IntentStatus::Succeeded => "payment_intent.succeeded",
-        IntentStatus::RequiresPaymentMethod if intent.last_error.is_some() => {
-            "payment_intent.payment_failed"
-        }
-        _ => return,
-    };
-    let body = crate::payments::sandbox::event_for(intent, kind);
-    let signature = crate::payments::webhook::sign(
-        body.as_bytes(),
-        &state.settings.webhook_secret(),
-        chrono::Utc::now().timestamp(),
-    );
-    match super::webhooks::deliver(state, Some(&signature), body.as_bytes()).await {
-        Ok(response) if response.status().is_success() => {}
-        Ok(response) => tracing::warn!(status = %response.status(), "sandbox event not accepted"),
-        Err(e) => tracing::warn!(error = %e, "sandbox event delivery failed"),
-    }
-}
-
-#[derive(Deserialize)]
-struct AuthenticateForm {
-    #[serde(default)]
-    decision: String,
-}
-
-/// The sandbox's 3-D Secure challenge: approve or fail it.
-#[post("/checkout/{order_number}/sandbox/authenticate")]
-pub(super) async fn sandbox_authenticate(
-    req: HttpRequest,
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    form: CsrfForm<AuthenticateForm>,
-) -> Result<HttpResponse, AppError> {
-    let Payments::Sandbox(sandbox) = &state.payments else {
-        return Err(AppError::NotFound);
-    };
-    let approve = match form.0.decision.as_str() {
-        "approve" => true,
-        "fail" => false,
-        _ => {
-            return Err(AppError::BadRequest(
-                "Choose to complete or fail the authentication.".into(),
-            ));
-        }
-    };
-    let user_id = viewer.require_login(&req)?.id;
-    let view = load_order(&state, path.into_inner(), user_id).await?;
-    let intent_id = view
-        .order
-        .payment_intent_id
-        .clone()
-        .ok_or(AppError::NotFound)?;
-    let intent = sandbox
-        .authenticate(&intent_id, approve)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
-    Ok(after_sandbox_step(&state, &view.order.number, &intent).await)
-}
-
-/// The return page's three answers.
+/// The return page's answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PaymentOutcome {
     Paid,
+    /// Received, being confirmed (a late webhook; a bank debit settling).
     Processing,
+    /// The bank asks the student to confirm.
+    NeedsAction,
     Failed,
     Canceled,
 }
 
-async fn fulfill_from_intent(
-    state: &AppState,
-    intent: &ProviderIntent,
-) -> Result<FulfillOutcome, AppError> {
-    let intent = intent.clone();
-    let outcome = with_db(state, move |conn| {
-        fulfillment::fulfill_payment(conn, &(&intent).into())
-    })
-    .await?;
-    outcome.map_err(|e| {
-        tracing::warn!(error = %e, "fulfilment from the return page failed");
-        AppError::Internal(anyhow::Error::new(e))
-    })
+impl PaymentOutcome {
+    fn as_class(self) -> &'static str {
+        match self {
+            Self::Paid => "done",
+            Self::Processing => "waiting",
+            Self::NeedsAction => "action",
+            Self::Failed => "declined",
+            Self::Canceled => "closed",
+        }
+    }
 }
 
 #[derive(Template)]
@@ -390,17 +279,10 @@ struct CompletePage {
     message: Option<String>,
 }
 
-impl CompletePage {
-    fn outcome_class(&self) -> &'static str {
-        match self.outcome {
-            PaymentOutcome::Paid => "paid",
-            PaymentOutcome::Processing => "processing",
-            PaymentOutcome::Failed => "failed",
-            PaymentOutcome::Canceled => "canceled",
-        }
-    }
-}
-
+/// Where Stripe sends the student back (`?payment_intent=...&
+/// redirect_status=...`). Nothing in the query is trusted: the order's own
+/// intent is asked of the provider, and a success is fulfilled through the
+/// one idempotent `fulfill`.
 #[get("/checkout/{order_number}/complete")]
 pub(super) async fn complete_page(
     req: HttpRequest,
@@ -410,47 +292,18 @@ pub(super) async fn complete_page(
 ) -> Result<HttpResponse, AppError> {
     let user_id = viewer.require_login(&req)?.id;
     let view = load_order(&state, path.into_inner(), user_id).await?;
-    let (outcome, message) = match view.order.status.as_str() {
-        PENDING => match &view.order.payment_intent_id {
+    let (outcome, message) = match view.order.status {
+        OrderStatus::Pending => match &view.order.payment_intent_id {
             None => (PaymentOutcome::Failed, Some(PAYMENT_NOT_STARTED.to_owned())),
             Some(id) => match state.payments.retrieve_intent(id).await {
-                // Fulfilment (the order turning paid) follows the provider's
-                // signed webhook; until then the payment is "processing".
-                Ok(intent) => match intent.status {
-                    // A late webhook must not keep the student waiting: the
-                    // same idempotent fulfilment, from the intent itself.
-                    IntentStatus::Succeeded => match fulfill_from_intent(&state, &intent).await {
-                        Ok(FulfillOutcome::Fulfilled | FulfillOutcome::AlreadyPaid) => {
-                            (PaymentOutcome::Paid, None)
-                        }
-                        Ok(FulfillOutcome::Mismatch(_)) => (
-                            PaymentOutcome::Processing,
-                            Some("Our team is checking this payment and will be in touch.".into()),
-                        ),
-                        Ok(FulfillOutcome::NotSucceeded) | Err(_) => {
-                            (PaymentOutcome::Processing, None)
-                        }
-                    },
-                    IntentStatus::Processing | IntentStatus::RequiresCapture => {
-                        (PaymentOutcome::Processing, None)
-                    }
-                    IntentStatus::Canceled => (PaymentOutcome::Canceled, None),
-                    _ => (
-                        PaymentOutcome::Failed,
-                        Some(
-                            intent
-                                .last_error
-                                .unwrap_or_else(|| "The payment was not completed.".into()),
-                        ),
-                    ),
-                },
+                Ok(intent) => outcome_of(&state, intent).await,
                 Err(e) => {
                     tracing::warn!(order.id = %view.order.id, error = %e, "could not retrieve the PaymentIntent");
                     (PaymentOutcome::Processing, None)
                 }
             },
         },
-        CANCELED => (PaymentOutcome::Canceled, None),
+        OrderStatus::Canceled => (PaymentOutcome::Canceled, None),
         _ => (PaymentOutcome::Paid, None),
     };
     render(
@@ -462,4 +315,45 @@ pub(super) async fn complete_page(
             message,
         },
     )
+}
+
+/// What the intent of a pending order says, after fulfilling a success.
+async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome, Option<String>) {
+    match intent.status {
+        // A late webhook must not keep the student waiting: the same
+        // idempotent fulfilment, from the intent itself.
+        IntentStatus::Succeeded => {
+            let fulfilled = with_db(state, move |conn| {
+                lifecycle::fulfill_payment(conn, &(&intent).into())
+            })
+            .await;
+            match fulfilled {
+                Ok(Ok(FulfillOutcome::Fulfilled | FulfillOutcome::AlreadyPaid)) => {
+                    (PaymentOutcome::Paid, None)
+                }
+                Ok(Ok(FulfillOutcome::Mismatch(_))) => (
+                    PaymentOutcome::Processing,
+                    Some("Our team is checking this payment and will be in touch.".into()),
+                ),
+                Ok(Ok(FulfillOutcome::NotSucceeded)) | Ok(Err(_)) | Err(_) => {
+                    (PaymentOutcome::Processing, None)
+                }
+            }
+        }
+        // Bank debits settle in days: the order stays pending, and the
+        // sweep does not cancel a processing payment.
+        IntentStatus::Processing | IntentStatus::RequiresCapture => {
+            (PaymentOutcome::Processing, None)
+        }
+        IntentStatus::RequiresAction => (PaymentOutcome::NeedsAction, None),
+        IntentStatus::Canceled => (PaymentOutcome::Canceled, None),
+        _ => (
+            PaymentOutcome::Failed,
+            Some(
+                intent
+                    .last_error
+                    .unwrap_or_else(|| "The payment was not completed.".into()),
+            ),
+        ),
+    }
 }

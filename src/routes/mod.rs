@@ -1,14 +1,17 @@
 //! HTTP handlers, grouped by feature. A handler parses input, calls one
-//! service function inside [`with_db`], and renders a template.
+//! service function (database work through [`with_db`]), and renders a
+//! template. No handler calls another.
 
 mod auth;
-mod back_office;
 mod cart;
 mod catalog;
 mod checkout;
 pub mod csrf;
+mod filters;
 mod health;
 pub mod layout;
+mod orders;
+mod sandbox;
 mod staff;
 mod student;
 pub mod webhooks;
@@ -16,105 +19,53 @@ pub mod webhooks;
 use actix_web::web;
 
 use crate::config::Settings;
-use crate::db::{DbConnection, DbPool};
+use crate::db::{self, DbConnection, DbPool};
 use crate::error::AppError;
 use crate::payments::Payments;
+use crate::services::back_office::revenue::RevenueCache;
+use crate::services::journal::ChainMonitor;
+use crate::services::webhook_inbox::InboxSettings;
 
 /// Shared by every handler through `web::Data`.
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
     pub payments: Payments,
-    /// Where the last intact journal verification got to: the reports page
-    /// checks only the rows after it; housekeeping re-checks everything.
-    pub chain_checkpoint: std::sync::Mutex<crate::services::journal::ChainCheckpoint>,
-    /// The whole history's revenue recap and the last journal row it
-    /// covers: each view adds only the rows appended since.
-    pub revenue_cache: std::sync::Mutex<(i64, crate::services::back_office::Report)>,
+    /// How webhook deliveries are checked.
+    pub inbox: InboxSettings,
+    /// The journal chain's last verified point.
+    pub chain: ChainMonitor,
+    /// The whole history's revenue recap.
+    pub revenue: RevenueCache,
 }
 
 impl AppState {
     pub fn new(pool: DbPool, settings: Settings, payments: Payments) -> Self {
+        let inbox = InboxSettings {
+            secret: settings.webhook_secret(),
+            livemode: settings.livemode(),
+        };
         Self {
             pool,
             settings,
             payments,
-            chain_checkpoint: Default::default(),
-            revenue_cache: Default::default(),
+            inbox,
+            chain: ChainMonitor::default(),
+            revenue: RevenueCache::default(),
         }
-    }
-
-    /// The revenue recap of the whole history, brought up to date.
-    pub fn revenue_to_date(
-        &self,
-        conn: &mut DbConnection,
-    ) -> diesel::QueryResult<crate::services::back_office::Report> {
-        use crate::services::back_office::{journal_high_water, revenue_between};
-        let lock = || {
-            self.revenue_cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let high = journal_high_water(conn)?;
-        let (covered, mut report) = lock().clone();
-        if high <= covered {
-            return Ok(report);
-        }
-        report.merge(revenue_between(conn, None, None, covered, high)?);
-        let mut cache = lock();
-        if high > cache.0 {
-            *cache = (high, report.clone());
-        }
-        Ok(report)
-    }
-
-    /// Verifies the journal chain from the last checkpoint (`full`: from
-    /// the first row) and moves the checkpoint on when it is intact.
-    pub fn verify_journal(
-        &self,
-        conn: &mut DbConnection,
-        full: bool,
-    ) -> diesel::QueryResult<crate::services::journal::ChainVerdict> {
-        use crate::services::journal::{ChainCheckpoint, verify_chain_from};
-        let lock = || {
-            self.chain_checkpoint
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let from = if full {
-            ChainCheckpoint::default()
-        } else {
-            lock().clone()
-        };
-        let (verdict, reached) = verify_chain_from(conn, &from)?;
-        let mut checkpoint = lock();
-        match reached {
-            Some(reached) if full || reached.rows > checkpoint.rows => *checkpoint = reached,
-            Some(_) => {}
-            // Broken: later views start from the beginning and show it too.
-            None => *checkpoint = ChainCheckpoint::default(),
-        }
-        Ok(verdict)
     }
 }
 
-/// Runs blocking diesel work on the blocking pool, inside the caller's
-/// tracing span. The outer `Result` is the infrastructure (no connection,
-/// task failed); the inner one is the service's own answer.
+/// Runs blocking diesel work (see [`db::run`]) for a handler. The outer
+/// `Result` is the infrastructure (no connection, task failed); the inner
+/// one is the service's own answer.
 pub async fn with_db<T, E, F>(state: &AppState, work: F) -> Result<Result<T, E>, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Send + 'static,
 {
-    let pool = state.pool.clone();
-    let span = tracing::Span::current();
-    web::block(move || {
-        let _entered = span.enter();
-        let mut conn = pool.get()?;
-        Ok::<_, AppError>(work(&mut conn))
-    })
-    .await?
+    Ok(db::run(&state.pool, work).await?)
 }
 
 /// Where to go back to after a form: only a path on this site, never an
@@ -147,21 +98,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::remove_item)
         .service(checkout::start_checkout)
         .service(checkout::payment_page)
-        .service(checkout::sandbox_pay)
-        .service(checkout::sandbox_authenticate)
+        .service(sandbox::sandbox_pay)
+        .service(sandbox::sandbox_authenticate)
         .service(checkout::complete_page)
-        .service(staff::promo_codes)
-        .service(staff::create_promo_code)
-        .service(staff::deactivate_promo_code)
-        .service(back_office::invoice_page)
-        .service(back_office::staff_orders)
-        .service(back_office::staff_order)
-        .service(back_office::refund_order)
-        .service(back_office::staff_journal)
-        .service(back_office::staff_journal_csv)
-        .service(back_office::staff_reports)
+        .service(orders::invoice_page)
         .service(student::my_courses)
         .service(student::orders)
+        .configure(staff::configure)
         .service(health::healthz)
         .service(
             web::resource("/webhooks/stripe")

@@ -85,7 +85,7 @@ pub fn register(conn: &mut DbConnection, form: &Registration<'_>) -> Result<User
         email: email.as_str(),
         password_hash: &password_hash,
         name: name.as_str(),
-        role: Role::Student.as_str(),
+        role: Role::Student,
         created_at: now,
         updated_at: now,
     }
@@ -196,7 +196,7 @@ pub fn create_staff(
         email: parsed_email.as_str(),
         password_hash: &hash,
         name: name.as_str(),
-        role: Role::Staff.as_str(),
+        role: Role::Staff,
         created_at: now,
         updated_at: now,
     }

@@ -1,7 +1,7 @@
 //! What students browse: published courses, priced for display.
 
 use crate::db::DbConnection;
-use crate::domain::{Currency, Money};
+use crate::domain::Money;
 use crate::models::course::Course;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
@@ -10,19 +10,14 @@ use crate::models::{CourseId, UserId};
 #[derive(Clone, Debug)]
 pub struct CourseCard {
     pub course: Course,
-    pub price: String,
+    pub price: Money,
     pub in_cart: bool,
     pub owned: bool,
 }
 
 impl CourseCard {
     fn new(course: Course) -> Self {
-        // A stored currency is validated when the course is written; a row
-        // that does not parse still shows its amount with its raw code.
-        let price = match Currency::parse(&course.currency) {
-            Ok(currency) => Money::new(course.price_cents, currency).to_string(),
-            Err(_) => format!("{} {}", course.price_cents, course.currency),
-        };
+        let price = Money::new(course.price_cents, course.currency);
         Self {
             course,
             price,

@@ -1,343 +1,154 @@
-//! Checkout: the cart becomes a pending order with snapshot prices, a
-//! promo reservation and, once the transaction has committed, a
-//! PaymentIntent. A free order is fulfilled at once, with no provider.
+//! Checkout as the student lives it: the cart becomes a pending order (in
+//! the order lifecycle), older pending orders are settled at the provider
+//! first, and the order gets its PaymentIntent for the student's Customer.
+//! Provider calls happen outside database transactions.
 
-use chrono::NaiveDateTime;
-
-use crate::db::{self, DbConnection, DbPool};
-use crate::domain::{Currency, Money};
-use crate::models::cart::{Cart, CartItem};
-use crate::models::course::Course;
+use crate::db::{self, DbPool};
+use crate::domain::{Currency, IntentStatus, OrderStatus, StripeEvent};
 use crate::models::installation::Installation;
-use crate::models::order::{NewOrder, NewOrderItem, Order, PENDING};
+use crate::models::order::Order;
 use crate::models::user::User;
-use crate::models::user_course::UserCourse;
-use crate::models::{CourseId, OrderId, UserId};
+use crate::models::{OrderId, UserId};
 use crate::payments::{
     CancelReason, CustomerRequest, IntentRequest, Payments, ProviderError, ProviderIntent,
 };
-use crate::services::journal::{self, JournalEntry, record_journal_entry};
-use crate::services::pricing::{self, PriceLine};
-use crate::services::promo::{self, PromoRejection};
+use crate::services::order_lifecycle::{
+    self as lifecycle, CheckoutError, CheckoutOutcome, CheckoutRequest, FulfillOutcome, PlacedOrder,
+};
+use crate::services::webhook_inbox::{self, InboxSettings};
 
-/// The provider name stored on orders that needed no payment.
-pub const FREE_PROVIDER: &str = "free";
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckoutError {
-    #[error("{0}")]
-    Promo(#[from] PromoRejection),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-pub struct CheckoutRequest {
-    pub user_id: UserId,
-    pub promo_code: Option<String>,
-    pub currency: Currency,
-    /// `stripe` or `sandbox`: who will take the payment.
-    pub provider: &'static str,
-}
-
-pub enum CheckoutOutcome {
-    /// Nothing left to buy (the cart was empty, or held only owned courses).
-    EmptyCart {
-        removed_owned: Vec<String>,
-    },
-    Placed(Box<PlacedOrder>),
-}
-
-pub struct PlacedOrder {
-    pub order: Order,
-    /// An unchanged cart found its earlier pending order.
-    pub reused: bool,
-    /// Titles taken out of the cart because the student owns them now.
-    pub removed_owned: Vec<String>,
-    /// Older pending orders this one replaced, with their PaymentIntents
-    /// to cancel at the provider once the transaction has committed.
-    pub superseded_intents: Vec<String>,
-}
-
-/// What the order is made of; equal fingerprints mean "same cart".
-fn fingerprint(lines: &[PriceLine], promo_code: Option<&str>, currency: Currency) -> String {
-    let mut parts: Vec<String> = lines
-        .iter()
-        .map(|l| format!("{}:{}", l.course_id.0, l.unit_price_cents))
-        .collect();
-    parts.sort();
-    format!(
-        "{}|{}|{}",
-        currency.code(),
-        parts.join(","),
-        promo_code.unwrap_or("")
-    )
-}
-
-/// Turns the user's cart into a pending order (or finds the pending order
-/// this same cart already made), in one write transaction.
-pub fn place_order(
-    conn: &mut DbConnection,
-    request: &CheckoutRequest,
-) -> Result<CheckoutOutcome, CheckoutError> {
-    db::write_transaction(conn, |conn| place_order_in_transaction(conn, request))
-}
-
-fn place_order_in_transaction(
-    conn: &mut DbConnection,
-    request: &CheckoutRequest,
-) -> Result<CheckoutOutcome, CheckoutError> {
-    let now = db::now();
-    let user_id = request.user_id;
-    let Some(cart) = Cart::find_for_user(conn, user_id)? else {
-        return Ok(CheckoutOutcome::EmptyCart {
-            removed_owned: Vec::new(),
-        });
-    };
-    let mut removed_owned = Vec::new();
-    let mut courses: Vec<Course> = Vec::new();
-    for course in CartItem::courses(conn, cart.id)? {
-        if UserCourse::owns(conn, user_id, course.id)? {
-            CartItem::remove(conn, cart.id, course.id)?;
-            removed_owned.push(course.title);
-        } else if !course.published {
-            CartItem::remove(conn, cart.id, course.id)?;
-        } else {
-            courses.push(course);
-        }
-    }
-    if courses.is_empty() {
-        return Ok(CheckoutOutcome::EmptyCart { removed_owned });
-    }
-    let currency = request.currency;
-    let lines: Vec<PriceLine> = courses
-        .iter()
-        .map(|c| PriceLine {
-            course_id: c.id,
-            title: c.title.clone(),
-            unit_price_cents: c.price_cents,
-        })
-        .collect();
-    let code = request
-        .promo_code
-        .as_deref()
-        .and_then(promo::normalize_code);
-    let print = fingerprint(&lines, code.as_deref(), currency);
-
-    // Double click, two tabs: the same cart gets the same order back.
-    let pending = Order::pending_for_user(conn, user_id)?;
-    if let Some(same) = pending
-        .iter()
-        .find(|o| o.cart_fingerprint.as_deref() == Some(print.as_str()))
-    {
-        return Ok(CheckoutOutcome::Placed(Box::new(PlacedOrder {
-            order: same.clone(),
-            reused: true,
-            removed_owned,
-            superseded_intents: Vec::new(),
-        })));
-    }
-    // A changed cart replaces the older pending orders (and frees their
-    // promo uses) before the new order checks the promo's limits.
-    let mut superseded_intents = Vec::new();
-    for old in &pending {
-        if cancel_pending_order(conn, old, "superseded by a newer checkout", now)?
-            && let Some(intent) = &old.payment_intent_id
-        {
-            superseded_intents.push(intent.clone());
-        }
-    }
-
-    let subtotal: i64 = lines.iter().map(|l| l.unit_price_cents).sum();
-    let applicable = match &code {
-        None => None,
-        Some(code) => {
-            let course_ids: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
-            let format_money = |minor: i64| Money::new(minor, currency).to_string();
-            let cart_view = promo::Cart {
-                user_id,
-                courses: &course_ids,
-                subtotal_cents: subtotal,
-                currency: currency.code(),
-                format_money: &format_money,
-            };
-            Some(promo::check(conn, code, &cart_view, now)??)
-        }
-    };
-    let quote = pricing::quote(&lines, applicable.as_ref().map(|a| a.discount), |course| {
-        applicable.as_ref().is_some_and(|a| a.applies_to(course))
-    });
-    let snapshot = applicable.as_ref().map(promo::ApplicablePromo::snapshot);
-    let free = quote.total_cents == 0;
-    let items: Vec<NewOrderItem> = quote
-        .lines
-        .iter()
-        .map(|l| NewOrderItem {
-            course_id: l.course_id,
-            title: l.title.clone(),
-            unit_price_cents: l.unit_price_cents,
-            discount_cents: l.discount_cents,
-            total_cents: l.total_cents,
-        })
-        .collect();
-    let placeholder = format!("new-{}", crate::session::new_token());
-    let order = NewOrder {
-        number: &placeholder,
-        user_id,
-        status: PENDING,
-        subtotal_cents: quote.subtotal_cents,
-        discount_cents: quote.discount_cents,
-        total_cents: quote.total_cents,
-        currency: currency.code(),
-        promo_code_id: applicable.as_ref().map(|a| a.promo.id),
-        promo_code: applicable.as_ref().map(|a| a.promo.code.as_str()),
-        promo_snapshot: snapshot.as_deref(),
-        provider: if free {
-            FREE_PROVIDER
-        } else {
-            request.provider
-        },
-        cart_fingerprint: Some(&print),
-        created_at: now,
-        updated_at: now,
-    }
-    .insert(conn, &items)?;
-    if let Some(applicable) = &applicable {
-        promo::reserve_promo_redemption(conn, applicable, order.id, user_id, now)??;
-    }
-    let order = if free {
-        fulfill_free_order(conn, &order, now)?
-    } else {
-        order
-    };
-    Ok(CheckoutOutcome::Placed(Box::new(PlacedOrder {
-        order,
-        reused: false,
-        removed_owned,
-        superseded_intents,
-    })))
-}
-
-/// `pending -> canceled` with its promo use given back and a journal row,
-/// all in the caller's transaction. Returns whether it moved.
-pub fn cancel_pending_order(
-    conn: &mut DbConnection,
-    order: &Order,
-    reason: &str,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<bool> {
-    if !Order::cancel_if_pending(conn, order.id, now)? {
-        return Ok(false);
-    }
-    promo::release_promo_redemption(conn, order.id, order.promo_code_id, now)?;
-    let metadata =
-        serde_json::json!({ "reason": reason, "payment_intent": order.payment_intent_id })
-            .to_string();
-    record_journal_entry(
-        conn,
-        &JournalEntry {
-            kind: journal::kind::CANCELED,
-            status: journal::status::SUCCESS,
-            amount_cents: order.total_cents,
-            currency: &order.currency,
-            description: &format!("Order {} canceled: {reason}", order.number),
-            order_id: Some(order.id),
-            metadata: &metadata,
-            provider_event_id: None,
-            idempotency_key: &format!("order-{}-canceled", order.id.0),
-        },
-    )?;
-    Ok(true)
-}
-
-/// A total of zero needs no payment: paid, granted, promo redeemed, cart
-/// emptied and journalled in the checkout's own transaction.
-fn fulfill_free_order(
-    conn: &mut DbConnection,
-    order: &Order,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<Order> {
-    Order::mark_paid_if_pending(conn, order.id, FREE_PROVIDER, now)?;
-    crate::services::fulfillment::deliver_paid_order(conn, order, now)?;
-    let metadata =
-        serde_json::json!({ "free_order": true, "promo_code": order.promo_code }).to_string();
-    record_journal_entry(
-        conn,
-        &JournalEntry {
-            kind: journal::kind::INCOME,
-            status: journal::status::SUCCESS,
-            amount_cents: 0,
-            currency: &order.currency,
-            description: &format!("Order {} fulfilled at no charge", order.number),
-            order_id: Some(order.id),
-            metadata: &metadata,
-            provider_event_id: None,
-            idempotency_key: &format!("order-{}-income", order.id.0),
-        },
-    )?;
-    Order::find_by_number(conn, &order.number)?.ok_or(diesel::result::Error::NotFound)
-}
-
-/// Stores a new PaymentIntent on its order and journals the attempt, once:
-/// the compare-and-set on the order decides who records it. Returns whether
-/// this intent is the order's (false: another one was attached first).
-pub fn attach_payment_intent(
-    conn: &mut DbConnection,
-    order_id: OrderId,
-    intent: &ProviderIntent,
-) -> diesel::QueryResult<bool> {
-    db::write_transaction(conn, |conn| {
-        let Some(order) = crate::models::order::Order::find(conn, order_id)? else {
-            return Ok(false);
-        };
-        if order.payment_intent_id.as_deref() == Some(intent.id.as_str()) {
-            return Ok(true);
-        }
-        if !Order::attach_payment_intent(conn, order_id, &intent.id)? {
-            return Ok(false);
-        }
-        record_journal_entry(
-            conn,
-            &JournalEntry {
-                kind: journal::kind::PAYMENT_INITIATED,
-                status: journal::status::PENDING,
-                amount_cents: intent.amount,
-                currency: &order.currency,
-                description: &format!("Payment started for order {}", order.number),
-                order_id: Some(order_id),
-                metadata: &intent.raw_json,
-                provider_event_id: None,
-                idempotency_key: &format!("pi-{}-initiated", intent.id),
-            },
-        )?;
-        Ok(true)
-    })
-}
-
-/// Why a payment could not be started; the order is untouched either way.
+/// Why a checkout or a payment could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartPaymentError {
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Unavailable(#[from] db::Unavailable),
     #[error("the order is not awaiting payment")]
     NotPending,
 }
 
-/// Runs database work for the async payment steps on the blocking pool.
-async fn on_blocking_pool<T: Send + 'static>(
+impl From<lifecycle::EventError> for StartPaymentError {
+    fn from(e: lifecycle::EventError) -> Self {
+        match e {
+            lifecycle::EventError::Database(e) => Self::Database(e),
+            other => Self::Provider(ProviderError::Rejected(other.to_string())),
+        }
+    }
+}
+
+/// What a checkout came to.
+pub enum Checkout {
+    EmptyCart {
+        removed_owned: Vec<String>,
+    },
+    Placed(Box<PlacedOrder>),
+    /// An older order's payment is being processed (a bank debit): the
+    /// student waits for it instead of paying twice.
+    PaymentInProgress(Box<Order>),
+}
+
+/// Places the order for the user's cart. An older pending order whose
+/// PaymentIntent may still be paid is canceled at the provider first; if
+/// it was paid meanwhile it is fulfilled (and the cart checked out again
+/// without its courses), if it is processing the checkout waits for it.
+pub async fn check_out(
+    payments: &Payments,
     pool: &DbPool,
-    work: impl FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
-) -> Result<T, StartPaymentError> {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
-            StartPaymentError::Provider(ProviderError::Unavailable(format!("database: {e}")))
-        })?;
-        work(&mut conn).map_err(StartPaymentError::from)
+    user_id: UserId,
+    promo_code: Option<String>,
+    currency: Currency,
+) -> Result<Checkout, StartPaymentError> {
+    let mut settled = Vec::new();
+    // Each round settles every older order it is shown; a third is only
+    // needed if the student checks out in another tab at the same moment.
+    for _ in 0..3 {
+        let request = CheckoutRequest {
+            user_id,
+            promo_code: promo_code.clone(),
+            currency,
+            provider: payments.provider(),
+            settled: settled.clone(),
+        };
+        let outcome = db::run(pool, move |conn| lifecycle::place_order(conn, &request)).await??;
+        match outcome {
+            CheckoutOutcome::EmptyCart { removed_owned } => {
+                return Ok(Checkout::EmptyCart { removed_owned });
+            }
+            CheckoutOutcome::Placed(placed) => return Ok(Checkout::Placed(placed)),
+            CheckoutOutcome::MustSettle(orders) => {
+                for order in orders {
+                    match settle(payments, pool, &order).await? {
+                        Settled::Canceled => settled.push(order.id),
+                        Settled::Paid => {}
+                        Settled::Processing => {
+                            return Ok(Checkout::PaymentInProgress(Box::new(order)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Err(StartPaymentError::Provider(ProviderError::Unavailable(
+        "the cart kept changing during checkout".into(),
+    )))
+}
+
+/// Where an older order's PaymentIntent stands once we tried to cancel it.
+enum Settled {
+    /// Nobody can pay it any more.
+    Canceled,
+    /// It had been paid: the order is fulfilled now.
+    Paid,
+    /// A payment is settling (bank debits take days).
+    Processing,
+}
+
+async fn settle(
+    payments: &Payments,
+    pool: &DbPool,
+    order: &Order,
+) -> Result<Settled, StartPaymentError> {
+    let Some(intent_id) = &order.payment_intent_id else {
+        return Ok(Settled::Canceled);
+    };
+    let intent = match payments
+        .cancel_intent(intent_id, CancelReason::Duplicate)
+        .await
+    {
+        Ok(intent) => intent,
+        // Refused: it is past canceling; ask what it is.
+        Err(ProviderError::Rejected(_)) => payments.retrieve_intent(intent_id).await?,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match intent.status {
+        IntentStatus::Canceled => Settled::Canceled,
+        IntentStatus::Succeeded => {
+            let outcome = db::run(pool, move |conn| {
+                lifecycle::fulfill_payment(conn, &(&intent).into())
+            })
+            .await??;
+            tracing::info!(order.id = %order.id, outcome = %outcome, "an older order was paid before a new checkout");
+            match outcome {
+                FulfillOutcome::Fulfilled | FulfillOutcome::AlreadyPaid => Settled::Paid,
+                // Flagged for staff; it will not be paid through kasir.
+                FulfillOutcome::Mismatch(_) | FulfillOutcome::NotSucceeded => Settled::Canceled,
+            }
+        }
+        IntentStatus::Processing | IntentStatus::RequiresCapture => Settled::Processing,
+        // Could not be canceled and is not paid: it must not be superseded.
+        _ => {
+            return Err(ProviderError::Rejected(format!(
+                "PaymentIntent {intent_id} could not be canceled ({})",
+                intent.status
+            ))
+            .into());
+        }
     })
-    .await
-    .map_err(|e| StartPaymentError::Provider(ProviderError::Unavailable(e.to_string())))?
 }
 
 /// Makes sure the pending order has a PaymentIntent and returns it: the
@@ -348,21 +159,21 @@ pub async fn ensure_payment_intent(
     pool: &DbPool,
     order: &Order,
 ) -> Result<ProviderIntent, StartPaymentError> {
-    if order.status != PENDING {
+    if order.status != OrderStatus::Pending {
         return Err(StartPaymentError::NotPending);
     }
     if let Some(id) = &order.payment_intent_id {
         return Ok(payments.retrieve_intent(id).await?);
     }
     let user_id = order.user_id;
-    let (user, installation) = on_blocking_pool(pool, move |conn| {
+    let (user, installation) = db::run(pool, move |conn| {
         let user = User::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
-        Ok((user, Installation::id(conn)?))
+        Ok::<_, diesel::result::Error>((user, Installation::id(conn)?))
     })
-    .await?;
+    .await??;
     let mut request = IntentRequest {
         amount: order.total_cents,
-        currency: order.currency.to_lowercase(),
+        currency: order.currency.code().to_lowercase(),
         order_id: order.id,
         order_number: order.number.clone(),
         installation: installation.clone(),
@@ -374,10 +185,10 @@ pub async fn ensure_payment_intent(
         // forget it and make one this mode knows.
         Err(ProviderError::NotFound(_)) if request.customer.is_some() => {
             let stale = request.customer.take().unwrap_or_default();
-            on_blocking_pool(pool, move |conn| {
+            db::run(pool, move |conn| {
                 User::forget_stripe_customer(conn, user_id, &stale)
             })
-            .await?;
+            .await??;
             let user = User {
                 stripe_customer_id: None,
                 ..user
@@ -388,26 +199,37 @@ pub async fn ensure_payment_intent(
         other => other?,
     };
     let (order_id, attached) = (order.id, intent.clone());
-    if on_blocking_pool(pool, move |conn| {
-        attach_payment_intent(conn, order_id, &attached)
+    if db::run(pool, move |conn| {
+        lifecycle::attach_payment_intent(conn, order_id, &attached)
     })
-    .await?
+    .await??
     {
         return Ok(intent);
     }
-    // Another request attached its intent first (a provider that ignores
-    // idempotency keys): keep that one and cancel ours.
-    if let Err(e) = payments
-        .cancel_intent(&intent.id, CancelReason::Duplicate)
-        .await
+    stored_intent(payments, pool, order_id, &intent).await
+}
+
+/// Another request stored its intent first. With the idempotency key it
+/// is the same intent; a provider that ignored the key made a second one,
+/// which is canceled, and only then (never the stored one).
+async fn stored_intent(
+    payments: &Payments,
+    pool: &DbPool,
+    order_id: OrderId,
+    ours: &ProviderIntent,
+) -> Result<ProviderIntent, StartPaymentError> {
+    let stored = db::run(pool, move |conn| Order::find(conn, order_id)).await??;
+    let Some(stored_id) = stored.and_then(|o| o.payment_intent_id) else {
+        return Err(StartPaymentError::NotPending);
+    };
+    if stored_id != ours.id
+        && let Err(e) = payments
+            .cancel_intent(&ours.id, CancelReason::Duplicate)
+            .await
     {
-        tracing::warn!(stripe.payment_intent = %intent.id, error = %e, "could not cancel a duplicate PaymentIntent");
+        tracing::warn!(stripe.payment_intent = %ours.id, error = %e, "could not cancel a duplicate PaymentIntent");
     }
-    let stored = on_blocking_pool(pool, move |conn| Order::find(conn, order_id)).await?;
-    match stored.and_then(|o| o.payment_intent_id) {
-        Some(id) => Ok(payments.retrieve_intent(&id).await?),
-        None => Err(StartPaymentError::NotPending),
-    }
+    Ok(payments.retrieve_intent(&stored_id).await?)
 }
 
 /// The student's Customer at the provider: the stored one, or a new one
@@ -431,63 +253,49 @@ async fn ensure_customer(
         return Ok(None);
     };
     let user_id = user.id;
-    on_blocking_pool(pool, move |conn| {
+    Ok(db::run(pool, move |conn| {
         User::set_stripe_customer(conn, user_id, &created)
     })
-    .await
+    .await??)
 }
 
-/// An order ready to show: lines and totals formatted in its currency.
-#[derive(Clone, Debug)]
-pub struct OrderView {
-    pub order: Order,
-    pub lines: Vec<OrderLineView>,
-    pub subtotal: String,
-    pub discount: Option<String>,
-    pub total: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct OrderLineView {
-    pub title: String,
-    pub unit_price: String,
-    pub discount: Option<String>,
-    pub total: String,
-}
-
-impl OrderView {
-    pub fn load(conn: &mut DbConnection, order: Order) -> diesel::QueryResult<Self> {
-        let items = order.items(conn)?;
-        let money = |minor: i64| match Currency::parse(&order.currency) {
-            Ok(currency) => Money::new(minor, currency).to_string(),
-            Err(_) => format!("{minor} {}", order.currency),
-        };
-        Ok(Self {
-            lines: items
-                .iter()
-                .map(|item| OrderLineView {
-                    title: item.title.clone(),
-                    unit_price: money(item.unit_price_cents),
-                    discount: (item.discount_cents > 0).then(|| money(-item.discount_cents)),
-                    total: money(item.total_cents),
-                })
-                .collect(),
-            subtotal: money(order.subtotal_cents),
-            discount: (order.discount_cents > 0).then(|| money(-order.discount_cents)),
-            total: money(order.total_cents),
-            order,
-        })
-    }
-
-    /// The order of this user with this number; `None` for anyone else's.
-    pub fn load_for_user(
-        conn: &mut DbConnection,
-        number: &str,
-        user_id: UserId,
-    ) -> diesel::QueryResult<Option<Self>> {
-        match Order::find_by_number(conn, number)? {
-            Some(order) if order.user_id == user_id => Self::load(conn, order).map(Some),
-            _ => Ok(None),
+/// The sandbox's card form submitted: the intent is confirmed with the
+/// test card, and the shop hears of the outcome the way it hears of
+/// Stripe's: a signed event through the webhook inbox. A delivery that
+/// fails is only logged: the return page and the sweep fulfil from the
+/// intent itself.
+pub async fn pay_in_sandbox(
+    sandbox: &crate::payments::sandbox::SandboxProvider,
+    pool: &DbPool,
+    inbox: &InboxSettings,
+    intent_id: &str,
+    step: SandboxStep<'_>,
+) -> Result<ProviderIntent, ProviderError> {
+    let intent = match step {
+        SandboxStep::Card(number) => sandbox.confirm_with_card(intent_id, number).await?,
+        SandboxStep::Authenticate { approve } => sandbox.authenticate(intent_id, approve).await?,
+    };
+    let kind = match intent.status {
+        IntentStatus::Succeeded => Some(StripeEvent::PaymentIntentSucceeded),
+        IntentStatus::RequiresPaymentMethod if intent.last_error.is_some() => {
+            Some(StripeEvent::PaymentIntentFailed)
+        }
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let body = crate::payments::sandbox::event_for(&intent, kind);
+        match webhook_inbox::deliver_signed(pool, inbox, &body).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sandbox event not applied"),
         }
     }
+    Ok(intent)
+}
+
+/// What the student did on the sandbox's pages.
+pub enum SandboxStep<'a> {
+    /// Paid with this (validated) test card number.
+    Card(&'a str),
+    /// Completed or failed the simulated 3-D Secure challenge.
+    Authenticate { approve: bool },
 }

@@ -115,7 +115,7 @@ pub fn seed_demo_catalog(
             summary: demo.summary,
             description: demo.description,
             price_cents: demo.price * scale,
-            currency: currency.code(),
+            currency,
             published: demo.published,
             created_at: at,
             updated_at: at,

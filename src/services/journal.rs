@@ -3,28 +3,15 @@
 //! and keyed so that a retried step cannot write twice.
 
 use crate::db::{self, DbConnection};
+use crate::domain::{Currency, JournalKind, JournalStatus};
 use crate::models::OrderId;
 use crate::models::journal::{JournalChain, JournalRow, NewJournalRow};
 
-/// Journal `type` values.
-pub mod kind {
-    pub const PAYMENT_INITIATED: &str = "payment_initiated";
-    pub const INCOME: &str = "income";
-    pub const CANCELED: &str = "canceled";
-}
-
-/// Journal `status` values.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const SUCCESS: &str = "success";
-    pub const FAILED: &str = "failed";
-}
-
 pub struct JournalEntry<'a> {
-    pub kind: &'a str,
-    pub status: &'a str,
+    pub kind: JournalKind,
+    pub status: JournalStatus,
     pub amount_cents: i64,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub description: &'a str,
     pub order_id: Option<OrderId>,
     /// The provider's JSON as it came, or our own JSON describing the step.
@@ -55,6 +42,7 @@ pub fn record_journal_entry(
 /// one lock of the chain head and one multi-row insert: for importing a
 /// history (the benchmark's 100,000 orders). Keys must be new; a taken one
 /// fails the whole batch on the unique constraint.
+#[cfg(feature = "bench")]
 pub fn append_history(
     conn: &mut DbConnection,
     entries: &[(JournalEntry<'_>, chrono::NaiveDateTime)],
@@ -104,10 +92,10 @@ fn new_row<'a>(
 
 /// What a row's hash covers: every column but its id and the hashes.
 struct HashedFields<'a> {
-    kind: &'a str,
+    kind: JournalKind,
     amount_cents: i64,
-    currency: &'a str,
-    status: &'a str,
+    currency: Currency,
+    status: JournalStatus,
     description: &'a str,
     reference_id: Option<i64>,
     metadata: &'a str,
@@ -136,10 +124,10 @@ impl<'a> HashedFields<'a> {
 impl<'a> From<&'a JournalRow> for HashedFields<'a> {
     fn from(row: &'a JournalRow) -> Self {
         Self {
-            kind: &row.kind,
+            kind: row.kind,
             amount_cents: row.amount_cents,
-            currency: &row.currency,
-            status: &row.status,
+            currency: row.currency,
+            status: row.status,
             description: &row.description,
             reference_id: row.reference_id.map(|id| id.0),
             metadata: &row.metadata,
@@ -156,10 +144,10 @@ fn chain_hash(prev_hash: &str, row: &HashedFields<'_>) -> String {
     use sha2::{Digest, Sha256};
     let canonical = serde_json::json!([
         prev_hash,
-        row.kind,
+        row.kind.as_str(),
         row.amount_cents,
-        row.currency,
-        row.status,
+        row.currency.code(),
+        row.status.as_str(),
         row.description,
         row.reference_id,
         row.metadata,
@@ -275,4 +263,35 @@ pub fn verify_chain_from(
         return broken(row_id, "a row without a hash after the chain's head".into());
     }
     Ok((ChainVerdict::Intact { rows: at.rows }, Some(at)))
+}
+
+/// Where the last intact verification got to: the reports page checks only
+/// the rows after it; housekeeping re-checks everything.
+#[derive(Default)]
+pub struct ChainMonitor(std::sync::Mutex<ChainCheckpoint>);
+
+impl ChainMonitor {
+    /// Verifies the chain from the last checkpoint (`full`: from the first
+    /// row) and moves the checkpoint on when it is intact.
+    pub fn verify(&self, conn: &mut DbConnection, full: bool) -> diesel::QueryResult<ChainVerdict> {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let from = if full {
+            ChainCheckpoint::default()
+        } else {
+            lock().clone()
+        };
+        let (verdict, reached) = verify_chain_from(conn, &from)?;
+        let mut checkpoint = lock();
+        match reached {
+            Some(reached) if full || reached.rows > checkpoint.rows => *checkpoint = reached,
+            Some(_) => {}
+            // Broken: later views start from the beginning and show it too.
+            None => *checkpoint = ChainCheckpoint::default(),
+        }
+        Ok(verdict)
+    }
 }

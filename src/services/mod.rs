@@ -1,4 +1,5 @@
-//! Business rules and the transactions that keep them.
+//! Business rules and the transactions that keep them. The order's life
+//! is in `order_lifecycle`; the other services call it, never the reverse.
 
 pub mod accounts;
 pub mod back_office;
@@ -6,10 +7,14 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod demo;
-pub mod fulfillment;
 pub mod journal;
+pub mod order_lifecycle;
+pub mod orders;
 pub mod pricing;
 pub mod promo;
 pub mod promo_admin;
 pub mod reconcile;
+pub mod refunds;
+pub mod stripe_events;
 pub mod student;
+pub mod webhook_inbox;

@@ -4,7 +4,8 @@
 use chrono::NaiveDateTime;
 
 use crate::db::DbConnection;
-use crate::models::promo_code::{PromoCode, PromoRedemption, RELEASED, RESERVED};
+use crate::domain::{Currency, Money, PromoKind, RedemptionStatus};
+use crate::models::promo_code::{PromoCode, PromoRedemption};
 use crate::models::{CourseId, OrderId, UserId};
 use crate::services::pricing::Discount;
 
@@ -24,7 +25,7 @@ pub enum PromoRejection {
     #[error("The promo code {0} has been used up.")]
     UsedUp(String),
     #[error("The promo code {code} needs a subtotal of at least {minimum}.")]
-    BelowMinimum { code: String, minimum: String },
+    BelowMinimum { code: String, minimum: Money },
     #[error("The promo code {0} does not apply to the courses in your cart.")]
     NotForTheseCourses(String),
     #[error("You have already used the promo code {0}.")]
@@ -50,10 +51,10 @@ impl ApplicablePromo {
     pub fn snapshot(&self) -> String {
         serde_json::json!({
             "code": self.promo.code,
-            "kind": self.promo.kind,
+            "kind": self.promo.kind.as_str(),
             "percent_bps": self.promo.percent_bps,
             "amount_cents": self.promo.amount_cents,
-            "currency": self.promo.currency,
+            "currency": self.promo.currency.map(|c| c.code()),
             "courses": self.courses.iter().map(|c| c.0).collect::<Vec<_>>(),
         })
         .to_string()
@@ -70,8 +71,7 @@ pub struct Cart<'a> {
     pub user_id: UserId,
     pub courses: &'a [CourseId],
     pub subtotal_cents: i64,
-    pub currency: &'a str,
-    pub format_money: &'a dyn Fn(i64) -> String,
+    pub currency: Currency,
 }
 
 /// Checks every rule for this cart and user.
@@ -103,10 +103,10 @@ pub fn check(
     {
         return Ok(Err(PromoRejection::UsedUp(shown)));
     }
-    let discount = match (promo.kind.as_str(), promo.percent_bps, promo.amount_cents) {
-        ("percent", Some(bps), _) => Discount::PercentBps(bps),
-        ("fixed", _, Some(amount)) => {
-            if promo.currency.as_deref() != Some(cart.currency) {
+    let discount = match (promo.kind, promo.percent_bps, promo.amount_cents) {
+        (PromoKind::Percent, Some(bps), _) => Discount::PercentBps(bps),
+        (PromoKind::Fixed, _, Some(amount)) => {
+            if promo.currency != Some(cart.currency) {
                 return Ok(Err(PromoRejection::WrongCurrency(shown)));
             }
             Discount::Fixed(amount)
@@ -116,7 +116,7 @@ pub fn check(
     if cart.subtotal_cents < promo.min_subtotal_cents {
         return Ok(Err(PromoRejection::BelowMinimum {
             code: shown,
-            minimum: (cart.format_money)(promo.min_subtotal_cents),
+            minimum: Money::new(promo.min_subtotal_cents, cart.currency),
         }));
     }
     let courses = PromoCode::course_ids(conn, promo.id)?;
@@ -169,7 +169,13 @@ pub fn release_promo_redemption(
     let Some(code_id) = promo_code_id else {
         return Ok(false);
     };
-    if PromoRedemption::transition(conn, order_id, RESERVED, RELEASED, now)? {
+    if PromoRedemption::transition(
+        conn,
+        order_id,
+        RedemptionStatus::Reserved,
+        RedemptionStatus::Released,
+        now,
+    )? {
         PromoCode::give_back_one_use(conn, code_id, now)?;
         return Ok(true);
     }

@@ -6,7 +6,7 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::NaiveDateTime;
 
 use crate::db::{self, DbConnection};
-use crate::domain::{Currency, Money};
+use crate::domain::{Currency, Money, PromoKind};
 use crate::models::course::Course;
 use crate::models::promo_code::{NewPromoCode, PromoCode};
 use crate::models::{CourseId, PromoCodeId, is_unique_violation};
@@ -92,21 +92,21 @@ pub fn create_promo_code(
             "Codes are letters, digits, - and _, at most {MAX_CODE_LEN} characters."
         )));
     }
-    let (kind, percent_bps, amount_cents, code_currency) = match input.kind.as_str() {
-        "percent" => (
-            "percent",
+    let kind = PromoKind::parse(&input.kind)
+        .map_err(|_| invalid("Choose a percentage or a fixed amount.".into()))?;
+    let (percent_bps, amount_cents, code_currency) = match kind {
+        PromoKind::Percent => (
             Some(parse_percent(&input.percent).map_err(invalid)?),
             None,
             None,
         ),
-        "fixed" => {
+        PromoKind::Fixed => {
             let amount = Money::parse_major(&input.amount, currency).map_err(invalid)?;
             if amount.minor == 0 {
                 return Err(invalid("A fixed discount must be more than zero.".into()));
             }
-            ("fixed", None, Some(amount.minor), Some(currency.code()))
+            (None, Some(amount.minor), Some(currency))
         }
-        _ => return Err(invalid("Choose a percentage or a fixed amount.".into())),
     };
     let starts_at = parse_time("The start", &input.starts_at).map_err(invalid)?;
     let ends_at = parse_time("The end", &input.ends_at).map_err(invalid)?;
@@ -168,53 +168,35 @@ pub fn deactivate(conn: &mut DbConnection, id: PromoCodeId) -> diesel::QueryResu
 /// A code as the staff list shows it.
 pub struct PromoRow {
     pub promo: PromoCode,
-    pub discount: String,
-    pub usage: String,
-    pub window: String,
-    pub conditions: String,
+    /// How many courses it is limited to (0: every course).
+    pub course_count: usize,
+    /// The shop's currency, which minimum subtotals are in.
+    pub currency: Currency,
+}
+
+impl PromoRow {
+    /// A fixed discount, as money.
+    pub fn fixed_amount(&self) -> Option<Money> {
+        self.promo
+            .amount_cents
+            .zip(self.promo.currency)
+            .map(|(minor, currency)| Money::new(minor, currency))
+    }
+
+    pub fn min_subtotal(&self) -> Option<Money> {
+        (self.promo.min_subtotal_cents > 0)
+            .then(|| Money::new(self.promo.min_subtotal_cents, self.currency))
+    }
 }
 
 pub fn list(conn: &mut DbConnection, currency: Currency) -> diesel::QueryResult<Vec<PromoRow>> {
-    let money = |minor: i64| Money::new(minor, currency).to_string();
     let mut rows = Vec::new();
     for promo in PromoCode::list(conn)? {
-        let courses = PromoCode::course_ids(conn, promo.id)?;
-        let discount = match (promo.percent_bps, promo.amount_cents) {
-            (Some(bps), _) => format!("{}% off", BigDecimal::from(bps) / BigDecimal::from(100)),
-            (_, Some(amount)) => format!("{} off", money(amount)),
-            _ => "—".into(),
-        };
-        let usage = match promo.max_redemptions {
-            Some(max) => format!("{} / {max}", promo.reserved_count),
-            None => format!("{} / unlimited", promo.reserved_count),
-        };
-        let fmt = |t: Option<NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M").to_string());
-        let window = match (fmt(promo.starts_at), fmt(promo.ends_at)) {
-            (None, None) => "always".into(),
-            (Some(s), None) => format!("from {s}"),
-            (None, Some(e)) => format!("until {e}"),
-            (Some(s), Some(e)) => format!("{s} – {e}"),
-        };
-        let mut conditions = Vec::new();
-        if let Some(limit) = promo.per_user_limit {
-            conditions.push(format!("{limit} per student"));
-        }
-        if promo.min_subtotal_cents > 0 {
-            conditions.push(format!("min. {}", money(promo.min_subtotal_cents)));
-        }
-        if !courses.is_empty() {
-            conditions.push(format!("{} course(s) only", courses.len()));
-        }
+        let course_count = PromoCode::course_ids(conn, promo.id)?.len();
         rows.push(PromoRow {
-            discount,
-            usage,
-            window,
-            conditions: if conditions.is_empty() {
-                "—".into()
-            } else {
-                conditions.join(", ")
-            },
             promo,
+            course_count,
+            currency,
         });
     }
     Ok(rows)

@@ -5,10 +5,10 @@
 use chrono::TimeDelta;
 
 use crate::db::{self, DbPool};
+use crate::domain::IntentStatus;
 use crate::models::order::Order;
-use crate::payments::{IntentStatus, Payments};
-use crate::services::checkout::cancel_pending_order;
-use crate::services::fulfillment::{self, FulfillOutcome};
+use crate::payments::{CancelReason, Payments};
+use crate::services::order_lifecycle::{self as lifecycle, FulfillOutcome};
 
 /// A pending order unpaid this long is given up: its intent is canceled.
 pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(24);
@@ -45,14 +45,14 @@ impl std::fmt::Display for ReconcileReport {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    pool: &DbPool,
-    work: impl FnOnce(&mut db::DbConnection) -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let pool = pool.clone();
-    actix_web::web::block(move || work(&mut *pool.get()?))
-        .await
-        .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
+/// Cancels the order in the database (its intent is canceled already).
+async fn cancel_order(pool: &DbPool, order: Order, reason: &'static str) -> anyhow::Result<bool> {
+    Ok(db::run(pool, move |conn| {
+        db::write_transaction(conn, |conn| {
+            lifecycle::cancel_pending_order(conn, &order, reason, db::now())
+        })
+    })
+    .await??)
 }
 
 /// Sweeps pending orders with a PaymentIntent older than `older_than`.
@@ -62,10 +62,10 @@ pub async fn reconcile(
     older_than: TimeDelta,
 ) -> anyhow::Result<ReconcileReport> {
     let now = db::now();
-    let pending = blocking(pool, move |conn| {
-        Ok(Order::pending_with_intent_before(conn, now - older_than)?)
+    let pending = db::run(pool, move |conn| {
+        Order::pending_with_intent_before(conn, now - older_than)
     })
-    .await?;
+    .await??;
     let mut report = ReconcileReport {
         checked: pending.len(),
         ..ReconcileReport::default()
@@ -86,10 +86,10 @@ pub async fn reconcile(
         match intent.status {
             IntentStatus::Succeeded => {
                 let observed = intent.clone();
-                let outcome = blocking(pool, move |conn| {
-                    Ok(fulfillment::fulfill_payment(conn, &(&observed).into())?)
+                let outcome = db::run(pool, move |conn| {
+                    lifecycle::fulfill_payment(conn, &(&observed).into())
                 })
-                .await?;
+                .await??;
                 match outcome {
                     FulfillOutcome::Fulfilled => report.fulfilled.push(order.number.clone()),
                     FulfillOutcome::Mismatch(problem) => report.disagreements.push(problem),
@@ -98,28 +98,13 @@ pub async fn reconcile(
             }
             IntentStatus::Canceled => {
                 let number = order.number.clone();
-                if blocking(pool, move |conn| {
-                    Ok(db::write_transaction(conn, |conn| {
-                        cancel_pending_order(
-                            conn,
-                            &order,
-                            "payment canceled at the provider",
-                            db::now(),
-                        )
-                    })?)
-                })
-                .await?
-                {
+                if cancel_order(pool, order, "payment canceled at the provider").await? {
                     report.canceled.push(number);
                 }
             }
-            IntentStatus::RequiresPaymentMethod
-            | IntentStatus::RequiresConfirmation
-            | IntentStatus::RequiresAction
-                if now - order.created_at > ABANDONED_AFTER =>
-            {
+            status if status.is_unpaid() && now - order.created_at > ABANDONED_AFTER => {
                 if let Err(e) = payments
-                    .cancel_intent(&intent_id, crate::payments::CancelReason::Abandoned)
+                    .cancel_intent(&intent_id, CancelReason::Abandoned)
                     .await
                 {
                     report.unreachable.push(format!(
@@ -129,13 +114,7 @@ pub async fn reconcile(
                     continue;
                 }
                 let number = order.number.clone();
-                if blocking(pool, move |conn| {
-                    Ok(db::write_transaction(conn, |conn| {
-                        cancel_pending_order(conn, &order, "not paid within 24 hours", db::now())
-                    })?)
-                })
-                .await?
-                {
+                if cancel_order(pool, order, "not paid within 24 hours").await? {
                     report.canceled.push(number);
                 }
             }

@@ -1,162 +1,13 @@
 use diesel::prelude::*;
 use kasir::db::schema::{
-    cart_items, courses, financial_journals, order_items, orders, promo_code_courses, promo_codes,
-    promo_redemptions, sandbox_payment_intents, user_courses, users,
+    cart_items, courses, order_items, orders, promo_codes, promo_redemptions,
+    sandbox_payment_intents, user_courses, users,
 };
 use kasir::db::{self, DbConnection};
 
 use crate::both_backends;
-use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all};
-
-pub fn course_id(conn: &mut DbConnection, slug: &str) -> i64 {
-    courses::table
-        .filter(courses::slug.eq(slug))
-        .select(courses::id)
-        .first(conn)
-        .unwrap()
-}
-
-/// A promo code row, with the defaults of an open, unlimited 10 % code.
-pub struct Promo {
-    pub code: &'static str,
-    pub kind: &'static str,
-    pub percent_bps: Option<i32>,
-    pub amount_cents: Option<i64>,
-    pub starts_at: Option<chrono::NaiveDateTime>,
-    pub ends_at: Option<chrono::NaiveDateTime>,
-    pub max_redemptions: Option<i64>,
-    pub per_user_limit: Option<i64>,
-    pub min_subtotal_cents: i64,
-    pub active: bool,
-    pub courses: Vec<i64>,
-}
-
-impl Default for Promo {
-    fn default() -> Self {
-        Self {
-            code: "SAVE10",
-            kind: "percent",
-            percent_bps: Some(1_000),
-            amount_cents: None,
-            starts_at: None,
-            ends_at: None,
-            max_redemptions: None,
-            per_user_limit: None,
-            min_subtotal_cents: 0,
-            active: true,
-            courses: Vec::new(),
-        }
-    }
-}
-
-pub fn insert_promo(conn: &mut DbConnection, promo: Promo) -> i64 {
-    let now = db::now();
-    let id: i64 = diesel::insert_into(promo_codes::table)
-        .values((
-            promo_codes::code.eq(promo.code),
-            promo_codes::kind.eq(promo.kind),
-            promo_codes::percent_bps.eq(promo.percent_bps),
-            promo_codes::amount_cents.eq(promo.amount_cents),
-            promo_codes::currency.eq(promo.amount_cents.map(|_| "USD")),
-            promo_codes::starts_at.eq(promo.starts_at),
-            promo_codes::ends_at.eq(promo.ends_at),
-            promo_codes::max_redemptions.eq(promo.max_redemptions),
-            promo_codes::per_user_limit.eq(promo.per_user_limit),
-            promo_codes::min_subtotal_cents.eq(promo.min_subtotal_cents),
-            promo_codes::active.eq(promo.active),
-            promo_codes::created_at.eq(now),
-            promo_codes::updated_at.eq(now),
-        ))
-        .returning(promo_codes::id)
-        .get_result(conn)
-        .unwrap();
-    for course in promo.courses {
-        diesel::insert_into(promo_code_courses::table)
-            .values((
-                promo_code_courses::promo_code_id.eq(id),
-                promo_code_courses::course_id.eq(course),
-            ))
-            .execute(conn)
-            .unwrap();
-    }
-    id
-}
-
-#[derive(Queryable, Debug)]
-pub struct OrderRow {
-    pub id: i64,
-    pub number: String,
-    pub status: String,
-    pub subtotal_cents: i64,
-    pub discount_cents: i64,
-    pub total_cents: i64,
-    pub provider: String,
-    pub payment_intent_id: Option<String>,
-    pub promo_code: Option<String>,
-}
-
-pub fn all_orders(conn: &mut DbConnection) -> Vec<OrderRow> {
-    orders::table
-        .order(orders::id.asc())
-        .select((
-            orders::id,
-            orders::number,
-            orders::status,
-            orders::subtotal_cents,
-            orders::discount_cents,
-            orders::total_cents,
-            orders::provider,
-            orders::payment_intent_id,
-            orders::promo_code,
-        ))
-        .load(conn)
-        .unwrap()
-}
-
-pub fn journal_kinds(conn: &mut DbConnection, order_id: i64) -> Vec<(String, i64, String)> {
-    financial_journals::table
-        .filter(financial_journals::reference_id.eq(order_id))
-        .order(financial_journals::id.asc())
-        .select((
-            financial_journals::type_,
-            financial_journals::amount_cents,
-            financial_journals::metadata,
-        ))
-        .load(conn)
-        .unwrap()
-}
-
-impl TestApp {
-    pub async fn add_course(&self, slug: &str) {
-        let id = course_id(&mut self.db.connect(), slug);
-        let response = self
-            .submit("/cart/items", &[("course_id", &id.to_string())])
-            .await;
-        assert_eq!(response.status(), 303, "add {slug}");
-    }
-
-    pub async fn checkout(&self, promo: &str) -> reqwest::Response {
-        self.submit("/checkout", &[("promo_code", promo)]).await
-    }
-
-    /// Checks out and returns the flash messages the cart page then shows.
-    pub async fn checkout_rejected(&self, promo: &str) -> Vec<String> {
-        let response = self.checkout(promo).await;
-        assert_eq!(
-            location(&response),
-            "/cart",
-            "promo {promo:?} should be refused"
-        );
-        select_all(&self.get_html("/cart").await, ".flash")
-    }
-
-    pub async fn student(&self, email: &str) {
-        assert_eq!(
-            self.register(email, "Student", PASSWORD).await.status(),
-            303
-        );
-    }
-}
+use crate::helpers::shop::{Promo, all_orders, course_id, insert_promo, journal_kinds};
+use crate::helpers::{Backend, TestApp, location, select_all};
 
 both_backends! {
     async fn checkout_turns_the_cart_into_a_pending_order_with_snapshot_prices(app: TestApp) {
@@ -582,13 +433,11 @@ fn second_reservation_while_first_is_uncommitted(app: &TestApp) -> (bool, bool, 
     let reserve =
         |conn: &mut DbConnection, (user, order): (UserId, OrderId), hold: Option<&Barrier>| {
             db::write_transaction(conn, |conn| {
-                let format = |m: i64| m.to_string();
                 let cart = promo::Cart {
                     user_id: user,
                     courses: &[],
                     subtotal_cents: 100,
-                    currency: "USD",
-                    format_money: &format,
+                    currency: kasir::domain::Currency::parse("USD").unwrap(),
                 };
                 let outcome = match promo::check(conn, "LAST", &cart, db::now())? {
                     Ok(applicable) => {

@@ -12,8 +12,8 @@ use kasir::db::schema::{
 use kasir::db::{self, DbConnection};
 use stripe_webhook::Webhook;
 
+use crate::helpers::events::intent_event;
 use crate::helpers::{Backend, TestDb, csrf_from, test_settings};
-use crate::webhooks::intent_event;
 
 const ORDERS: usize = 40;
 const SECRET_KEY: &str = "crash-test-secret-key-that-is-long-enough-for-the-cookie-signing-1234";
@@ -267,8 +267,8 @@ async fn a_server_killed_mid_burst_loses_and_doubles_nothing_on_postgres() {
 /// SIGKILL, then tried again after a restart: no order without its lines,
 /// no promo use counted that is not held, one open order per student.
 async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
-    use crate::checkout::{Promo, course_id, insert_promo};
     use crate::helpers::PASSWORD;
+    use crate::helpers::shop::{Promo, course_id, insert_promo};
     use crate::instances::Browser;
     use kasir::db::schema::{promo_codes, promo_redemptions};
 

@@ -12,10 +12,10 @@ use kasir::db::schema::{financial_journals, orders, promo_codes, promo_redemptio
 use kasir::services::journal::{ChainVerdict, verify_chain};
 use stripe_webhook::Webhook;
 
-use crate::checkout::{Promo, course_id, insert_promo};
 use crate::crash::{free_port, start_server_with, wait_healthy};
+use crate::helpers::events::intent_event;
+use crate::helpers::shop::{Promo, course_id, insert_promo};
 use crate::helpers::{Backend, PASSWORD, TestDb, csrf_from, location, navbar_user, test_settings};
-use crate::webhooks::intent_event;
 
 const SECRET_KEY: &str = "two-instances-secret-key-long-enough-for-cookie-signing-0123456789";
 

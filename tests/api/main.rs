@@ -7,6 +7,7 @@ mod journal;
 mod properties;
 
 mod accounts;
+mod architecture;
 mod back_office;
 mod cart;
 mod catalog;

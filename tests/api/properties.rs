@@ -13,18 +13,20 @@ use kasir::db::schema::{
     users,
 };
 use kasir::db::{self, DbConnection};
-use kasir::domain::Currency;
+use kasir::domain::{Currency, Provider};
 use kasir::models::{CourseId, OrderId, UserId};
 use kasir::payments::webhook::Envelope;
 use kasir::payments::{IntentStatus, ProviderIntent};
 use kasir::services::cart::{self, CartOwner};
-use kasir::services::checkout::{self, CheckoutOutcome, CheckoutRequest};
-use kasir::services::fulfillment::{self, EventError, ObservedIntent};
 use kasir::services::journal::{ChainVerdict, verify_chain};
+use kasir::services::order_lifecycle::{
+    self as lifecycle, CheckoutError, CheckoutOutcome, CheckoutRequest, EventError, ObservedIntent,
+};
+use kasir::services::webhook_inbox::{self, Verified};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::checkout::{Promo, insert_promo};
+use crate::helpers::shop::{Promo, insert_promo};
 use crate::helpers::{Backend, TestDb};
 
 /// Students (one order each) per history.
@@ -142,17 +144,29 @@ fn demo_course_ids(conn: &mut DbConnection) -> Vec<CourseId> {
         .unwrap()
 }
 
+/// The user's pending orders: here the provider is this test, which
+/// settles them (their intents can no longer be paid) when asked.
+fn lifecycle_pending(conn: &mut DbConnection, user: UserId) -> Vec<OrderId> {
+    kasir::models::order::Order::pending_for_user(conn, user)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect()
+}
+
 /// Checks the cart out (a code that has run out is dropped, as the student
 /// would) and starts its payment; the order, unless the cart was empty.
 fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Option<Placed> {
+    let settled = lifecycle_pending(conn, user);
     let request = |promo: Option<usize>| CheckoutRequest {
         user_id: user,
         promo_code: promo.map(|p| PROMOS[p].0.to_owned()),
         currency: usd(),
-        provider: "stripe",
+        provider: Provider::Stripe,
+        settled: settled.clone(),
     };
-    let outcome = match checkout::place_order(conn, &request(promo)) {
-        Err(checkout::CheckoutError::Promo(_)) => checkout::place_order(conn, &request(None)),
+    let outcome = match lifecycle::place_order(conn, &request(promo)) {
+        Err(CheckoutError::Promo(_)) => lifecycle::place_order(conn, &request(None)),
         other => other,
     };
     let CheckoutOutcome::Placed(placed) = outcome.unwrap() else {
@@ -160,7 +174,7 @@ fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Opt
     };
     let order = placed.order;
     let intent = format!("pi_prop_{}", order.id.0);
-    let ours = checkout::attach_payment_intent(
+    let ours = lifecycle::attach_payment_intent(
         conn,
         order.id,
         &ProviderIntent {
@@ -319,18 +333,20 @@ fn apply(conn: &mut DbConnection, order: &Placed, happening: Happening, won: boo
             id: &order.intent,
             amount: order.total,
             currency: "usd",
-            status: "succeeded",
+            status: IntentStatus::Succeeded,
+            charge_id: None,
             raw_json: "{}",
             event_id: None,
         };
-        fulfillment::fulfill_payment(conn, &observed).unwrap();
+        lifecycle::fulfill_payment(conn, &observed).unwrap();
         return true;
     };
-    let envelope: Envelope = serde_json::from_str(&raw).unwrap();
-    match fulfillment::receive_event(conn, &envelope, &raw) {
+    let event: Envelope = serde_json::from_str(&raw).unwrap();
+    let kind = event.kind.clone();
+    match webhook_inbox::receive(conn, &Verified { event, raw }, false) {
         Ok(_) => true,
         Err(EventError::NotReady(_)) => false,
-        Err(e) => panic!("{} failed: {e}", envelope.kind),
+        Err(e) => panic!("{kind} failed: {e}"),
     }
 }
 
@@ -727,10 +743,14 @@ fn hostile_events_are_answered_and_never_break_the_money_invariants() {
                 }
                 place_orders(&mut conn, &purchases);
                 for raw in &events {
-                    let Ok(envelope) = serde_json::from_str::<Envelope>(raw) else {
+                    let Ok(event) = serde_json::from_str::<Envelope>(raw) else {
                         continue;
                     };
-                    match fulfillment::receive_event(&mut conn, &envelope, raw) {
+                    let verified = Verified {
+                        event,
+                        raw: raw.clone(),
+                    };
+                    match webhook_inbox::receive(&mut conn, &verified, false) {
                         Ok(_) | Err(EventError::NotReady(_) | EventError::Unreadable(_)) => {}
                         Err(EventError::Database(e)) => {
                             return Err(TestCaseError::fail(format!("{raw}: database error {e}")));

@@ -2,25 +2,8 @@ use diesel::prelude::*;
 use kasir::db::schema::{promo_code_courses, promo_codes};
 
 use crate::both_backends;
-use crate::checkout::course_id;
-use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all};
-
-impl TestApp {
-    pub async fn staff(&self, email: &str) {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
-            .args(["create-staff", "--email", email, "--password", PASSWORD])
-            .env("DATABASE_URL", &self.db.url)
-            .env("SECRET_KEY", "k".repeat(64))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(self.login(email, PASSWORD).await.status(), 303);
-    }
-}
+use crate::helpers::shop::course_id;
+use crate::helpers::{Backend, TestApp, location, select_all};
 
 both_backends! {
     async fn staff_pages_refuse_students_and_send_visitors_to_log_in(app: TestApp) {

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::checkout::{all_orders, journal_kinds};
+use crate::helpers::shop::{all_orders, journal_kinds};
 use crate::helpers::{
     Backend, StripeToday, TestApp, localstripe_url, location, select_all, stripe_overrides,
 };
 
-const SECRET: &str = "sk_test_kasir";
+use crate::helpers::stripe::{SECRET, pay_with_test_card, pay_with_test_card_at};
 
 async fn stripe_get(path: &str) -> serde_json::Value {
     reqwest::Client::new()
@@ -21,12 +21,6 @@ async fn stripe_get(path: &str) -> serde_json::Value {
         .json()
         .await
         .unwrap()
-}
-
-/// Pays the intent with 4242 through localstripe's API (a payment method,
-/// attached, then confirm), as a browser with real Stripe.js would.
-pub async fn pay_with_test_card(intent_id: &str) -> serde_json::Value {
-    pay_with_test_card_at(localstripe_url(), intent_id).await
 }
 
 #[actix_web::test]
@@ -346,45 +340,4 @@ async fn the_contract_proxy_refuses_what_today_s_stripe_refuses() {
 
 fn stripe_today_shared() -> &'static StripeToday {
     crate::helpers::stripe_today()
-}
-
-/// [`pay_with_test_card`] on the instance at `base`.
-async fn pay_with_test_card_at(base: &str, intent_id: &str) -> serde_json::Value {
-    let post = |path: String, form: Vec<(&'static str, String)>| async move {
-        let response = reqwest::Client::new()
-            .post(format!("{base}{path}"))
-            .bearer_auth(SECRET)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json::<serde_json::Value>().await.unwrap()
-    };
-    let method = post(
-        "/v1/payment_methods".into(),
-        vec![
-            ("type", "card".into()),
-            ("card[number]", "4242424242424242".into()),
-            ("card[exp_month]", "12".into()),
-            ("card[exp_year]", "2040".into()),
-            ("card[cvc]", "123".into()),
-        ],
-    )
-    .await;
-    let method_id = method["id"].as_str().unwrap().to_owned();
-    post(
-        format!("/v1/payment_intents/{intent_id}"),
-        vec![("payment_method", method_id)],
-    )
-    .await;
-    post(
-        format!("/v1/payment_intents/{intent_id}/confirm"),
-        Vec::new(),
-    )
-    .await
 }

@@ -123,7 +123,7 @@ both_backends! {
             .select((kasir::db::schema::orders::id, kasir::db::schema::orders::payment_intent_id.assume_not_null()))
             .first(&mut conn)
             .unwrap();
-        let failed = crate::webhooks::intent_event("evt_xss", "payment_intent.payment_failed", &intent, 8_900, order_id, Some(PAYLOAD));
+        let failed = crate::helpers::events::intent_event("evt_xss", "payment_intent.payment_failed", &intent, 8_900, order_id, Some(PAYLOAD));
         assert_eq!(app.deliver(&failed).await.status(), 200);
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;

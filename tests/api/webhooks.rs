@@ -10,107 +10,9 @@ use kasir::db::{self, DbConnection};
 use stripe_webhook::Webhook;
 
 use crate::both_backends;
-use crate::checkout::{Promo, all_orders, course_id, insert_promo};
+use crate::helpers::events::{charge_refunded, dispute_event, intent_event, now};
+use crate::helpers::shop::{Promo, all_orders, course_id, insert_promo};
 use crate::helpers::{Backend, TestApp, localstripe_url, location, select_all};
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// A PaymentIntent event in Stripe's shape, with fields we do not read.
-pub(crate) fn intent_event(
-    event_id: &str,
-    kind: &str,
-    intent: &str,
-    amount: i64,
-    order_id: i64,
-    error: Option<&str>,
-) -> String {
-    serde_json::json!({
-        "id": event_id,
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": now(),
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null },
-        "type": kind,
-        "data": { "object": {
-            "id": intent,
-            "object": "payment_intent",
-            "amount": amount,
-            "amount_received": amount,
-            "currency": "usd",
-            "status": if kind == "payment_intent.succeeded" { "succeeded" } else { "requires_payment_method" },
-            "metadata": { "kasir_order_id": order_id.to_string() },
-            "last_payment_error": error.map(|m| serde_json::json!({ "message": m, "code": "card_declined" })),
-            "a_field_from_the_future": { "nested": [1, 2, 3] }
-        }}
-    })
-    .to_string()
-}
-
-fn charge_refunded(event_id: &str, intent: &str, amount_refunded: i64) -> String {
-    serde_json::json!({
-        "id": event_id, "object": "event", "type": "charge.refunded", "created": now(),
-        "data": { "object": {
-            "id": format!("ch_{intent}"), "object": "charge", "payment_intent": intent,
-            "amount": 999_999, "amount_refunded": amount_refunded, "currency": "usd", "refunded": false
-        }}
-    })
-    .to_string()
-}
-
-fn dispute_event(event_id: &str, kind: &str, intent: &str, amount: i64, status: &str) -> String {
-    serde_json::json!({
-        "id": event_id, "object": "event", "type": kind, "created": now(),
-        "data": { "object": {
-            "id": format!("dp_{intent}"), "object": "dispute", "charge": format!("ch_{intent}"),
-            "payment_intent": intent, "amount": amount, "currency": "usd", "status": status, "reason": "fraudulent"
-        }}
-    })
-    .to_string()
-}
-
-impl TestApp {
-    /// Posts a webhook signed the way Stripe's own SDK signs.
-    pub(crate) async fn deliver(&self, body: &str) -> reqwest::Response {
-        let header = Webhook::generate_test_header(body, &self.webhook_secret, None);
-        self.deliver_with(body, Some(&header)).await
-    }
-
-    async fn deliver_with(&self, body: &str, signature: Option<&str>) -> reqwest::Response {
-        let mut request = self
-            .new_client()
-            .post(self.url("/webhooks/stripe"))
-            .header("Content-Type", "application/json")
-            .body(body.to_owned());
-        if let Some(signature) = signature {
-            request = request.header("Stripe-Signature", signature);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// A student with a pending order for the given courses; returns
-    /// (order id, PaymentIntent id, total).
-    async fn pending_order(&self, email: &str, slugs: &[&str]) -> (i64, String, i64) {
-        self.student(email).await;
-        for slug in slugs {
-            self.add_course(slug).await;
-        }
-        let response = self.checkout("").await;
-        let number = location(&response)
-            .trim_start_matches("/checkout/")
-            .to_owned();
-        let mut conn = self.db.connect();
-        let (id, intent, total): (i64, Option<String>, i64) = orders::table
-            .filter(orders::number.eq(number))
-            .select((orders::id, orders::payment_intent_id, orders::total_cents))
-            .first(&mut conn)
-            .unwrap();
-        (id, intent.unwrap(), total)
-    }
-}
 
 fn journal(conn: &mut DbConnection, order: i64) -> Vec<(String, i64)> {
     financial_journals::table
@@ -144,7 +46,7 @@ fn inbox_count(conn: &mut DbConnection) -> i64 {
 both_backends! {
     async fn only_correctly_signed_recent_events_are_accepted(app: TestApp) {
         let mut conn = app.db.connect();
-        let body = intent_event("evt_sig", "some.event", "pi_x", 100, 1, None);
+        let body = intent_event("evt_sig", "payment_intent.processing", "pi_x", 100, 1, None);
         let t = now();
         let good = Webhook::generate_test_header(&body, &app.webhook_secret, Some(t));
         let v1 = good.split("v1=").nth(1).unwrap().to_owned();
@@ -272,7 +174,13 @@ both_backends! {
             .set(orders::payment_intent_id.eq(None::<String>))
             .execute(&mut conn)
             .unwrap();
-        let body = intent_event("evt_early", "payment_intent.succeeded", &intent, total, order, None);
+        let installation: String = kasir::db::schema::installation::table
+            .select(kasir::db::schema::installation::installation_id)
+            .first(&mut conn)
+            .unwrap();
+        let mut early: serde_json::Value = serde_json::from_str(&intent_event("evt_early", "payment_intent.succeeded", &intent, total, order, None)).unwrap();
+        early["data"]["object"]["metadata"]["kasir_installation"] = installation.into();
+        let body = early.to_string();
         assert_eq!(app.deliver(&body).await.status(), 409);
         let (attempts, error): (i32, Option<String>) = webhook_events::table
             .find("evt_early")
@@ -300,12 +208,12 @@ both_backends! {
         app.deliver(&intent_event("evt_paid", "payment_intent.succeeded", &intent, total, order, None)).await;
         assert_eq!(active_grants(&mut conn), 2);
 
-        assert_eq!(app.deliver(&charge_refunded("evt_r1", &intent, 1_000)).await.status(), 200);
+        assert_eq!(app.deliver(&charge_refunded("evt_r1", &intent, total, 1_000)).await.status(), 200);
         assert_eq!(status_of(&mut conn, order), "partially_refunded");
         assert_eq!(active_grants(&mut conn), 2, "a partial refund keeps access");
         // The same refund again (a new event id, the same cumulative amount).
-        app.deliver(&charge_refunded("evt_r1_again", &intent, 1_000)).await;
-        app.deliver(&charge_refunded("evt_r2", &intent, total)).await;
+        app.deliver(&charge_refunded("evt_r1_again", &intent, total, 1_000)).await;
+        app.deliver(&charge_refunded("evt_r2", &intent, total, total)).await;
         assert_eq!(status_of(&mut conn, order), "refunded");
         let refunds: Vec<i64> = journal(&mut conn, order).into_iter().filter(|(k, _)| k == "refund").map(|(_, a)| a).collect();
         assert_eq!(refunds, vec![1_000, total - 1_000], "one row per new amount, summing to the total");
@@ -347,7 +255,7 @@ both_backends! {
             ))
             .execute(&mut conn)
             .unwrap();
-        app.deliver(&charge_refunded("evt_refund", &intent, total)).await;
+        app.deliver(&charge_refunded("evt_refund", &intent, total, total)).await;
         assert_eq!(status_of(&mut conn, order), "refunded");
         let granted_by: Vec<Option<i64>> = user_courses::table
             .filter(user_courses::revoked_at.is_null())
@@ -479,7 +387,7 @@ async fn localstripe_delivers_a_signed_success_that_fulfils_the_order() {
         .unwrap();
     assert!(registered.status().is_success());
 
-    crate::stripe::pay_with_test_card(&intent).await;
+    crate::helpers::stripe::pay_with_test_card(&intent).await;
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while status_of(&mut conn, order) != "paid" {

@@ -75,6 +75,6 @@ test('without JavaScript the forms still work', async () => {
   const card = page.locator('.course-card', { hasText: 'UX Design Foundations' });
   await Promise.all([page.waitForNavigation(), card.getByRole('button', { name: 'Add to cart' }).click()]);
   assert.equal(await page.locator('#cart-count').innerText(), '1');
-  assert.match(await page.locator('.flash-success').innerText(), /UX Design Foundations is in your cart/);
+  assert.match(await page.locator('.flash-ok').innerText(), /UX Design Foundations is in your cart/);
   await context.close();
 });

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { SCREENSHOTS, launchBrowser, startKasir } from './server.mjs';
+import { SCREENSHOTS, launchBrowser, startKasir, watch } from './server.mjs';
 
 let kasir;
 let browser;
@@ -19,18 +19,9 @@ after(async () => {
   await kasir?.stop();
 });
 
-function watchConsole(page) {
-  const problems = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(msg.text());
-  });
-  page.on('pageerror', (err) => problems.push(err.message));
-  return problems;
-}
-
 test('the catalog shows the demo courses, prices and an empty cart counter', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems = watchConsole(page);
+  const problems = watch(page);
   const response = await page.goto(kasir.url + '/');
   assert.equal(response.status(), 200);
 
@@ -76,7 +67,7 @@ test('the Content-Security-Policy stops an inline script in a real browser', asy
 
 test('a student signs up from the navbar, sees their name, and logs out', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems = watchConsole(page);
+  const problems = watch(page);
   await page.goto(kasir.url + '/');
   await page.click('text=Sign up');
   await page.fill('#name', 'Ada Lovelace');
@@ -86,7 +77,7 @@ test('a student signs up from the navbar, sees their name, and logs out', async 
   await Promise.all([page.waitForURL(kasir.url + '/'), page.click('button[type=submit]')]);
 
   assert.equal(await page.locator('.nav-user').innerText(), 'Ada Lovelace');
-  assert.match(await page.locator('.flash-success').innerText(), /Welcome to kasir/);
+  assert.match(await page.locator('.flash-ok').innerText(), /Welcome to kasir/);
 
   await page.click('text=Rust for Web Developers');
   assert.equal(await page.locator('h1').innerText(), 'Rust for Web Developers');

@@ -3,9 +3,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { SCREENSHOTS, launchBrowser, startKasir, startStripe } from './server.mjs';
+import { PASSWORD, SCREENSHOTS, addToCart, launchBrowser, logIn, startKasir, startStripe, signUp, watch } from './server.mjs';
 
-const PASSWORD = 'correct horse battery';
 let browser;
 
 before(async () => {
@@ -17,37 +16,13 @@ after(async () => {
   await browser?.close();
 });
 
-function watch(page) {
-  const problems = [];
-  page.on('pageerror', (err) => problems.push(err.message));
-  page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
-  return problems;
-}
-
-async function signUp(page, url, email) {
-  await page.goto(url + '/register');
-  await page.fill('#name', 'Ada Lovelace');
-  await page.fill('#email', email);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL(url + '/'), page.click('button[type=submit]')]);
-}
-
-async function addToCart(page, title) {
-  const card = page.locator('.course-card', { hasText: title });
-  await card.getByRole('button', { name: 'Add to cart' }).click();
-  await card.locator('.tag-in-cart').waitFor();
-}
-
 test('sandbox: staff makes a code, a student pays with 4242 and sees the result', async () => {
   const kasir = await startKasir();
   try {
     kasir.createStaff('boss@example.com', PASSWORD);
     const staff = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const staffPage = await staff.newPage();
-    await staffPage.goto(kasir.url + '/login');
-    await staffPage.fill('#email', 'boss@example.com');
-    await staffPage.fill('#password', PASSWORD);
-    await Promise.all([staffPage.waitForURL(kasir.url + '/'), staffPage.click('button[type=submit]')]);
+    await logIn(staffPage, kasir.url, 'boss@example.com');
     await staffPage.click('text=Back office');
     await staffPage.click('.tabs >> text=Promo codes');
     await staffPage.fill('#code', 'launch20');

@@ -114,3 +114,46 @@ export async function startStripe({ settleSeconds } = {}) {
     },
   };
 }
+
+/** Every test account's password. */
+export const PASSWORD = 'correct horse battery';
+
+/** Collects the page's console errors and uncaught exceptions. */
+export function watch(page) {
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
+  return problems;
+}
+
+/** Registers through the form and lands on the catalog, logged in. */
+export async function signUp(page, url, email, name = 'Ada Lovelace') {
+  await page.goto(url + '/register');
+  await page.fill('#name', name);
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(url + '/'), page.click('button[type=submit]')]);
+}
+
+/** Logs in through the form and lands on the catalog. */
+export async function logIn(page, url, email) {
+  await page.goto(url + '/login');
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(url + '/'), page.click('button[type=submit]')]);
+}
+
+/** Adds a course from the catalog page and waits for the "In cart" tag. */
+export async function addToCart(page, title) {
+  const card = page.locator('.course-card', { hasText: title });
+  await card.getByRole('button', { name: 'Add to cart' }).click();
+  await card.locator('.tag-in-cart').waitFor();
+}
+
+/** Types a test card into the sandbox form and pays. */
+export async function payInSandbox(page, number, { expect = /\/complete$/ } = {}) {
+  await page.fill('#card_number', number);
+  await page.fill('#expiry', '12/40');
+  await page.fill('#cvc', '123');
+  await Promise.all([page.waitForURL(expect), page.click('button:has-text("Pay")')]);
+}

@@ -1,3 +1,4 @@
+DROP TABLE sandbox_refunds;
 DROP TABLE refunds;
 ALTER TABLE orders DROP COLUMN refunds_as_of;
 ALTER TABLE orders DROP COLUMN dispute_status;

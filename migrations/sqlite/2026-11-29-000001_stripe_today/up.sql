@@ -47,3 +47,13 @@ CREATE TABLE refunds (
     updated_at          TIMESTAMP NOT NULL
 );
 CREATE INDEX refunds_order ON refunds (order_id);
+
+-- The sandbox provider's refunds, one per idempotency key, as Stripe keeps
+-- them: a retried refund request returns the first refund.
+CREATE TABLE sandbox_refunds (
+    id                TEXT PRIMARY KEY,
+    payment_intent_id TEXT NOT NULL REFERENCES sandbox_payment_intents (id),
+    amount            BIGINT NOT NULL CHECK (amount > 0),
+    idempotency_key   TEXT NOT NULL UNIQUE,
+    created_at        TIMESTAMP NOT NULL
+);

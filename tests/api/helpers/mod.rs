@@ -1,5 +1,14 @@
 //! Spawns the real application on port 0, on a fresh database of the
-//! chosen engine, and talks to it over HTTP with a cookie jar.
+//! chosen engine, and talks to it over HTTP with a cookie jar
+//! (zero2prod's `TestApp`). What tests do with it lives beside: `shop`
+//! (students, carts, checkouts, staff), `events` (Stripe's events, signed
+//! and delivered), `stripe` (localstripe behind today's API contract).
+
+pub mod events;
+pub mod shop;
+pub mod stripe;
+
+pub use stripe::{StripeToday, localstripe_url, stripe_overrides, stripe_today};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -104,100 +113,6 @@ impl Drop for TestDb {
             }
         }
     }
-}
-
-/// localstripe behind the contract proxy of `tests/stripe/stripe_today.py`:
-/// a stateful fake Stripe that answers 400, as Stripe does, to any
-/// parameter stripe-python (today's API) does not define, and records every
-/// request. The proxy binds its own free port and reports it; it exits when
-/// this process ends (its standard input closes).
-pub struct StripeToday {
-    pub url: String,
-    /// The stripe-python release that holds the contract, and its API version.
-    pub stripe_python: String,
-    pub api_version: String,
-    _child: std::sync::Mutex<std::process::Child>,
-}
-
-impl StripeToday {
-    /// A new instance (its own state and records); `settle_seconds` keeps
-    /// bank debits `processing` that long.
-    pub fn start(settle_seconds: Option<f64>) -> Self {
-        use std::io::BufRead;
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/stripe_today.py");
-        let mut command = std::process::Command::new("python3");
-        command.arg(script);
-        if let Some(seconds) = settle_seconds {
-            command.args(["--settle-seconds", &seconds.to_string()]);
-        }
-        let mut child = command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("start tests/stripe/stripe_today.py (pip install localstripe stripe)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("stripe_today.py reports its address");
-        let ready: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("stripe_today.py did not start ({e}): {line:?}"));
-        Self {
-            url: ready["url"].as_str().expect("url").to_owned(),
-            stripe_python: ready["stripe_python"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            api_version: ready["api_version"].as_str().unwrap_or_default().to_owned(),
-            _child: std::sync::Mutex::new(child),
-        }
-    }
-
-    /// Every request the proxy saw, in order.
-    pub async fn requests(&self) -> Vec<serde_json::Value> {
-        reqwest::get(format!("{}/_contract/requests", self.url))
-            .await
-            .expect("contract proxy answers")
-            .json()
-            .await
-            .expect("JSON")
-    }
-
-    /// `Stripe-Signature` for `payload`, made by stripe-python's own signer.
-    pub async fn sign(&self, payload: &str, secret: &str) -> String {
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/_contract/sign", self.url))
-            .json(&serde_json::json!({ "payload": payload, "secret": secret }))
-            .send()
-            .await
-            .expect("contract proxy answers")
-            .json()
-            .await
-            .expect("JSON");
-        answer["header"].as_str().expect("header").to_owned()
-    }
-}
-
-/// The instance this test process shares.
-pub fn stripe_today() -> &'static StripeToday {
-    static SHARED: std::sync::OnceLock<StripeToday> = std::sync::OnceLock::new();
-    SHARED.get_or_init(|| StripeToday::start(None))
-}
-
-/// The shared instance's address.
-pub fn localstripe_url() -> &'static str {
-    &stripe_today().url
-}
-
-pub fn stripe_overrides(api_base: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("STRIPE_SECRET_KEY", "sk_test_kasir".to_owned()),
-        ("STRIPE_PUBLISHABLE_KEY", "pk_test_kasir".to_owned()),
-        ("STRIPE_WEBHOOK_SECRET", "whsec_kasir".to_owned()),
-        ("STRIPE_API_BASE", api_base.to_owned()),
-        ("STRIPE_JS_URL", format!("{api_base}/js.stripe.com/v3/")),
-    ]
 }
 
 /// The app's server, on a thread and runtime of its own. Dropping the guard

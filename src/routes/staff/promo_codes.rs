@@ -1,4 +1,4 @@
-//! The staff back office. Every handler checks the role on the server.
+//! Promo codes: the list with their use, create, deactivate.
 
 use actix_session::SessionExt;
 use actix_web::http::StatusCode;
@@ -6,12 +6,14 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::{CsrfForm, NoFields};
-use super::layout::{Layout, Viewer, render, see_other};
-use super::{AppState, with_db};
+use super::filters;
+use crate::domain::PromoKind;
 use crate::error::AppError;
 use crate::models::PromoCodeId;
 use crate::models::course::Course;
+use crate::routes::csrf::{CsrfForm, NoFields};
+use crate::routes::layout::{Layout, Viewer, render, see_other};
+use crate::routes::{AppState, with_db};
 use crate::services::promo_admin::{self, PromoAdminError, PromoInput, PromoRow};
 use crate::session::{AppSession, FlashLevel};
 
@@ -22,6 +24,31 @@ struct PromoCodesPage {
     codes: Vec<PromoRow>,
     courses: Vec<Course>,
     error: Option<String>,
+}
+
+impl PromoCodesPage {
+    fn kinds(&self) -> &'static [PromoKind] {
+        PromoKind::ALL
+    }
+
+    /// The limits of a code, in a few words ("1 per student, min. $50.00").
+    fn conditions(&self, row: &PromoRow) -> String {
+        let mut parts = Vec::new();
+        if let Some(limit) = row.promo.per_user_limit {
+            parts.push(format!("{limit} per student"));
+        }
+        if let Some(minimum) = row.min_subtotal() {
+            parts.push(format!("min. {minimum}"));
+        }
+        if row.course_count > 0 {
+            parts.push(format!("{} course(s) only", row.course_count));
+        }
+        if parts.is_empty() {
+            "—".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 async fn promo_page(

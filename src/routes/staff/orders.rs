@@ -1,0 +1,166 @@
+//! The invoice history, an order's story, and the refund action.
+
+use actix_session::SessionExt;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::filters;
+use crate::domain::{Money, OrderStatus};
+use crate::error::AppError;
+use crate::routes::csrf::CsrfForm;
+use crate::routes::layout::{Layout, Viewer, render, see_other};
+use crate::routes::{AppState, with_db};
+use crate::services::back_office::invoices::{self, OrderStory};
+use crate::services::back_office::order_search::{self, OrderFilter, OrderList};
+use crate::services::refunds::{self, RefundError, RefundRequest};
+use crate::session::{AppSession, FlashLevel};
+
+#[derive(Template)]
+#[template(path = "staff/orders.html")]
+struct StaffOrdersPage {
+    layout: Layout,
+    filter: OrderFilter,
+    list: Option<OrderList>,
+    error: Option<String>,
+}
+
+impl StaffOrdersPage {
+    /// The query string for another page of the same filters.
+    fn page_query(&self, page: i64) -> String {
+        let f = &self.filter;
+        serde_urlencoded::to_string([
+            ("status", f.status.as_str()),
+            ("from", f.from.as_str()),
+            ("to", f.to.as_str()),
+            ("email", f.email.as_str()),
+            ("number", f.number.as_str()),
+            ("promo", f.promo.as_str()),
+            ("page", page.to_string().as_str()),
+        ])
+        .unwrap_or_default()
+    }
+
+    fn statuses(&self) -> &'static [OrderStatus] {
+        OrderStatus::ALL
+    }
+}
+
+#[get("/staff/orders")]
+pub(super) async fn staff_orders(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    query: web::Query<OrderFilter>,
+) -> Result<HttpResponse, AppError> {
+    viewer.require_staff(&req)?;
+    let filter = query.into_inner();
+    let (status, list, error) = match filter.parse() {
+        Ok(wanted) => {
+            let currency = state.settings.currency;
+            let list = with_db(&state, move |conn| {
+                order_search::staff_orders(conn, &wanted, currency)
+            })
+            .await??;
+            (StatusCode::OK, Some(list), None)
+        }
+        Err(message) => (StatusCode::BAD_REQUEST, None, Some(message)),
+    };
+    render(
+        status,
+        &StaffOrdersPage {
+            layout: Layout::new(&req, &viewer),
+            filter,
+            list,
+            error,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "staff/order.html")]
+struct StaffOrderPage {
+    layout: Layout,
+    story: OrderStory,
+    /// What is left to refund; nothing when the order cannot be refunded.
+    refundable: Option<Money>,
+}
+
+#[get("/staff/orders/{order_number}")]
+pub(super) async fn staff_order(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let staff = viewer.require_staff(&req)?.id;
+    let number = path.into_inner();
+    let story = with_db(&state, move |conn| {
+        invoices::order_story(conn, &number, staff)
+    })
+    .await??
+    .ok_or(AppError::NotFound)?;
+    let left = refunds::refundable(&story.invoice.view.order);
+    render(
+        StatusCode::OK,
+        &StaffOrderPage {
+            layout: Layout::new(&req, &viewer),
+            refundable: (left.minor > 0).then_some(left),
+            story,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RefundForm {
+    #[serde(default)]
+    amount_cents: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Asks the provider to refund; the refund row, the order's status and the
+/// end of access follow from the provider's `charge.refunded` event.
+#[post("/staff/orders/{order_number}/refund")]
+pub(super) async fn refund_order(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: CsrfForm<RefundForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = viewer.require_staff(&req)?;
+    let staff_email = staff.email.clone();
+    let number = path.into_inner();
+    let back = format!("/staff/orders/{number}");
+    let request = RefundRequest {
+        number,
+        amount_cents: form.0.amount_cents,
+        reason: form.0.reason,
+        staff: staff.id,
+    };
+    let outcome =
+        refunds::request_refund(&state.payments, &state.pool, &state.inbox, request).await;
+    let session = req.get_session();
+    let session = AppSession(&session);
+    match outcome {
+        Ok(amount) => session.flash(
+            FlashLevel::Success,
+            format!(
+                "Refund of {} minor units requested by {staff_email}. It shows here once the provider confirms it.",
+                amount.minor
+            ),
+        ),
+        Err(RefundError::NotFound) => return Err(AppError::NotFound),
+        Err(RefundError::Invalid(message)) => return Err(AppError::BadRequest(message)),
+        Err(RefundError::NotRefundable(message)) => return Err(AppError::Conflict(message)),
+        Err(RefundError::Provider(e)) => {
+            tracing::warn!(error = %e, "refund refused by the provider");
+            session.flash(FlashLevel::Error, format!("The provider did not refund: {e}"));
+        }
+        Err(RefundError::Database(e)) => return Err(e.into()),
+        Err(RefundError::Unavailable(e)) => return Err(e.into()),
+    }
+    Ok(see_other(&back))
+}

@@ -1,0 +1,135 @@
+//! An order's invoice, and its whole story for staff: the journal trail,
+//! the webhook events, the access it gave.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::escape_like;
+use super::journal_queries::{JournalLine, with_running_sum};
+use crate::db::DbConnection;
+use crate::db::schema::{courses, user_courses, users, webhook_events};
+use crate::domain::{AccessEnd, JournalKind, Money};
+use crate::models::UserId;
+use crate::models::journal::JournalRow;
+use crate::models::order::Order;
+use crate::models::webhook_event::WebhookEvent;
+use crate::services::orders::OrderView;
+
+/// The order as its invoice shows it.
+pub struct Invoice {
+    pub view: OrderView,
+    pub customer_name: String,
+    pub customer_email: String,
+    /// When and how much (positive) was refunded.
+    pub refunds: Vec<(NaiveDateTime, Money)>,
+    /// Negative: everything refunded, when anything was.
+    pub refunded: Option<Money>,
+    pub balance: Money,
+}
+
+/// The invoice of `number`, if `viewer` may see it (their own, or staff).
+pub fn invoice(
+    conn: &mut DbConnection,
+    number: &str,
+    viewer: UserId,
+    is_staff: bool,
+) -> QueryResult<Option<Invoice>> {
+    let Some(order) = Order::find_by_number(conn, number)? else {
+        return Ok(None);
+    };
+    if order.user_id != viewer && !is_staff {
+        return Ok(None);
+    }
+    let (name, email): (String, String) = users::table
+        .find(order.user_id)
+        .select((users::name, users::email))
+        .first(conn)?;
+    let refunds = JournalRow::for_order(conn, order.id)?
+        .into_iter()
+        .filter(|row| row.kind == JournalKind::Refund)
+        .map(|row| (row.created_at, Money::new(row.amount_cents, row.currency)))
+        .collect();
+    let money = |minor: i64| Money::new(minor, order.currency);
+    let refunded = (order.refunded_cents > 0).then(|| money(-order.refunded_cents));
+    let balance = money(order.total_cents - order.refunded_cents);
+    Ok(Some(Invoice {
+        view: OrderView::load(conn, order)?,
+        customer_name: name,
+        customer_email: email,
+        refunds,
+        refunded,
+        balance,
+    }))
+}
+
+/// A grant the order gave, and whether and why it ended.
+pub struct Grant {
+    pub title: String,
+    pub granted_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoke_reason: Option<AccessEnd>,
+}
+
+/// Everything an order went through: journal, webhook events, grants.
+pub struct OrderStory {
+    pub invoice: Invoice,
+    pub journal: Vec<JournalLine>,
+    pub events: Vec<WebhookEvent>,
+    pub grants: Vec<Grant>,
+}
+
+pub fn order_story(
+    conn: &mut DbConnection,
+    number: &str,
+    staff: UserId,
+) -> QueryResult<Option<OrderStory>> {
+    let Some(invoice) = invoice(conn, number, staff, true)? else {
+        return Ok(None);
+    };
+    let order = &invoice.view.order;
+    let journal = with_running_sum(JournalRow::for_order(conn, order.id)?, |_| {
+        Some(order.number.clone())
+    });
+    let events = match &order.payment_intent_id {
+        Some(intent) => webhook_events::table
+            .filter(
+                webhook_events::payload
+                    .like(format!("%\"{}\"%", escape_like(intent)))
+                    .escape('\\'),
+            )
+            .order(webhook_events::received_at.asc())
+            .select(WebhookEvent::as_select())
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    let grants = user_courses::table
+        .inner_join(courses::table)
+        .filter(user_courses::order_id.eq(order.id))
+        .order(user_courses::id.asc())
+        .select((
+            courses::title,
+            user_courses::granted_at,
+            user_courses::revoked_at,
+            user_courses::revoke_reason,
+        ))
+        .load::<(
+            String,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+            Option<AccessEnd>,
+        )>(conn)?
+        .into_iter()
+        .map(|(title, granted_at, revoked_at, revoke_reason)| Grant {
+            title,
+            granted_at,
+            revoked_at,
+            revoke_reason,
+        })
+        .collect();
+    Ok(Some(OrderStory {
+        invoice,
+        journal,
+        events,
+        grants,
+    }))
+}

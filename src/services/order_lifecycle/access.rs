@@ -1,0 +1,76 @@
+//! Access to courses, and the one rule of where it may come from: an order
+//! that is paid or partly refunded, with no chargeback open or lost. A
+//! refunded order, a disputed one, a canceled one never give access, and
+//! never give it back.
+
+use chrono::NaiveDateTime;
+
+use crate::db::DbConnection;
+use crate::domain::{AccessEnd, OrderStatus};
+use crate::models::CourseId;
+use crate::models::order::Order;
+use crate::models::user_course::UserCourse;
+
+/// Whether this order may be the source of a student's access.
+pub fn is_access_source(order: &Order) -> bool {
+    matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::PartiallyRefunded
+    ) && order.dispute_status.is_none_or(|s| s.allows_access())
+}
+
+/// Grants the order's courses to its student, except those they hold
+/// already; returns the order's courses.
+pub fn grant_order_access(
+    conn: &mut DbConnection,
+    order: &Order,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Vec<CourseId>> {
+    let courses: Vec<CourseId> = order.items(conn)?.iter().map(|i| i.course_id).collect();
+    for course in &courses {
+        UserCourse::grant(conn, order.user_id, *course, order.id, now)?;
+    }
+    Ok(courses)
+}
+
+/// Gives back what this order had granted, when it may give access again
+/// (a dispute won, a refund that failed) and the student lacks the course.
+/// Returns how many courses came back.
+pub fn restore_order_access(
+    conn: &mut DbConnection,
+    order: &Order,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<usize> {
+    if !is_access_source(order) {
+        return Ok(0);
+    }
+    let mut restored = 0;
+    for item in order.items(conn)? {
+        if UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)? {
+            restored += 1;
+        }
+    }
+    Ok(restored)
+}
+
+/// Ends the access this order granted, except where another order of the
+/// student may give the course (then that order grants it). Returns how
+/// many courses the student lost.
+pub fn revoke_order_access(
+    conn: &mut DbConnection,
+    order: &Order,
+    reason: AccessEnd,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<usize> {
+    let revoked = UserCourse::revoke_for_order(conn, order.id, reason, now)?;
+    let mut ended = 0;
+    for (user, course) in revoked {
+        match Order::other_access_sources(conn, user, course, order.id)?.first() {
+            Some(other) => {
+                UserCourse::grant(conn, user, course, *other, now)?;
+            }
+            None => ended += 1,
+        }
+    }
+    Ok(ended)
+}

@@ -1,0 +1,278 @@
+//! `cart -> pending order`: snapshot prices, the promo reservation, the
+//! orders this one supersedes; a free order is paid at once.
+
+use chrono::NaiveDateTime;
+
+use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancellation};
+use crate::db::{self, DbConnection};
+use crate::domain::{Currency, JournalKind, JournalStatus, OrderStatus, Provider};
+use crate::models::cart::{Cart, CartItem};
+use crate::models::course::Course;
+use crate::models::order::{NewOrder, NewOrderItem, Order};
+use crate::models::user_course::UserCourse;
+use crate::models::{CourseId, OrderId, UserId};
+use crate::services::journal::{JournalEntry, record_journal_entry};
+use crate::services::pricing::{self, PriceLine};
+use crate::services::promo::{self, PromoRejection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("{0}")]
+    Promo(#[from] PromoRejection),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub struct CheckoutRequest {
+    pub user_id: UserId,
+    pub promo_code: Option<String>,
+    pub currency: Currency,
+    /// Who will take the payment.
+    pub provider: Provider,
+    /// Older pending orders whose PaymentIntent is known to be canceled at
+    /// the provider (or that have none): only these may be superseded.
+    pub settled: Vec<OrderId>,
+}
+
+pub enum CheckoutOutcome {
+    /// Nothing left to buy (the cart was empty, or held only owned courses).
+    EmptyCart {
+        removed_owned: Vec<String>,
+    },
+    /// Older pending orders have a PaymentIntent that may still be paid:
+    /// cancel them at the provider first, then check out again with them
+    /// in `settled`.
+    MustSettle(Vec<Order>),
+    Placed(Box<PlacedOrder>),
+}
+
+pub struct PlacedOrder {
+    pub order: Order,
+    /// An unchanged cart found its earlier pending order.
+    pub reused: bool,
+    /// Titles taken out of the cart because the student owns them now.
+    pub removed_owned: Vec<String>,
+    /// Older pending orders this one replaced.
+    pub superseded: Vec<Superseded>,
+}
+
+/// A pending order a newer checkout canceled.
+pub struct Superseded {
+    pub number: String,
+    pub payment_intent_id: Option<String>,
+}
+
+/// What the order is made of; equal fingerprints mean "same cart".
+fn fingerprint(lines: &[PriceLine], promo_code: Option<&str>, currency: Currency) -> String {
+    let mut parts: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}:{}", l.course_id.0, l.unit_price_cents))
+        .collect();
+    parts.sort();
+    format!(
+        "{}|{}|{}",
+        currency.code(),
+        parts.join(","),
+        promo_code.unwrap_or("")
+    )
+}
+
+/// Turns the user's cart into a pending order (or finds the pending order
+/// this same cart already made), in one write transaction that holds the
+/// cart: two checkouts of one cart take turns.
+pub fn place_order(
+    conn: &mut DbConnection,
+    request: &CheckoutRequest,
+) -> Result<CheckoutOutcome, CheckoutError> {
+    db::write_transaction(conn, |conn| place_order_in_transaction(conn, request))
+}
+
+fn place_order_in_transaction(
+    conn: &mut DbConnection,
+    request: &CheckoutRequest,
+) -> Result<CheckoutOutcome, CheckoutError> {
+    let now = db::now();
+    let user_id = request.user_id;
+    let Some(cart) = Cart::lock_for_user(conn, user_id)? else {
+        return Ok(CheckoutOutcome::EmptyCart {
+            removed_owned: Vec::new(),
+        });
+    };
+    let (courses, removed_owned) = buyable_courses(conn, &cart, user_id)?;
+    if courses.is_empty() {
+        return Ok(CheckoutOutcome::EmptyCart { removed_owned });
+    }
+    let currency = request.currency;
+    let lines: Vec<PriceLine> = courses
+        .iter()
+        .map(|c| PriceLine {
+            course_id: c.id,
+            title: c.title.clone(),
+            unit_price_cents: c.price_cents,
+        })
+        .collect();
+    let code = request
+        .promo_code
+        .as_deref()
+        .and_then(promo::normalize_code);
+    let print = fingerprint(&lines, code.as_deref(), currency);
+
+    // Double click, two tabs: the same cart gets the same order back.
+    let pending = Order::pending_for_user(conn, user_id)?;
+    if let Some(same) = pending
+        .iter()
+        .find(|o| o.cart_fingerprint.as_deref() == Some(print.as_str()))
+    {
+        return Ok(CheckoutOutcome::Placed(Box::new(PlacedOrder {
+            order: same.clone(),
+            reused: true,
+            removed_owned,
+            superseded: Vec::new(),
+        })));
+    }
+    // An older order whose intent might still be paid is settled at the
+    // provider first: superseding it here could cancel a paid order.
+    let unsettled: Vec<Order> = pending
+        .iter()
+        .filter(|o| o.payment_intent_id.is_some() && !request.settled.contains(&o.id))
+        .cloned()
+        .collect();
+    if !unsettled.is_empty() {
+        return Ok(CheckoutOutcome::MustSettle(unsettled));
+    }
+    // A changed cart replaces the older pending orders (and frees their
+    // promo uses) before the new order checks the promo's limits. Their
+    // journal rows are appended last, like every journal row.
+    let mut superseded = Vec::new();
+    for old in &pending {
+        if cancel_without_journal(conn, old, now)? {
+            superseded.push(old);
+        }
+    }
+
+    let subtotal: i64 = lines.iter().map(|l| l.unit_price_cents).sum();
+    let applicable = match &code {
+        None => None,
+        Some(code) => {
+            let course_ids: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
+            let cart_view = promo::Cart {
+                user_id,
+                courses: &course_ids,
+                subtotal_cents: subtotal,
+                currency,
+            };
+            Some(promo::check(conn, code, &cart_view, now)??)
+        }
+    };
+    let quote = pricing::quote(&lines, applicable.as_ref().map(|a| a.discount), |course| {
+        applicable.as_ref().is_some_and(|a| a.applies_to(course))
+    });
+    let snapshot = applicable.as_ref().map(promo::ApplicablePromo::snapshot);
+    let free = quote.total_cents == 0;
+    let items: Vec<NewOrderItem> = quote
+        .lines
+        .iter()
+        .map(|l| NewOrderItem {
+            course_id: l.course_id,
+            title: l.title.clone(),
+            unit_price_cents: l.unit_price_cents,
+            discount_cents: l.discount_cents,
+            total_cents: l.total_cents,
+        })
+        .collect();
+    let placeholder = format!("new-{}", crate::session::new_token());
+    let order = NewOrder {
+        number: &placeholder,
+        user_id,
+        status: OrderStatus::Pending,
+        subtotal_cents: quote.subtotal_cents,
+        discount_cents: quote.discount_cents,
+        total_cents: quote.total_cents,
+        currency,
+        promo_code_id: applicable.as_ref().map(|a| a.promo.id),
+        promo_code: applicable.as_ref().map(|a| a.promo.code.as_str()),
+        promo_snapshot: snapshot.as_deref(),
+        provider: if free {
+            Provider::Free
+        } else {
+            request.provider
+        },
+        cart_fingerprint: Some(&print),
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn, &items)?;
+    if let Some(applicable) = &applicable {
+        promo::reserve_promo_redemption(conn, applicable, order.id, user_id, now)??;
+    }
+    for old in &superseded {
+        journal_cancellation(conn, old, "superseded by a newer checkout")?;
+    }
+    let order = if free {
+        fulfill_free_order(conn, &order, now)?
+    } else {
+        order
+    };
+    Ok(CheckoutOutcome::Placed(Box::new(PlacedOrder {
+        order,
+        reused: false,
+        removed_owned,
+        superseded: superseded
+            .into_iter()
+            .map(|o| Superseded {
+                number: o.number.clone(),
+                payment_intent_id: o.payment_intent_id.clone(),
+            })
+            .collect(),
+    })))
+}
+
+/// The cart's published courses the student does not own; owned and
+/// withdrawn ones leave the cart (the owned ones are named).
+fn buyable_courses(
+    conn: &mut DbConnection,
+    cart: &Cart,
+    user_id: UserId,
+) -> diesel::QueryResult<(Vec<Course>, Vec<String>)> {
+    let mut removed_owned = Vec::new();
+    let mut courses = Vec::new();
+    for course in CartItem::courses(conn, cart.id)? {
+        if UserCourse::owns(conn, user_id, course.id)? {
+            CartItem::remove(conn, cart.id, course.id)?;
+            removed_owned.push(course.title);
+        } else if !course.published {
+            CartItem::remove(conn, cart.id, course.id)?;
+        } else {
+            courses.push(course);
+        }
+    }
+    Ok((courses, removed_owned))
+}
+
+/// A total of zero needs no payment: paid, granted, promo redeemed, cart
+/// emptied and journalled in the checkout's own transaction.
+fn fulfill_free_order(
+    conn: &mut DbConnection,
+    order: &Order,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Order> {
+    Order::mark_paid_if_pending(conn, order.id, Provider::Free, None, now)?;
+    deliver_paid_order(conn, order, now)?;
+    let metadata =
+        serde_json::json!({ "free_order": true, "promo_code": order.promo_code }).to_string();
+    record_journal_entry(
+        conn,
+        &JournalEntry {
+            kind: JournalKind::Income,
+            status: JournalStatus::Success,
+            amount_cents: 0,
+            currency: order.currency,
+            description: &format!("Order {} fulfilled at no charge", order.number),
+            order_id: Some(order.id),
+            metadata: &metadata,
+            provider_event_id: None,
+            idempotency_key: &format!("order-{}-income", order.id.0),
+        },
+    )?;
+    Order::find(conn, order.id)?.ok_or(diesel::result::Error::NotFound)
+}

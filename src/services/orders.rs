@@ -1,0 +1,59 @@
+//! An order as its pages show it: the snapshot lines and totals, as money.
+
+use crate::db::DbConnection;
+use crate::domain::Money;
+use crate::models::UserId;
+use crate::models::order::Order;
+
+#[derive(Clone, Debug)]
+pub struct OrderView {
+    pub order: Order,
+    pub lines: Vec<OrderLineView>,
+    pub subtotal: Money,
+    /// Negative: what the promo took off.
+    pub discount: Option<Money>,
+    pub total: Money,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrderLineView {
+    pub title: String,
+    pub unit_price: Money,
+    /// Negative.
+    pub discount: Option<Money>,
+    pub total: Money,
+}
+
+impl OrderView {
+    pub fn load(conn: &mut DbConnection, order: Order) -> diesel::QueryResult<Self> {
+        let items = order.items(conn)?;
+        let money = |minor: i64| Money::new(minor, order.currency);
+        Ok(Self {
+            lines: items
+                .iter()
+                .map(|item| OrderLineView {
+                    title: item.title.clone(),
+                    unit_price: money(item.unit_price_cents),
+                    discount: (item.discount_cents > 0).then(|| money(-item.discount_cents)),
+                    total: money(item.total_cents),
+                })
+                .collect(),
+            subtotal: money(order.subtotal_cents),
+            discount: (order.discount_cents > 0).then(|| money(-order.discount_cents)),
+            total: money(order.total_cents),
+            order,
+        })
+    }
+
+    /// The order of this user with this number; `None` for anyone else's.
+    pub fn load_for_user(
+        conn: &mut DbConnection,
+        number: &str,
+        user_id: UserId,
+    ) -> diesel::QueryResult<Option<Self>> {
+        match Order::find_by_number(conn, number)? {
+            Some(order) if order.user_id == user_id => Self::load(conn, order).map(Some),
+            _ => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The webhook inbox: a delivery's signature is verified over the raw
+//! body, its envelope read, and the event stored by its id and applied
+//! once, in one write transaction with the "processed" mark. An event that
+//! cannot be applied yet stays unprocessed with its error, for the next
+//! delivery. The HTTP route and the sandbox provider both deliver here.
+
+use crate::db::{self, DbConnection, DbPool};
+use crate::models::webhook_event::WebhookEvent;
+use crate::payments::webhook::{Envelope, SignatureError, verify_signature};
+use crate::services::order_lifecycle::EventError;
+use crate::services::stripe_events;
+
+/// How the shop checks deliveries.
+#[derive(Clone, Debug)]
+pub struct InboxSettings {
+    /// The webhook signing secret (Stripe's, or the sandbox's own).
+    pub secret: String,
+    /// The mode of the secret key: events of the other mode are refused.
+    pub livemode: bool,
+}
+
+/// A delivery refused before anything was stored: answered 400.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("body is not UTF-8")]
+    NotUtf8,
+    #[error("not an event: {0}")]
+    NotAnEvent(String),
+}
+
+/// What a delivered event came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Applied now; what it did, in words.
+    Processed(String),
+    /// Seen and processed before: acknowledged, nothing done.
+    Duplicate,
+}
+
+/// Why a verified delivery was not processed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Unavailable(#[from] db::Unavailable),
+}
+
+/// A delivery that passed the signature check, with its envelope read.
+pub struct Verified {
+    pub event: Envelope,
+    pub raw: String,
+}
+
+/// Checks the signature (at `now`, unix seconds) and reads the envelope.
+pub fn verify(
+    settings: &InboxSettings,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<Verified, Refused> {
+    verify_signature(signature, body, &settings.secret, now)?;
+    let raw = std::str::from_utf8(body).map_err(|_| Refused::NotUtf8)?;
+    let event: Envelope =
+        serde_json::from_str(raw).map_err(|e| Refused::NotAnEvent(e.to_string()))?;
+    Ok(Verified {
+        event,
+        raw: raw.to_owned(),
+    })
+}
+
+/// Stores the verified event and processes it once.
+pub fn receive(
+    conn: &mut DbConnection,
+    verified: &Verified,
+    livemode: bool,
+) -> Result<Delivery, EventError> {
+    let (event, raw) = (&verified.event, verified.raw.as_str());
+    let now = db::now();
+    let api_version = event.api_version.as_deref();
+    let result: Result<Delivery, EventError> = db::write_transaction(conn, |conn| {
+        WebhookEvent::store(conn, &event.id, &event.kind, raw, api_version, now)?;
+        if !WebhookEvent::claim(conn, &event.id)? {
+            return Ok(Delivery::Duplicate);
+        }
+        // Marked first: it commits or rolls back with the work either way.
+        WebhookEvent::mark_processed(conn, &event.id, now)?;
+        let outcome = stripe_events::apply(conn, event, raw, livemode)?;
+        Ok(Delivery::Processed(outcome))
+    });
+    if let Err(e) = &result {
+        // The rollback took the stored event too: keep it, with the reason.
+        WebhookEvent::store(conn, &event.id, &event.kind, raw, api_version, now)?;
+        WebhookEvent::record_failure(conn, &event.id, &e.to_string())?;
+    }
+    result
+}
+
+/// Verifies, stores and processes one delivery, on the blocking pool.
+pub async fn deliver(
+    pool: &DbPool,
+    settings: &InboxSettings,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(Envelope, Delivery), DeliveryError> {
+    let verified = verify(settings, signature, body, chrono::Utc::now().timestamp())?;
+    let livemode = settings.livemode;
+    let (verified, delivery) = db::run(pool, move |conn| {
+        receive(conn, &verified, livemode).map(|delivery| (verified, delivery))
+    })
+    .await??;
+    Ok((verified.event, delivery))
+}
+
+/// Signs `body` the way the provider would and delivers it: how the
+/// sandbox tells the shop what happened to its payments.
+pub async fn deliver_signed(
+    pool: &DbPool,
+    settings: &InboxSettings,
+    body: &str,
+) -> Result<(Envelope, Delivery), DeliveryError> {
+    let signature = crate::payments::webhook::sign(
+        body.as_bytes(),
+        &settings.secret,
+        chrono::Utc::now().timestamp(),
+    );
+    deliver(pool, settings, Some(&signature), body.as_bytes()).await
+}
