@@ -17,6 +17,7 @@ mod crash;
 mod schema;
 mod staff;
 mod stripe;
+mod stripe_events;
 mod student;
 mod web_security;
 mod webhooks;

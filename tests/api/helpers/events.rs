@@ -43,13 +43,59 @@ pub fn intent_event(
 
 /// An event of `kind` (a Stripe event type) around `object`, made now.
 pub fn event(event_id: &str, kind: &str, object: serde_json::Value) -> String {
+    event_at(event_id, kind, object, now())
+}
+
+/// [`event`], made at `created` (unix seconds): Stripe's snapshot time.
+pub fn event_at(event_id: &str, kind: &str, object: serde_json::Value, created: i64) -> String {
     let kind = StripeEvent::parse(kind).expect("an event type kasir handles");
-    stripe_json::event(event_id, kind, object, now()).to_string()
+    stripe_json::event(event_id, kind, object, created).to_string()
+}
+
+/// A refund event (`refund.created`, `refund.failed` ...) for the charge
+/// of `intent`; the refund was made at `refund_created`, the event at
+/// `created`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a refund's fields, named at each call"
+)]
+pub fn refund_event(
+    event_id: &str,
+    kind: &str,
+    refund_id: &str,
+    intent: &str,
+    amount: i64,
+    status: &str,
+    refund_created: i64,
+    created: i64,
+) -> String {
+    let charge = format!("ch_{intent}");
+    let refund = stripe_json::refund(&stripe_json::RefundJson {
+        id: refund_id,
+        payment_intent: intent,
+        charge: &charge,
+        amount,
+        currency: "usd",
+        status,
+        created: refund_created,
+    });
+    event_at(event_id, kind, refund, created)
 }
 
 /// `charge.refunded` for the charge of `intent` (of `amount`), with the
 /// cumulative `amount_refunded`.
 pub fn charge_refunded(event_id: &str, intent: &str, amount: i64, amount_refunded: i64) -> String {
+    charge_refunded_at(event_id, intent, amount, amount_refunded, now())
+}
+
+/// [`charge_refunded`], the charge as it was at `created`.
+pub fn charge_refunded_at(
+    event_id: &str,
+    intent: &str,
+    amount: i64,
+    amount_refunded: i64,
+    created: i64,
+) -> String {
     let charge = stripe_json::charge(
         &format!("ch_{intent}"),
         intent,
@@ -57,7 +103,7 @@ pub fn charge_refunded(event_id: &str, intent: &str, amount: i64, amount_refunde
         amount_refunded,
         "usd",
     );
-    event(event_id, "charge.refunded", charge)
+    event_at(event_id, "charge.refunded", charge, created)
 }
 
 pub fn dispute_event(
@@ -79,6 +125,21 @@ pub fn dispute_event(
 }
 
 impl TestApp {
+    /// This app's installation id (its database's).
+    pub fn installation(&self) -> String {
+        use kasir::db::schema::installation;
+        installation::table
+            .select(installation::installation_id)
+            .first(&mut self.db.connect())
+            .unwrap()
+    }
+
+    /// Posts a webhook signed by stripe-python's own signer.
+    pub async fn deliver_signed_by_stripe_python(&self, body: &str) -> reqwest::Response {
+        let header = super::stripe_today().sign(body, &self.webhook_secret).await;
+        self.deliver_with(body, Some(&header)).await
+    }
+
     /// Posts a webhook signed the way Stripe's own SDK signs.
     pub async fn deliver(&self, body: &str) -> reqwest::Response {
         let header = Webhook::generate_test_header(body, &self.webhook_secret, None);
