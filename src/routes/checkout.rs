@@ -250,8 +250,10 @@ pub(super) async fn render_payment_page(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PaymentOutcome {
     Paid,
-    /// Received, being confirmed (a late webhook; a bank debit settling).
+    /// Received, being confirmed (a late webhook, a flagged payment).
     Processing,
+    /// A payment method that settles later (a bank debit) is settling.
+    Settling,
     /// The bank asks the student to confirm.
     NeedsAction,
     Failed,
@@ -263,6 +265,7 @@ impl PaymentOutcome {
         match self {
             Self::Paid => "done",
             Self::Processing => "waiting",
+            Self::Settling => "settling",
             Self::NeedsAction => "action",
             Self::Failed => "declined",
             Self::Canceled => "closed",
@@ -342,9 +345,8 @@ async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome
         }
         // Bank debits settle in days: the order stays pending, and the
         // sweep does not cancel a processing payment.
-        IntentStatus::Processing | IntentStatus::RequiresCapture => {
-            (PaymentOutcome::Processing, None)
-        }
+        IntentStatus::Processing => (PaymentOutcome::Settling, None),
+        IntentStatus::RequiresCapture => (PaymentOutcome::Processing, None),
         IntentStatus::RequiresAction => (PaymentOutcome::NeedsAction, None),
         IntentStatus::Canceled => (PaymentOutcome::Canceled, None),
         _ => (

@@ -285,13 +285,29 @@ pub fn wants_json(req: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.contains("application/json") && !accept.contains("text/html"))
 }
 
-/// The headers every response carries. The CSP allows Stripe.js (from the
-/// configured origin) and nothing inline.
+/// The headers every response carries. The CSP allows no inline script;
+/// with Stripe keys it allows exactly the origins Stripe's integration
+/// security guide lists for Stripe.js and its frames (and the configured
+/// `STRIPE_JS_URL`'s), and without them no third party at all.
 pub fn security_headers(settings: &Settings) -> actix_web::middleware::DefaultHeaders {
-    let stripe = settings.stripe_js_origin();
+    let stripe = if settings.is_sandbox() {
+        String::new()
+    } else {
+        let configured = settings.stripe_js_origin();
+        format!(" https://js.stripe.com https://*.js.stripe.com {configured}")
+    };
+    let (frames, connect, images) = if settings.is_sandbox() {
+        (String::new(), String::new(), String::new())
+    } else {
+        (
+            format!("{stripe} https://hooks.stripe.com"),
+            format!(" https://api.stripe.com {}", settings.stripe_js_origin()),
+            " https://*.stripe.com".to_owned(),
+        )
+    };
     let csp = format!(
-        "default-src 'self'; script-src 'self' {stripe}; frame-src 'self' {stripe} https://hooks.stripe.com; \
-         connect-src 'self' https://api.stripe.com {stripe}; img-src 'self' data: https://*.stripe.com; \
+        "default-src 'self'; script-src 'self'{stripe}; frame-src 'self'{frames}; \
+         connect-src 'self'{connect}; img-src 'self' data:{images}; \
          style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
          frame-ancestors 'none'"
     );

@@ -1,30 +1,38 @@
-// The Stripe payment page: mounts the Card Element and confirms the
-// PaymentIntent with confirmCardPayment (which also runs 3-D Secure).
-// The server set the amount; nothing here can change it.
+// The Stripe payment page: mounts the Payment Element (cards, wallets,
+// Link and local methods, as the account enables them) and confirms the
+// PaymentIntent with confirmPayment. Stripe sends the student back to the
+// order's complete page, which asks Stripe itself how the payment went;
+// nothing here can change the amount, which the server set.
 (function () {
   'use strict';
 
   const form = document.getElementById('payment-form');
-  if (!form || typeof window.Stripe !== 'function') {
-    const errors = document.getElementById('card-errors');
-    if (form && errors) {
-      errors.textContent = 'The card form could not load. Check your connection and reload the page.';
-      errors.hidden = false;
-    }
-    return;
-  }
-  const stripe = window.Stripe(form.dataset.stripeKey);
-  const card = stripe.elements().create('card', { hidePostalCode: true });
-  card.mount('#card-element');
-  const errors = document.getElementById('card-errors');
+  const errors = document.getElementById('payment-errors');
   const button = document.getElementById('pay-button');
+  if (!form) return;
 
   function showError(message) {
-    errors.textContent = message;
+    errors.textContent = message || '';
     errors.hidden = !message;
   }
 
-  card.on('change', (event) => showError(event.error ? event.error.message : ''));
+  if (typeof window.Stripe !== 'function') {
+    showError('The payment form could not load. Check your connection and reload the page.');
+    button.disabled = true;
+    return;
+  }
+
+  const stripe = window.Stripe(form.dataset.stripeKey);
+  const elements = stripe.elements({
+    clientSecret: form.dataset.clientSecret,
+    appearance: {
+      theme: 'stripe',
+      variables: { colorPrimary: '#4338ca', borderRadius: '8px', fontSizeBase: '16px' },
+    },
+  });
+  const paymentElement = elements.create('payment', { layout: 'tabs' });
+  paymentElement.mount('#payment-element');
+  paymentElement.on('change', () => showError(''));
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -32,15 +40,20 @@
     showError('');
     let result;
     try {
-      result = await stripe.confirmCardPayment(form.dataset.clientSecret, { payment_method: { card } });
+      result = await stripe.confirmPayment({
+        elements,
+        confirmParams: { return_url: form.dataset.returnUrl },
+      });
     } catch (err) {
       result = { error: { message: (err && err.message) || 'The payment could not be sent. Try again.' } };
     }
-    if (result.error) {
-      showError(result.error.message || 'Your payment was not completed.');
-      button.disabled = false;
-      return;
+    // Only reached when the payment did not go through: on success (or a
+    // bank method that settles later) Stripe redirects to the return URL.
+    const error = result && result.error;
+    if (error) {
+      const shown = error.type === 'card_error' || error.type === 'validation_error';
+      showError(shown ? error.message : 'Your payment was not completed. Try again or use another method.');
     }
-    window.location.assign(form.dataset.returnUrl);
+    button.disabled = false;
   });
 })();

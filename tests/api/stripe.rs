@@ -60,8 +60,8 @@ async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     );
     assert_eq!(raw["object"], "payment_intent");
 
-    // The payment page hands the Card Element what it needs, and nothing
-    // that would let the browser set the amount.
+    // The payment page hands the Payment Element what it needs, and
+    // nothing that would let the browser set the amount.
     let page = app.get_html(&location(&response)).await;
     let secret = intent["client_secret"].as_str().unwrap();
     assert!(page.contains(&format!(r#"data-client-secret="{secret}""#)));
@@ -340,4 +340,52 @@ async fn the_contract_proxy_refuses_what_today_s_stripe_refuses() {
 
 fn stripe_today_shared() -> &'static StripeToday {
     crate::helpers::stripe_today()
+}
+
+#[actix_web::test]
+async fn with_stripe_keys_the_csp_allows_exactly_stripe_js_and_its_frames() {
+    let app = TestApp::spawn_stripe(Backend::Sqlite).await;
+    let response = app.get("/").await;
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let directive = |name: &str| -> Vec<String> {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    };
+    let configured = localstripe_url().to_owned();
+    assert_eq!(
+        directive("script-src"),
+        [
+            "'self'",
+            "https://js.stripe.com",
+            "https://*.js.stripe.com",
+            &configured
+        ]
+    );
+    assert_eq!(
+        directive("frame-src"),
+        [
+            "'self'",
+            "https://js.stripe.com",
+            "https://*.js.stripe.com",
+            &configured,
+            "https://hooks.stripe.com"
+        ]
+    );
+    assert_eq!(
+        directive("connect-src"),
+        ["'self'", "https://api.stripe.com", &configured]
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
 }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { PASSWORD, SCREENSHOTS, addToCart, launchBrowser, logIn, startKasir, startStripe, signUp, watch } from './server.mjs';
+import { PASSWORD, SCREENSHOTS, addToCart, launchBrowser, logIn, startKasir, startStripe, startStripeStandin, signUp, watch } from './server.mjs';
 
 let browser;
 
@@ -71,47 +71,79 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
   }
 });
 
-test('stripe: the Card Element mounts from STRIPE_JS_URL and errors show inline', async () => {
-  const localstripe = await startStripe();
+test('stripe: the Payment Element pays, shows a decline in place, and a bank debit stays processing', async () => {
+  // Bank debits stay `processing` for two minutes: longer than this test.
+  const stripe = await startStripe({ settleSeconds: 120 });
+  const standin = await startStripeStandin(stripe, 'sk_test_browser');
   const kasir = await startKasir({
     STRIPE_SECRET_KEY: 'sk_test_browser',
     STRIPE_PUBLISHABLE_KEY: 'pk_test_browser',
     STRIPE_WEBHOOK_SECRET: 'whsec_browser',
-    STRIPE_API_BASE: localstripe.url,
-    STRIPE_JS_URL: `${localstripe.url}/js.stripe.com/v3/`,
+    STRIPE_API_BASE: stripe.url,
+    STRIPE_JS_URL: standin.jsUrl,
   });
-  try {
+  // One student per payment: localstripe cannot retry a declined intent.
+  const buyer = async (email, course) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    const cspViolations = [];
-    page.on('console', (msg) => /Content Security Policy/.test(msg.text()) && cspViolations.push(msg.text()));
-    await signUp(page, kasir.url, 'grace@example.com');
-    assert.equal(await page.locator('.sandbox-banner').count(), 0, 'no sandbox banner with real Stripe keys');
-    await addToCart(page, 'PostgreSQL in Practice');
+    const problems = watch(page);
+    await signUp(page, kasir.url, email);
+    await addToCart(page, course);
     await page.goto(kasir.url + '/cart');
-    await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
-
-    // localstripe's Stripe.js stand-in renders plain inputs in the element.
-    const number = page.locator('#card-element input[placeholder="number"]');
-    await number.waitFor();
-    await number.fill('4242424242424242');
-    await page.fill('#card-element input[placeholder="exp_month"]', '12');
-    await page.fill('#card-element input[placeholder="exp_year"]', '40');
-    await page.fill('#card-element input[placeholder="cvc"]', '123');
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'checkout-stripe.png'), fullPage: true });
+    await Promise.all([page.waitForURL(/\/checkout\/INV-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
+    await page.locator('#payment-element [data-standin="payment-element"]').waitFor();
+    return { context, page, problems, number: page.url().split('/').pop() };
+  };
+  const payByCard = async (page, number) => {
+    await page.fill('#standin-number', number);
+    await page.fill('#standin-expiry', '12 / 40');
+    await page.fill('#standin-cvc', '123');
     await page.click('#pay-button');
-    // Its confirmCardPayment is a 3-D Secure step only; on a fresh intent
-    // it answers with an error, which the page must show in place.
-    await page.click('button:has-text("Complete authentication")');
-    const errors = page.locator('#card-errors');
+  };
+  try {
+    const declined = await buyer('grace@example.com', 'PostgreSQL in Practice');
+    assert.equal(await declined.page.locator('.sandbox-banner').count(), 0, 'no sandbox banner with Stripe keys');
+    await payByCard(declined.page, '4000000000000341');
+    const errors = declined.page.locator('#payment-errors');
     await errors.waitFor({ state: 'visible' });
-    assert.ok((await errors.innerText()).length > 0);
-    assert.match(page.url(), /\/checkout\/INV-\d{4}-\d{6}$/, 'still on the payment page');
-    assert.equal(await page.locator('#pay-button').isEnabled(), true, 'the student can try again');
-    assert.deepEqual(cspViolations, []);
-    await context.close();
+    assert.equal(await errors.innerText(), 'Your card was declined.');
+    assert.match(declined.page.url(), /\/checkout\/INV-\d{4}-\d{6}$/, 'still on the payment page');
+    assert.equal(await declined.page.locator('#pay-button').isEnabled(), true, 'the student can try again');
+    await declined.page.screenshot({ path: path.join(SCREENSHOTS, 'payment-element-declined.png'), fullPage: true });
+    assert.deepEqual(declined.problems, []);
+    await declined.context.close();
+
+    const paid = await buyer('ada@example.com', 'Rust for Web Developers');
+    await paid.page.screenshot({ path: path.join(SCREENSHOTS, 'payment-element.png'), fullPage: true });
+    await Promise.all([paid.page.waitForURL(/\/complete\?payment_intent=pi_.*redirect_status=succeeded/), payByCard(paid.page, '4242424242424242')]);
+    assert.equal(await paid.page.locator('.outcome h1').innerText(), "You're in!");
+    await paid.page.screenshot({ path: path.join(SCREENSHOTS, 'payment-element-paid.png'), fullPage: true });
+    await paid.page.goto(kasir.url + '/orders');
+    assert.equal(await paid.page.locator(`tr:has-text("${paid.number}") .status`).innerText(), 'Paid');
+    assert.deepEqual(paid.problems, []);
+    await paid.context.close();
+
+    const debit = await buyer('bob@example.com', 'Modern JavaScript');
+    await debit.page.click('[role=tab][data-method="sepa_debit"]');
+    await debit.page.fill('#standin-name', 'Bob Example');
+    await debit.page.fill('#standin-email', 'bob@example.com');
+    await debit.page.fill('#standin-iban', 'DE89 3704 0044 0532 0130 00');
+    await Promise.all([debit.page.waitForURL(/redirect_status=processing/), debit.page.click('#pay-button')]);
+    assert.equal(await debit.page.locator('.outcome h1').innerText(), 'Payment processing');
+    await debit.page.screenshot({ path: path.join(SCREENSHOTS, 'payment-element-processing.png'), fullPage: true });
+    await debit.page.goto(kasir.url + '/orders');
+    assert.equal(await debit.page.locator(`tr:has-text("${debit.number}") .status`).innerText(), 'Awaiting payment', 'it stays pending');
+    await debit.page.goto(kasir.url + `/checkout/${debit.number}`);
+    assert.match(debit.page.url(), /\/complete$/, 'a processing payment is not offered again');
+    assert.deepEqual(debit.problems, []);
+    await debit.context.close();
+
+    // Every request the page's payments made was one today's Stripe accepts.
+    const violations = (await stripe.requests()).flatMap((r) => r.violations);
+    assert.deepEqual(violations, []);
   } finally {
     await kasir.stop();
-    await localstripe.stop();
+    await standin.stop();
+    await stripe.stop();
   }
 });

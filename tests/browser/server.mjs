@@ -157,3 +157,78 @@ export async function payInSandbox(page, number, { expect = /\/complete$/ } = {}
   await page.fill('#cvc', '123');
   await Promise.all([page.waitForURL(expect), page.click('button:has-text("Pay")')]);
 }
+
+/**
+ * The Stripe.js stand-in (tests/browser/stripe-standin/README.md): serves
+ * its script at `/v3/` and confirms payments through `stripe` (the
+ * contract proxy) with the secret key, as Stripe's servers would.
+ */
+export async function startStripeStandin(stripe, secretKey) {
+  const { createServer } = await import('node:http');
+  const { readFileSync } = await import('node:fs');
+  const script = readFileSync(path.join(ROOT, 'tests', 'browser', 'stripe-standin', 'stripe.js'));
+  const api = async (method, apiPath, form) => {
+    const response = await fetch(stripe.url + apiPath, {
+      method,
+      headers: { Authorization: `Bearer ${secretKey}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  const confirm = async (request) => {
+    const id = String(request.client_secret || '').split('_secret_')[0];
+    const intent = await api('GET', `/v1/payment_intents/${id}`);
+    if (intent.status !== 200 || intent.body.client_secret !== request.client_secret) {
+      return { error: { type: 'invalid_request_error', message: 'No such payment_intent.' } };
+    }
+    const method =
+      request.type === 'card'
+        ? {
+            type: 'card',
+            'card[number]': request.card.number,
+            'card[exp_month]': request.card.exp_month,
+            'card[exp_year]': request.card.exp_year,
+            'card[cvc]': request.card.cvc,
+          }
+        : {
+            type: 'sepa_debit',
+            'sepa_debit[iban]': request.iban,
+            'billing_details[name]': request.name,
+            'billing_details[email]': request.email,
+          };
+    const created = await api('POST', '/v1/payment_methods', method);
+    if (created.status !== 200) return { error: { ...created.body.error, type: 'card_error' } };
+    const updated = await api('POST', `/v1/payment_intents/${id}`, { payment_method: created.body.id });
+    if (updated.status !== 200) return { error: { ...updated.body.error, type: 'card_error' } };
+    const confirmed = await api('POST', `/v1/payment_intents/${id}/confirm`, {});
+    if (confirmed.status !== 200) return { error: { ...confirmed.body.error, type: 'card_error' } };
+    return { paymentIntent: confirmed.body };
+  };
+  const server = createServer(async (req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    if (req.method === 'GET' && req.url === '/v3/') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+      res.end(script);
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/confirm') {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const answer = await confirm(JSON.parse(body)).catch((e) => ({ error: { type: 'api_error', message: String(e) } }));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(answer));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    jsUrl: `${url}/v3/`,
+    async stop() {
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -325,8 +325,10 @@ def bound_socket():
 
 
 def slow_settlement(seconds):
-    """localstripe settles bank debits (SEPA) after 0.5 s; a longer wait
-    lets a test see a PaymentIntent in `processing`."""
+    """Bank debits (SEPA) settle later at Stripe: their PaymentIntent stays
+    `processing` until then. localstripe marks such a charge succeeded at
+    once and only delays its webhook by 0.5 s; here the charge stays pending
+    (the intent `processing`) for `seconds`, then succeeds."""
     import localstripe.resources as resources
     real_sleep = asyncio.sleep
 
@@ -339,6 +341,17 @@ def slow_settlement(seconds):
             return await real_sleep(seconds if delay == 0.5 else delay, *args, **kwargs)
 
     resources.asyncio = Clock()
+    charge = resources.Charge
+    initialize = charge._initialize_charge
+
+    def initialize_later(self, on_success=None, on_failure_now=None, on_failure_later=None):
+        if self._authorized and self._is_async_payment_method() and self.captured:
+            self.status = 'pending'
+            self._trigger_payment(on_success)
+            return
+        initialize(self, on_success, on_failure_now, on_failure_later)
+
+    charge._initialize_charge = initialize_later
 
 
 async def main(args):
