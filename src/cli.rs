@@ -1,5 +1,6 @@
 //! The `kasir` command line: `serve` (the default), `migrate`,
-//! `create-staff`, `seed-demo`, `prune-carts`, `reconcile`.
+//! `create-staff`, `seed-demo`, `prune-carts`, `reconcile`, `journal
+//! verify`, `stripe doctor`, `stripe webhook-endpoint create`.
 
 use std::process::ExitCode;
 
@@ -25,6 +26,24 @@ struct Cli {
 enum JournalCommand {
     /// Recompute the hash chain; exits non-zero when a row was altered or removed.
     Verify,
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Check the keys, their mode, and the webhook endpoint for PUBLIC_URL.
+    Doctor,
+    /// Webhook endpoint set-up.
+    WebhookEndpoint {
+        #[command(subcommand)]
+        command: WebhookEndpointCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookEndpointCommand {
+    /// Create the endpoint for PUBLIC_URL with exactly the events kasir
+    /// handles, and print its signing secret (once).
+    Create,
 }
 
 #[cfg(feature = "bench")]
@@ -87,6 +106,11 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         older_than_minutes: u32,
     },
+    /// Stripe set-up: `doctor`, `webhook-endpoint create`.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
     /// Journal tools.
     Journal {
         #[command(subcommand)]
@@ -140,6 +164,7 @@ pub fn main() -> ExitCode {
         Command::Journal {
             command: JournalCommand::Verify,
         } => verify_journal(&settings),
+        Command::Stripe { command } => stripe(&settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -220,6 +245,65 @@ fn reconcile(settings: Settings, older_than_minutes: u32) -> anyhow::Result<()> 
         let window = chrono::TimeDelta::minutes(i64::from(older_than_minutes));
         let report = crate::services::reconcile::reconcile(&payments, &pool, window).await?;
         print!("{report}");
+        Ok(())
+    })
+}
+
+fn stripe(settings: &Settings, command: StripeCommand) -> anyhow::Result<()> {
+    use crate::config::PaymentSettings;
+    use crate::payments::stripe::StripeProvider;
+    use crate::services::stripe_setup::{self, Created};
+    let PaymentSettings::Stripe(keys) = &settings.payments else {
+        anyhow::bail!(
+            "no Stripe keys are set (STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET): \
+             the shop runs on its sandbox"
+        );
+    };
+    let provider = StripeProvider::new(keys)?;
+    actix_web::rt::System::new().block_on(async move {
+        match command {
+            StripeCommand::Doctor => {
+                let diagnosis =
+                    stripe_setup::doctor(&provider, keys, &settings.public_url).await;
+                print!("{diagnosis}");
+                anyhow::ensure!(diagnosis.healthy(), "Stripe is not ready for this shop");
+            }
+            StripeCommand::WebhookEndpoint {
+                command: WebhookEndpointCommand::Create,
+            } => {
+                let pool = db::open(&settings.database_url, 1)?;
+                let installation = crate::models::installation::Installation::id(&mut *pool.get()?)?;
+                match stripe_setup::create_webhook_endpoint(
+                    &provider,
+                    &settings.public_url,
+                    &installation,
+                )
+                .await?
+                {
+                    Created::New(endpoint) => {
+                        println!(
+                            "created webhook endpoint {} for {} ({} event types)",
+                            endpoint.id,
+                            endpoint.url,
+                            endpoint.enabled_events.len()
+                        );
+                        match endpoint.secret {
+                            Some(secret) => println!(
+                                "its signing secret, shown only now: set STRIPE_WEBHOOK_SECRET={secret}"
+                            ),
+                            None => println!("Stripe returned no signing secret: reveal it in the dashboard"),
+                        }
+                    }
+                    Created::Exists(endpoint) => {
+                        println!(
+                            "a webhook endpoint for {} exists already: {} (its secret is in the dashboard; \
+                             `kasir stripe doctor` checks its events)",
+                            endpoint.url, endpoint.id
+                        );
+                    }
+                }
+            }
+        }
         Ok(())
     })
 }

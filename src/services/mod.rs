@@ -16,5 +16,6 @@ pub mod promo_admin;
 pub mod reconcile;
 pub mod refunds;
 pub mod stripe_events;
+pub mod stripe_setup;
 pub mod student;
 pub mod webhook_inbox;

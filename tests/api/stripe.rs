@@ -389,3 +389,111 @@ async fn with_stripe_keys_the_csp_allows_exactly_stripe_js_and_its_frames() {
         "{csp}"
     );
 }
+
+/// `kasir stripe ...` against the Stripe at `api_base`, for a shop at
+/// `https://shop.example.com`; (success, stdout and stderr).
+fn kasir_stripe(api_base: &str, db: &crate::helpers::TestDb, args: &[&str]) -> (bool, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"));
+    command
+        .arg("stripe")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("SECRET_KEY", "k".repeat(64))
+        .env("PUBLIC_URL", "https://shop.example.com");
+    for (name, value) in stripe_overrides(api_base) {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[actix_web::test]
+async fn the_doctor_finds_a_missing_endpoint_and_create_makes_exactly_the_one_kasir_needs() {
+    let stripe = StripeToday::start(None);
+    let db = crate::helpers::TestDb::create(Backend::Sqlite);
+    let (healthy, said) = kasir_stripe(&stripe.url, &db, &["doctor"]);
+    assert!(!healthy, "{said}");
+    assert!(
+        said.contains(&format!(
+            "Stripe API version in use: {}",
+            kasir::payments::stripe::api_version()
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok   the secret key works: account acct_localstripe"),
+        "{said}"
+    );
+    assert!(said.contains("ok   the secret key is a test key"), "{said}");
+    assert!(
+        said.contains("FAIL no webhook endpoint for https://shop.example.com/webhooks/stripe: run `kasir stripe webhook-endpoint create`"),
+        "{said}"
+    );
+
+    let (created, said) = kasir_stripe(&stripe.url, &db, &["webhook-endpoint", "create"]);
+    assert!(created, "{said}");
+    assert!(
+        said.contains("set STRIPE_WEBHOOK_SECRET=whsec_"),
+        "the secret is shown once: {said}"
+    );
+    let sent = assert_no_violations(&stripe).await;
+    let create = sent
+        .iter()
+        .find(|r| r["endpoint"] == "POST /v1/webhook_endpoints")
+        .expect("an endpoint was created");
+    assert_eq!(
+        create["values"]["url"],
+        "https://shop.example.com/webhooks/stripe"
+    );
+    assert_eq!(
+        create["values"]["api_version"],
+        kasir::payments::stripe::api_version().as_str()
+    );
+    let events: BTreeSet<&str> = create["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p.as_str().unwrap().starts_with("enabled_events"))
+        .map(|p| create["values"][p.as_str().unwrap()].as_str().unwrap())
+        .collect();
+    let handled: BTreeSet<&str> = kasir::domain::StripeEvent::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .collect();
+    assert_eq!(events, handled, "exactly the events kasir handles");
+
+    let (again, said) = kasir_stripe(&stripe.url, &db, &["webhook-endpoint", "create"]);
+    assert!(
+        again && said.contains("exists already"),
+        "no second endpoint: {said}"
+    );
+    let (healthy, said) = kasir_stripe(&stripe.url, &db, &["doctor"]);
+    assert!(healthy, "{said}");
+    assert!(
+        said.contains(&format!(
+            "listens to all {} event types kasir handles",
+            handled.len()
+        )),
+        "{said}"
+    );
+}
+
+#[actix_web::test]
+async fn the_doctor_says_clearly_when_stripe_cannot_be_reached() {
+    let db = crate::helpers::TestDb::create(Backend::Sqlite);
+    let (healthy, said) = kasir_stripe("http://127.0.0.1:1", &db, &["doctor"]);
+    assert!(!healthy);
+    assert!(
+        said.contains("FAIL could not reach Stripe at http://127.0.0.1:1"),
+        "{said}"
+    );
+    assert!(said.contains("Stripe is not ready for this shop"), "{said}");
+    let (created, said) = kasir_stripe("http://127.0.0.1:1", &db, &["webhook-endpoint", "create"]);
+    assert!(!created);
+    assert!(said.contains("payment provider unreachable"), "{said}");
+}

@@ -22,6 +22,8 @@ use super::{
 };
 use crate::config::StripeSettings;
 
+pub mod admin;
+
 /// The API release async-stripe pins: every request carries it as
 /// `Stripe-Version`, and `kasir stripe doctor` prints it.
 pub fn api_version() -> String {
