@@ -16,6 +16,15 @@ const SESSION_VERSION: &str = "sv";
 const CSRF_TOKEN: &str = "csrf";
 const FLASHES: &str = "flash";
 const GUEST_CART: &str = "cart";
+/// When the user logged in, and when they were last seen (unix seconds).
+const ISSUED_AT: &str = "iat";
+const LAST_SEEN: &str = "seen";
+
+/// "Last seen" is written back at most this often (each write is a new
+/// cookie), or a quarter of the idle limit when that is shorter.
+const LAST_SEEN_RESOLUTION: i64 = 3600;
+/// Flash texts are capped: the session cookie must stay under 4 KB.
+const MAX_FLASH_CHARS: usize = 300;
 
 /// Keep a runaway redirect loop from growing the cookie past its limit.
 const MAX_FLASHES: usize = 4;
@@ -67,13 +76,36 @@ impl AppSession<'_> {
         let flashes = self.peek_flashes();
         self.0.renew();
         self.0.clear();
+        let now = chrono::Utc::now().timestamp();
         self.0.insert(USER_ID, user_id.0)?;
         self.0.insert(SESSION_VERSION, session_version)?;
+        self.0.insert(ISSUED_AT, now)?;
+        self.0.insert(LAST_SEEN, now)?;
         self.0.insert(CSRF_TOKEN, new_token())?;
         if !flashes.is_empty() {
             self.0.insert(FLASHES, flashes)?;
         }
         Ok(())
+    }
+
+    /// Whether a logged-in session is past its absolute (`max`) or idle
+    /// limit at `now` (unix seconds); a live one has its "last seen" moved on.
+    pub fn outlived(&self, now: i64, max: chrono::TimeDelta, idle: chrono::TimeDelta) -> bool {
+        let (Ok(Some(issued)), Ok(Some(seen))) =
+            (self.0.get::<i64>(ISSUED_AT), self.0.get::<i64>(LAST_SEEN))
+        else {
+            // A session from before these limits: they start now.
+            let _ = self.0.insert(ISSUED_AT, now);
+            let _ = self.0.insert(LAST_SEEN, now);
+            return false;
+        };
+        if now - issued > max.num_seconds() || now - seen > idle.num_seconds() {
+            return true;
+        }
+        if now - seen > LAST_SEEN_RESOLUTION.min(idle.num_seconds() / 4) {
+            let _ = self.0.insert(LAST_SEEN, now);
+        }
+        false
     }
 
     /// The token of the guest cart, for a visitor who is not logged in.
@@ -94,23 +126,26 @@ impl AppSession<'_> {
         self.0.clear();
     }
 
-    /// The token forms must echo; created on first use.
+    /// The token forms must echo, masked afresh for every page: a random
+    /// pad and the token XOR the pad, so no two responses carry the same
+    /// bytes next to reflected input (BREACH on compressed pages).
     pub fn csrf_token(&self) -> String {
-        if let Ok(Some(token)) = self.0.get::<String>(CSRF_TOKEN) {
-            return token;
-        }
-        let token = new_token();
-        // A failed insert only means the next form post is refused with 403.
-        let _ = self.0.insert(CSRF_TOKEN, &token);
-        token
+        let token = match self.0.get::<String>(CSRF_TOKEN) {
+            Ok(Some(token)) => token,
+            _ => {
+                let token = new_token();
+                // A failed insert only means the next form post is refused with 403.
+                let _ = self.0.insert(CSRF_TOKEN, &token);
+                token
+            }
+        };
+        mask(&token)
     }
 
-    /// Constant-time comparison with the session's token.
+    /// Constant-time comparison of a (masked) token with the session's.
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        match self.0.get::<String>(CSRF_TOKEN) {
-            Ok(Some(expected)) => {
-                !presented.is_empty() && expected.as_bytes().ct_eq(presented.as_bytes()).into()
-            }
+        match (self.0.get::<String>(CSRF_TOKEN), unmask(presented)) {
+            (Ok(Some(expected)), Some(token)) => expected.as_bytes().ct_eq(token.as_bytes()).into(),
             _ => false,
         }
     }
@@ -137,7 +172,10 @@ impl AppSession<'_> {
         });
     }
 
-    fn push_flash(&self, flash: Flash) {
+    fn push_flash(&self, mut flash: Flash) {
+        if flash.text.chars().count() > MAX_FLASH_CHARS {
+            flash.text = flash.text.chars().take(MAX_FLASH_CHARS).collect::<String>() + "…";
+        }
         let mut flashes = self.peek_flashes();
         if flashes.len() >= MAX_FLASHES {
             flashes.remove(0);
@@ -164,9 +202,48 @@ impl AppSession<'_> {
     }
 }
 
+/// `pad ‖ (token ⊕ pad)`, URL-safe base64.
+fn mask(token: &str) -> String {
+    let raw = URL_SAFE_NO_PAD.decode(token).unwrap_or_default();
+    let mut pad = vec![0u8; raw.len()];
+    rand::rngs::OsRng.fill_bytes(&mut pad);
+    let masked: Vec<u8> = raw.iter().zip(&pad).map(|(t, p)| t ^ p).collect();
+    URL_SAFE_NO_PAD.encode([pad, masked].concat())
+}
+
+/// The token a masked one carries, if it is one.
+fn unmask(presented: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(presented.trim()).ok()?;
+    if bytes.is_empty() || bytes.len() % 2 != 0 {
+        return None;
+    }
+    let (pad, masked) = bytes.split_at(bytes.len() / 2);
+    let raw: Vec<u8> = masked.iter().zip(pad).map(|(m, p)| m ^ p).collect();
+    Some(URL_SAFE_NO_PAD.encode(raw))
+}
+
 /// 256 random bits, URL-safe.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_token_differs_every_time_and_unmasks_to_the_token() {
+        let token = new_token();
+        let (a, b) = (mask(&token), mask(&token));
+        assert_ne!(a, b, "a fresh pad per page");
+        assert_ne!(a, token);
+        assert_eq!(unmask(&a).as_deref(), Some(token.as_str()));
+        assert_eq!(unmask(&b).as_deref(), Some(token.as_str()));
+        // The unmasked token itself, or junk, is no masked token.
+        assert_ne!(unmask(&token).as_deref(), Some(token.as_str()));
+        assert_eq!(unmask("not base64 !"), None);
+        assert_eq!(unmask(""), None);
+    }
 }

@@ -22,8 +22,9 @@ use crate::services::{accounts, demo, reconcile};
 
 /// Forms are small; anything bigger is refused with 413 before it is read.
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
-/// How long a logged-in session lasts without a visit.
-const SESSION_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+/// How long the browser keeps the cookie: the session's absolute limit
+/// (the idle limit is checked on the server, see `session.rs`).
+const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const SESSION_COOKIE: &str = "kasir_session";
 
 pub struct Application {

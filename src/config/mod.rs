@@ -18,10 +18,13 @@ pub const GENERATED_SECRET_KEY_FILE: &str = "data/secret_key";
 pub const SECRET_KEY_MIN_BYTES: usize = 64;
 
 mod payments;
+mod proxies;
 mod secret_key;
 
 use payments::parse_payments;
 pub use payments::{PaymentSettings, StripeSettings};
+pub use proxies::client_address;
+use proxies::parse_trusted_proxies;
 pub use secret_key::SecretKey;
 use secret_key::load_or_generate_secret_key;
 
@@ -37,6 +40,14 @@ pub struct Settings {
     /// Seed the demo catalog when the database has no course yet.
     pub seed_demo_on_empty: bool,
     pub db_pool_size: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A login lasts at most this long (`SESSION_MAX_SECONDS`, 30 days) ...
+    pub session_max: chrono::TimeDelta,
+    /// ... and ends after this long without a visit (`SESSION_IDLE_SECONDS`, 7 days).
+    pub session_idle: chrono::TimeDelta,
+    /// Accounts one address may make per hour (`SIGN_UPS_PER_HOUR`, 10).
+    pub sign_ups_per_hour: i64,
 }
 
 impl Settings {
@@ -82,7 +93,30 @@ impl Settings {
             },
         });
 
+        let trusted_proxies = check.ok(parse_trusted_proxies(var("TRUSTED_PROXIES")));
+        let sign_ups_per_hour = check.ok(match var("SIGN_UPS_PER_HOUR") {
+            None => Ok(10),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| format!("SIGN_UPS_PER_HOUR must be a number from 1, not {v:?}")),
+        });
+        let session_max = check.ok(parse_seconds(
+            "SESSION_MAX_SECONDS",
+            var("SESSION_MAX_SECONDS"),
+            30 * 86_400,
+        ));
+        let session_idle = check.ok(parse_seconds(
+            "SESSION_IDLE_SECONDS",
+            var("SESSION_IDLE_SECONDS"),
+            7 * 86_400,
+        ));
+
         match (
+            (session_max, session_idle, sign_ups_per_hour),
+            trusted_proxies,
             database_url,
             bind_addr,
             public_url,
@@ -93,6 +127,8 @@ impl Settings {
             db_pool_size,
         ) {
             (
+                (Some(session_max), Some(session_idle), Some(sign_ups_per_hour)),
+                Some(trusted_proxies),
                 Some(database_url),
                 Some(bind_addr),
                 Some(public_url),
@@ -110,6 +146,10 @@ impl Settings {
                 payments,
                 seed_demo_on_empty,
                 db_pool_size,
+                trusted_proxies,
+                session_max,
+                session_idle,
+                sign_ups_per_hour,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -218,6 +258,24 @@ fn parse_public_url(raw: Option<String>, bind_addr: Option<SocketAddr>) -> Resul
         None => Err(format!(
             "PUBLIC_URL must start with http:// or https:// and name a host, not {url:?}"
         )),
+    }
+}
+
+/// A whole number of seconds, at least one.
+fn parse_seconds(
+    name: &str,
+    raw: Option<String>,
+    default: i64,
+) -> Result<chrono::TimeDelta, String> {
+    match raw {
+        None => Ok(chrono::TimeDelta::seconds(default)),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (1..=10 * 365 * 86_400).contains(s))
+            .map(chrono::TimeDelta::seconds)
+            .ok_or_else(|| format!("{name} must be a number of seconds, not {v:?}")),
     }
 }
 

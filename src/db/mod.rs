@@ -3,6 +3,9 @@
 //! request threads.
 
 pub mod schema;
+mod url;
+
+pub use url::DatabaseUrl;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,85 +35,18 @@ pub enum DbConnection {
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
-/// A parsed `DATABASE_URL`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Postgres(String),
-    /// A file path (`sqlite://data/kasir.db`, `sqlite:///abs/path.db`, or a bare path).
-    Sqlite(PathBuf),
-}
-
-impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("DATABASE_URL is empty".into());
-        }
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self::Postgres(raw.to_owned()));
-        }
-        let path = raw
-            .strip_prefix("sqlite://")
-            .or_else(|| raw.strip_prefix("sqlite:"))
-            .unwrap_or(raw);
-        if path.is_empty() || path == ":memory:" {
-            return Err(format!(
-                "DATABASE_URL {raw:?} names no database file (an in-memory SQLite database cannot be shared by a pool)"
-            ));
-        }
-        if let Some((scheme, _)) = path.split_once("://") {
-            return Err(format!(
-                "DATABASE_URL scheme {scheme:?} is not supported: use postgres://... or sqlite://path/to/file.db"
-            ));
-        }
-        Ok(Self::Sqlite(PathBuf::from(path)))
-    }
-
-    pub fn engine(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgresql",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-
-    /// The URL with any password blanked, for logs.
-    pub fn redacted(&self) -> String {
-        match self {
-            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    let userinfo = &url[scheme_end + 3..at];
-                    let user = userinfo.split(':').next().unwrap_or("");
-                    format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
-                }
-                _ => url.clone(),
-            },
-        }
-    }
-
-    /// Opens one connection, with the per-connection settings of its engine.
-    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
-        match self {
-            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
-            Self::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                configure_sqlite(&mut conn)
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-}
-
 /// WAL lets readers run beside the writer; busy_timeout makes concurrent
 /// writers queue instead of failing; SQLite leaves foreign keys off unless asked.
+/// `synchronous = FULL`: in WAL mode NORMAL can lose the last commits on a
+/// power loss or an OS crash, and a webhook answered 2xx is never sent
+/// again, so its commit must be on disk before the answer goes out.
 /// A 1 MiB page cache per connection (SQLite's default is 2 MiB): the
 /// operating system caches the file anyway, and the pool's connections
 /// together stayed over the 64 MB RSS budget (bench/results.md).
 fn configure_sqlite(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;"
+         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;"
     ))
 }
 
@@ -370,32 +306,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_sqlite_and_postgres_urls() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/kasir.db").unwrap(),
-            DatabaseUrl::Sqlite(PathBuf::from("data/kasir.db"))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/k.db").unwrap(),
-            DatabaseUrl::Sqlite(PathBuf::from("/tmp/k.db"))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("shop.db").unwrap(),
-            DatabaseUrl::Sqlite(PathBuf::from("shop.db"))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgres://u@h/db").unwrap().engine(),
-            "postgresql"
-        );
-        assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
-        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
-        assert!(DatabaseUrl::parse("  ").is_err());
-    }
-
-    #[test]
-    fn redacts_the_postgres_password() {
-        let url = DatabaseUrl::parse("postgres://kasir:s3cret@db:5432/kasir").unwrap();
-        assert_eq!(url.redacted(), "postgres://kasir:***@db:5432/kasir");
-        assert!(!url.redacted().contains("s3cret"));
+    fn sqlite_commits_are_durable_before_they_are_acknowledged() {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let dir = std::env::temp_dir().join(format!("kasir-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::Sqlite(dir.join("k.db"));
+        let mut conn = url.connect().unwrap();
+        let pragma: Pragma = diesel::sql_query("PRAGMA synchronous")
+            .get_result(&mut conn)
+            .unwrap();
+        // 2 is FULL: the WAL is synced at every commit.
+        assert_eq!(pragma.synchronous, 2);
+        drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
-use super::{CartId, CourseId, UserId, is_unique_violation};
+use super::{CartId, CourseId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{cart_items, carts, courses};
 use crate::models::course::Course;
@@ -72,19 +72,18 @@ impl Cart {
         if let Some(cart) = existing {
             return Ok(cart);
         }
-        let inserted = diesel::insert_into(carts::table)
-            .values(NewCart {
-                user_id,
-                token,
-                created_at: now,
-                updated_at: now,
-            })
-            .execute(conn);
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e),
-        }
+        // ON CONFLICT: a caught unique violation would abort the rest of a
+        // PostgreSQL transaction.
+        let new = NewCart {
+            user_id,
+            token,
+            created_at: now,
+            updated_at: now,
+        };
+        crate::db::per_engine!(conn, c => diesel::insert_into(carts::table)
+            .values(&new)
+            .on_conflict_do_nothing()
+            .execute(c))?;
         match user_id {
             Some(user_id) => Self::find_for_user(conn, user_id)?,
             None => Self::find_guest(conn, token)?,
@@ -129,18 +128,15 @@ impl CartItem {
         course_id: CourseId,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let inserted = diesel::insert_into(cart_items::table)
+        let inserted = crate::db::per_engine!(conn, c => diesel::insert_into(cart_items::table)
             .values((
                 cart_items::cart_id.eq(cart_id),
                 cart_items::course_id.eq(course_id),
                 cart_items::added_at.eq(now),
             ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(inserted == 1)
     }
 
     pub fn contains(

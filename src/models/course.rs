@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{CourseId, is_unique_violation};
+use super::CourseId;
 use crate::db::DbConnection;
 use crate::db::schema::courses;
 use crate::domain::Currency;
@@ -92,13 +92,10 @@ impl NewCourse<'_> {
     /// Inserts unless a course with this slug exists; returns whether it
     /// inserted. The unique slug decides, so concurrent seeders cannot clash.
     pub fn insert_if_new(&self, conn: &mut DbConnection) -> QueryResult<bool> {
-        match diesel::insert_into(courses::table)
+        let inserted = crate::db::per_engine!(conn, c => diesel::insert_into(courses::table)
             .values(self)
-            .execute(conn)
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(inserted == 1)
     }
 }

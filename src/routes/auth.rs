@@ -20,9 +20,19 @@ struct NextQuery {
     next: Option<String>,
 }
 
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+/// The client's address: the TCP peer, or behind a trusted reverse proxy
+/// the address it forwarded (`TRUSTED_PROXIES`).
+fn client_ip(req: &HttpRequest, state: &AppState) -> String {
+    let forwarded = req
+        .headers()
+        .get_all(header::X_FORWARDED_FOR)
+        .filter_map(|v| v.to_str().ok());
+    crate::config::client_address(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.settings.trusted_proxies,
+    )
+    .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 /// Logs the user in under a fresh session and brings the guest cart along,
@@ -134,6 +144,8 @@ pub(super) async fn register(
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let (email, name, password) = (form.email.clone(), form.name.clone(), form.password);
+    let ip = client_ip(&req, &state);
+    let limit = state.settings.sign_ups_per_hour;
     let result = with_db(&state, move |conn| {
         accounts::register(
             conn,
@@ -142,6 +154,8 @@ pub(super) async fn register(
                 name: &name,
                 password: &password,
             },
+            &ip,
+            limit,
         )
     })
     .await?;
@@ -157,6 +171,14 @@ pub(super) async fn register(
             StatusCode::CONFLICT,
             "An account with this email already exists. Log in instead, or use another address."
                 .to_owned(),
+        ),
+        Err(AccountError::Throttled {
+            retry_after_minutes,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many accounts were made from your network. Try again in {retry_after_minutes} minute(s)."
+            ),
         ),
         Err(other) => return Err(AppError::Internal(anyhow::Error::new(other))),
     };
@@ -211,7 +233,7 @@ pub(super) async fn login(
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
     let next = safe_next(form.next.as_deref());
-    let (email, password, ip) = (form.email.clone(), form.password, client_ip(&req));
+    let (email, password, ip) = (form.email.clone(), form.password, client_ip(&req, &state));
     let result = with_db(&state, move |conn| {
         accounts::authenticate(conn, &email, &password, &ip)
     })

@@ -14,6 +14,10 @@ use crate::session::AppSession;
 
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
+/// No field of any form is longer (a course description is the longest
+/// thing anyone types); longer values are a 400 before any work.
+pub const MAX_FIELD_CHARS: usize = 10_000;
+
 /// A url-encoded form whose CSRF token has been checked.
 pub struct CsrfForm<T>(pub T);
 
@@ -60,6 +64,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 return Err(AppError::Forbidden(
                     "This form has expired or did not come from this site. Reload the page and try again.".into(),
                 ));
+            }
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).unwrap_or_default();
+            if let Some((name, _)) = fields
+                .iter()
+                .find(|(_, value)| value.chars().count() > MAX_FIELD_CHARS)
+            {
+                let name: String = name.chars().take(40).collect();
+                return Err(AppError::BadRequest(format!(
+                    "The field {name:?} is too long (at most {MAX_FIELD_CHARS} characters)."
+                )));
             }
             serde_html_form::from_bytes::<T>(&body)
                 .map(CsrfForm)

@@ -74,7 +74,16 @@ impl Viewer {
     async fn load(req: &HttpRequest) -> Result<Self, AppError> {
         let session = req.get_session();
         let app_session = AppSession(&session);
-        let claim = app_session.login_claim();
+        let mut claim = app_session.login_claim();
+        let limits = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| (state.settings.session_max, state.settings.session_idle));
+        if let (Some(_), Some((max, idle))) = (claim, limits)
+            && app_session.outlived(chrono::Utc::now().timestamp(), max, idle)
+        {
+            app_session.log_out();
+            claim = None;
+        }
         let guest_cart = app_session.guest_cart_token();
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return Ok(Self::anonymous(guest_cart));

@@ -16,8 +16,18 @@ use crate::models::user::{NewUser, User};
 use crate::models::{UserId, is_unique_violation};
 
 /// Failed logins allowed per account, and per client address, in one window.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// Failed logins for one account from one address: the owner, at their
+/// own address, is never locked out by someone guessing from another.
+pub const MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+/// Failed logins from one address, whatever the accounts.
 pub const MAX_FAILURES_PER_IP: i64 = 30;
+/// Failed logins for one account from everywhere: the backstop against a
+/// guess spread over many addresses.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 100;
+/// Sign-ups are counted per address over this window (the limit is the
+/// `SIGN_UPS_PER_HOUR` setting): sign-up is free, and a bot making
+/// accounts could drain a limited promo code.
+pub const SIGN_UP_WINDOW: TimeDelta = TimeDelta::hours(1);
 pub const THROTTLE_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +77,35 @@ pub struct Registration<'a> {
     pub password: &'a str,
 }
 
-/// Creates a student account. Every field problem is reported in one message.
-pub fn register(conn: &mut DbConnection, form: &Registration<'_>) -> Result<User, AccountError> {
+/// Creates a student account, at most `sign_ups_per_hour` per address.
+/// Every field problem is reported in one message.
+pub fn register(
+    conn: &mut DbConnection,
+    form: &Registration<'_>,
+    client_ip: &str,
+    sign_ups_per_hour: i64,
+) -> Result<User, AccountError> {
+    let now = db::now();
+    let try_id = reserve_try(
+        conn,
+        &format!("signup:{client_ip}"),
+        sign_ups_per_hour,
+        SIGN_UP_WINDOW,
+        now,
+    )?;
+    let created = create_student(conn, form, now);
+    if created.is_err() {
+        // Only accounts made count toward the limit.
+        LoginAttempt::forget(conn, try_id)?;
+    }
+    created
+}
+
+fn create_student(
+    conn: &mut DbConnection,
+    form: &Registration<'_>,
+    now: NaiveDateTime,
+) -> Result<User, AccountError> {
     let email = Email::parse(form.email);
     let name = DisplayName::parse(form.name);
     let password = NewPassword::parse(form.password);
@@ -80,7 +117,6 @@ pub fn register(conn: &mut DbConnection, form: &Registration<'_>) -> Result<User
         }
     };
     let password_hash = hash_password(password.expose())?;
-    let now = db::now();
     NewUser {
         email: email.as_str(),
         password_hash: &password_hash,
@@ -109,14 +145,26 @@ pub fn authenticate(
     let email = Email::parse(email)
         .map(|e| e.as_str().to_owned())
         .unwrap_or_default();
+    let pair_key = format!("email-ip:{email}|{client_ip}");
     let account_key = format!("email:{email}");
     let ip_key = format!("ip:{client_ip}");
     // Each try is counted before the password is checked and taken back if
     // it was right: concurrent guesses cannot all pass the check first.
-    let ip_try = reserve_try(conn, &ip_key, MAX_FAILURES_PER_IP, now)?;
-    if let Err(throttled) = reserve_try(conn, &account_key, MAX_FAILURES_PER_ACCOUNT, now) {
-        LoginAttempt::forget(conn, ip_try)?;
-        return Err(throttled);
+    let mut tries = Vec::with_capacity(3);
+    for (key, limit) in [
+        (&ip_key, MAX_FAILURES_PER_IP),
+        (&account_key, MAX_FAILURES_PER_ACCOUNT),
+        (&pair_key, MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS),
+    ] {
+        match reserve_try(conn, key, limit, THROTTLE_WINDOW, now) {
+            Ok(id) => tries.push(id),
+            Err(throttled) => {
+                for id in tries {
+                    LoginAttempt::forget(conn, id)?;
+                }
+                return Err(throttled);
+            }
+        }
     }
 
     let user = if email.is_empty() {
@@ -133,11 +181,14 @@ pub fn authenticate(
     };
     match user {
         Some(user) if verified => {
+            LoginAttempt::clear(conn, &pair_key)?;
             LoginAttempt::clear(conn, &account_key)?;
-            LoginAttempt::forget(conn, ip_try)?;
+            for id in tries {
+                LoginAttempt::forget(conn, id)?;
+            }
             Ok(user)
         }
-        // Both tries stay counted: a failure.
+        // The tries stay counted: a failure.
         _ => Err(AccountError::InvalidCredentials),
     }
 }
@@ -147,13 +198,14 @@ fn reserve_try(
     conn: &mut DbConnection,
     key: &str,
     limit: i64,
+    window: TimeDelta,
     now: NaiveDateTime,
 ) -> Result<i64, AccountError> {
-    let oldest = match LoginAttempt::reserve(conn, key, limit, now - THROTTLE_WINDOW, now)? {
+    let oldest = match LoginAttempt::reserve(conn, key, limit, now - window, now)? {
         Ok(id) => return Ok(id),
         Err(oldest) => oldest,
     };
-    let frees_at = oldest.unwrap_or(now) + THROTTLE_WINDOW;
+    let frees_at = oldest.unwrap_or(now) + window;
     let minutes = ((frees_at - now).num_seconds() + 59).max(60) / 60;
     Err(AccountError::Throttled {
         retry_after_minutes: minutes,
@@ -206,10 +258,8 @@ pub fn create_staff(
 
 /// Forgets failed logins older than the window; run by the periodic sweep.
 pub fn prune_login_attempts(conn: &mut DbConnection) -> Result<usize, AccountError> {
-    Ok(LoginAttempt::prune_before(
-        conn,
-        db::now() - THROTTLE_WINDOW,
-    )?)
+    let longest = THROTTLE_WINDOW.max(SIGN_UP_WINDOW);
+    Ok(LoginAttempt::prune_before(conn, db::now() - longest)?)
 }
 
 #[cfg(test)]

@@ -136,19 +136,19 @@ pub fn add(
         });
     }
     let now = db::now();
-    let (cart, guest_token) = match owner {
-        CartOwner::User(user_id) => (
-            Cart::find_or_create(conn, Some(*user_id), &crate::session::new_token(), now)?,
-            None,
-        ),
-        CartOwner::Guest(token) => {
-            let token = token.clone().unwrap_or_else(crate::session::new_token);
-            (Cart::find_or_create(conn, None, &token, now)?, Some(token))
-        }
-    };
+    // One write transaction: concurrent adds to one cart take turns on its
+    // row, so the count below is exact and the cap holds.
     db::write_transaction(conn, |conn| {
-        // Touching the cart first holds its row: concurrent adds to one cart
-        // take turns, so the count below is exact and the cap holds.
+        let (cart, guest_token) = match owner {
+            CartOwner::User(user_id) => (
+                Cart::find_or_create(conn, Some(*user_id), &crate::session::new_token(), now)?,
+                None,
+            ),
+            CartOwner::Guest(token) => {
+                let token = token.clone().unwrap_or_else(crate::session::new_token);
+                (Cart::find_or_create(conn, None, &token, now)?, Some(token))
+            }
+        };
         Cart::touch(conn, cart.id, now)?;
         if !CartItem::contains(conn, cart.id, course_id)? {
             if CartItem::count(conn, cart.id)? >= MAX_ITEMS {
@@ -156,13 +156,12 @@ pub fn add(
             }
             CartItem::add(conn, cart.id, course_id, now)?;
         }
-        Ok(())
-    })?;
-    Ok(CartChange {
-        count: CartItem::count(conn, cart.id)?,
-        subtotal: subtotal(conn, &cart, currency)?,
-        guest_token,
-        course_title: course.title,
+        Ok(CartChange {
+            count: CartItem::count(conn, cart.id)?,
+            subtotal: subtotal(conn, &cart, currency)?,
+            guest_token,
+            course_title: course.title.clone(),
+        })
     })
 }
 
@@ -185,14 +184,16 @@ pub fn remove(
         });
     };
     let now = db::now();
-    if CartItem::remove(conn, cart.id, course_id)? > 0 {
-        Cart::touch(conn, cart.id, now)?;
-    }
-    Ok(CartChange {
-        count: CartItem::count(conn, cart.id)?,
-        subtotal: subtotal(conn, &cart, currency)?,
-        guest_token: None,
-        course_title: title,
+    db::write_transaction(conn, |conn| {
+        if CartItem::remove(conn, cart.id, course_id)? > 0 {
+            Cart::touch(conn, cart.id, now)?;
+        }
+        Ok(CartChange {
+            count: CartItem::count(conn, cart.id)?,
+            subtotal: subtotal(conn, &cart, currency)?,
+            guest_token: None,
+            course_title: title,
+        })
     })
 }
 
@@ -213,8 +214,7 @@ pub fn merge_guest_cart(
     token: &str,
     user_id: UserId,
 ) -> Result<MergeOutcome, CartError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let Some(guest) = Cart::find_guest(conn, token)? else {
             return Ok(MergeOutcome::default());
         };
@@ -246,6 +246,7 @@ pub fn prune_guest_carts(
     conn: &mut DbConnection,
     older_than: TimeDelta,
 ) -> diesel::QueryResult<usize> {
-    use diesel::Connection;
-    conn.transaction(|conn| Cart::prune_guest_carts(conn, db::now() - older_than))
+    db::write_transaction(conn, |conn| {
+        Cart::prune_guest_carts(conn, db::now() - older_than)
+    })
 }

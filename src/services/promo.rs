@@ -81,10 +81,12 @@ pub fn check(
     cart: &Cart<'_>,
     now: NaiveDateTime,
 ) -> Result<Result<ApplicablePromo, PromoRejection>, diesel::result::Error> {
-    let shown = code.to_owned();
     if code.chars().count() > MAX_CODE_LEN {
-        return Ok(Err(PromoRejection::Unknown(shown)));
+        // Echoed back to the student: never more than a code's length.
+        let shown: String = code.chars().take(MAX_CODE_LEN).collect();
+        return Ok(Err(PromoRejection::Unknown(format!("{shown}…"))));
     }
+    let shown = code.to_owned();
     let Some(promo) = PromoCode::find_by_code(conn, code)? else {
         return Ok(Err(PromoRejection::Unknown(shown)));
     };

@@ -156,3 +156,200 @@ both_backends! {
         assert_eq!(select_all(&html, ".nav-user .badge-staff"), vec!["staff"]);
     }
 }
+
+impl TestApp {
+    /// Posts a form the way a browser behind the shop's proxy would: the
+    /// proxy (loopback, trusted in these apps) says who the client is.
+    async fn submit_from(
+        &self,
+        client: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
+        self.client
+            .post(self.url(path))
+            .header("X-Forwarded-For", format!("{client}, 127.0.0.1"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn behind_a_proxy(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![("TRUSTED_PROXIES", "127.0.0.1")];
+    vars.extend_from_slice(extra);
+    TestApp::spawn_with(backend, &vars).await
+}
+
+async fn a_guesser_elsewhere_cannot_lock_the_owner_out(backend: Backend) {
+    let app = behind_a_proxy(backend, &[]).await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    app.logout().await;
+    let attacker = TestApp::with_client_of(&app);
+    for _ in 0..5 {
+        let guess = attacker
+            .submit_from(
+                "203.0.113.66",
+                "/login",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
+        assert_eq!(guess.status(), 401);
+    }
+    let blocked = attacker
+        .submit_from(
+            "203.0.113.66",
+            "/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "guess guess guess"),
+            ],
+        )
+        .await;
+    assert_eq!(blocked.status(), 429, "the guesser's address is stopped");
+    // The owner, at home, logs in.
+    let owner = app
+        .submit_from(
+            "198.51.100.7",
+            "/login",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(owner.status(), 303);
+    assert_eq!(app.logged_in_as().await.as_deref(), Some("Ada"));
+}
+
+#[actix_web::test]
+async fn a_guesser_elsewhere_cannot_lock_the_owner_out_sqlite() {
+    a_guesser_elsewhere_cannot_lock_the_owner_out(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_guesser_elsewhere_cannot_lock_the_owner_out_postgres() {
+    a_guesser_elsewhere_cannot_lock_the_owner_out(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn an_untrusted_peer_cannot_claim_another_address() {
+    // Without TRUSTED_PROXIES, X-Forwarded-For is ignored: a guesser
+    // cannot spread tries over invented addresses.
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register("ada@example.com", "Ada", PASSWORD).await;
+    app.logout().await;
+    for n in 0..5 {
+        let client = format!("203.0.113.{n}");
+        let guess = app
+            .submit_from(
+                &client,
+                "/login",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
+        assert_eq!(guess.status(), 401);
+    }
+    let blocked = app
+        .submit_from(
+            "203.0.113.200",
+            "/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "guess guess guess"),
+            ],
+        )
+        .await;
+    assert_eq!(blocked.status(), 429);
+}
+
+#[actix_web::test]
+async fn sign_ups_from_one_address_are_limited() {
+    let app = behind_a_proxy(Backend::Sqlite, &[("SIGN_UPS_PER_HOUR", "10")]).await;
+    for n in 0..10 {
+        let bot = TestApp::with_client_of(&app);
+        let email = format!("bot{n}@example.com");
+        let made = bot
+            .submit_from(
+                "203.0.113.9",
+                "/register",
+                &[("email", &email), ("name", "Bot"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(made.status(), 303, "{n}");
+    }
+    let bot = TestApp::with_client_of(&app);
+    let refused = bot
+        .submit_from(
+            "203.0.113.9",
+            "/register",
+            &[
+                ("email", "bot10@example.com"),
+                ("name", "Bot"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 429);
+    let html = refused.text().await.unwrap();
+    assert!(
+        select_all(&html, ".form-error")[0].contains("Too many accounts"),
+        "{html}"
+    );
+    let count: i64 = users::table
+        .count()
+        .get_result(&mut app.db.connect())
+        .unwrap();
+    assert_eq!(count, 10);
+    // Someone else's network is not held up.
+    let person = TestApp::with_client_of(&app);
+    let made = person
+        .submit_from(
+            "198.51.100.7",
+            "/register",
+            &[
+                ("email", "ada@example.com"),
+                ("name", "Ada"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(made.status(), 303);
+}
+
+#[actix_web::test]
+async fn a_login_ends_after_its_idle_limit_and_after_its_absolute_limit() {
+    let idle = TestApp::spawn_with(Backend::Sqlite, &[("SESSION_IDLE_SECONDS", "2")]).await;
+    idle.register("ada@example.com", "Ada", PASSWORD).await;
+    assert_eq!(idle.logged_in_as().await.as_deref(), Some("Ada"));
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    assert_eq!(idle.logged_in_as().await, None, "idle past its limit");
+    assert_eq!(
+        crate::helpers::location(&idle.get("/orders").await),
+        "/login?next=%2Forders"
+    );
+
+    let busy = TestApp::spawn_with(Backend::Sqlite, &[("SESSION_MAX_SECONDS", "3")]).await;
+    busy.register("ada@example.com", "Ada", PASSWORD).await;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        assert_eq!(
+            busy.logged_in_as().await.as_deref(),
+            Some("Ada"),
+            "active within the limit"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(
+        busy.logged_in_as().await,
+        None,
+        "however active, a login ends"
+    );
+}

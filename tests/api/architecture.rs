@@ -195,3 +195,30 @@ fn no_source_file_is_over_four_hundred_lines() {
         .collect();
     assert!(long.is_empty(), "split these: {long:?}");
 }
+
+#[test]
+fn every_transaction_that_writes_takes_the_write_lock_up_front() {
+    // A deferred SQLite transaction that reads before it writes fails at
+    // once when another writer got there first: writes go through
+    // `db::write_transaction` (BEGIN IMMEDIATE on SQLite).
+    let deferred: Vec<String> = files(&root().join("src"), "rs")
+        .into_iter()
+        .filter(|p| !p.ends_with("db/mod.rs"))
+        .flat_map(|p| {
+            let name = relative(&p);
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| {
+                    line.contains(".transaction(") && !line.trim_start().starts_with("//")
+                })
+                .map(|(n, _)| format!("{name}:{}", n + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        deferred.is_empty(),
+        "use db::write_transaction: {deferred:?}"
+    );
+}

@@ -29,6 +29,7 @@ pub fn start_server_with(db: &TestDb, port: u16, secret_key: &str) -> Child {
         .env("DATABASE_URL", &db.url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("SECRET_KEY", secret_key)
+        .env("SIGN_UPS_PER_HOUR", "100000")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -158,3 +158,46 @@ both_backends! {
         assert!(course.contains("&#60;script&#62;"), "shown escaped");
     }
 }
+
+both_backends! {
+    async fn every_form_answers_oversized_values_with_a_4xx_page_and_keeps_the_session(app: TestApp) {
+        app.staff("boss@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        app.add_course("modern-javascript").await;
+        let pay = crate::helpers::location(&app.checkout("").await);
+        let huge = "x".repeat(20_000);
+        let forms: Vec<(String, Vec<&str>)> = vec![
+            ("/register".into(), vec!["email", "name", "password", "next"]),
+            ("/login".into(), vec!["email", "password", "next"]),
+            ("/cart/items".into(), vec!["course_id", "next"]),
+            ("/cart/items/1/delete".into(), vec!["next"]),
+            ("/checkout".into(), vec!["promo_code"]),
+            (format!("{pay}/sandbox"), vec!["card_number", "expiry", "cvc"]),
+            (format!("{pay}/sandbox/authenticate"), vec!["decision"]),
+            ("/staff/promo-codes".into(), vec!["code", "kind", "percent", "amount", "starts_at", "ends_at", "max_redemptions", "per_user_limit", "min_subtotal", "course_ids"]),
+            ("/staff/promo-codes/1/deactivate".into(), vec!["x"]),
+            (format!("/staff/orders/{number}/refund"), vec!["amount_cents", "reason"]),
+            ("/logout".into(), vec!["x"]),
+        ];
+        for (path, fields) in &forms {
+            for field in fields {
+                let response = app.submit(path, &[(field, huge.as_str())]).await;
+                let status = response.status().as_u16();
+                assert!((400..500).contains(&status), "{path} {field}: {status}");
+                let html = response.text().await.unwrap();
+                assert!(html.contains("class=\"brand\""), "{path} {field}: a page in the layout");
+            }
+        }
+        // A long code within the field limit is refused with a short echo,
+        // and the session cookie that carries the message still fits.
+        let long_code = "C".repeat(5_000);
+        let answer = app.checkout(&long_code).await;
+        assert_eq!(answer.status(), 303);
+        let cart = app.get("/cart").await;
+        assert_eq!(cart.status(), 200);
+        let flash = select_all(&cart.text().await.unwrap(), ".flash-error").join(" ");
+        assert!(flash.contains("We don't know the promo code"), "{flash}");
+        assert!(flash.len() < 200, "{} characters echoed", flash.len());
+        assert_eq!(app.get("/orders").await.status(), 200, "still logged in");
+    }
+}

@@ -158,6 +158,8 @@ pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
             format!("test-secret-{}", "x".repeat(64)),
         ),
         ("DB_POOL_SIZE".into(), "4".into()),
+        // Tests make many students from one address.
+        ("SIGN_UPS_PER_HOUR".into(), "100000".into()),
     ]);
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
