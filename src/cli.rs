@@ -123,6 +123,12 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Delete processed webhook events (and the personal data in their
+    /// payloads) received more than N days ago.
+    PruneEvents {
+        #[arg(long, default_value_t = 90)]
+        older_than_days: u32,
+    },
     /// Delete guest carts that nobody touched for a while.
     PruneCarts {
         /// Age in days after which an untouched guest cart goes.
@@ -160,6 +166,7 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "bench")]
         Command::Bench { command } => bench(&settings, command),
         Command::PruneCarts { older_than_days } => prune_carts(&settings, older_than_days),
+        Command::PruneEvents { older_than_days } => prune_events(&settings, older_than_days),
         Command::Reconcile { older_than_minutes } => reconcile(settings, older_than_minutes),
         Command::Journal {
             command: JournalCommand::Verify,
@@ -235,6 +242,19 @@ fn prune_carts(settings: &Settings, older_than_days: u32) -> anyhow::Result<()> 
         chrono::TimeDelta::days(i64::from(older_than_days)),
     )?;
     println!("{pruned} guest cart(s) untouched for {older_than_days} days deleted");
+    Ok(())
+}
+
+fn prune_events(settings: &Settings, older_than_days: u32) -> anyhow::Result<()> {
+    let pool = db::open(&settings.database_url, 1)?;
+    let before = db::now() - chrono::TimeDelta::days(i64::from(older_than_days));
+    let pruned = crate::models::webhook_event::WebhookEvent::prune_processed_before(
+        &mut *pool.get()?,
+        before,
+    )?;
+    println!(
+        "{pruned} processed webhook event(s) received more than {older_than_days} days ago deleted"
+    );
     Ok(())
 }
 

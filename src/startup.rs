@@ -76,13 +76,22 @@ async fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let currency = settings.currency;
     tokio_blocking(move || -> anyhow::Result<DbPool> {
         let pool = db::open(&url, size)?;
+        let mut conn = pool.get()?;
         if seed {
-            let mut conn = pool.get()?;
             let added = demo::seed_if_empty(&mut conn, currency)?;
             if added > 0 {
                 tracing::info!(courses = added, "empty shop: demo catalog added");
             }
         }
+        let foreign = crate::models::course::Course::priced_in_other_currencies(&mut conn, currency)?;
+        if !foreign.is_empty() {
+            tracing::warn!(
+                shop_currency = %currency,
+                courses = %foreign.join(", "),
+                "published courses are priced in another currency than CURRENCY: they cannot be bought until repriced"
+            );
+        }
+        drop(conn);
         Ok(pool)
     })
     .await

@@ -41,6 +41,33 @@ impl Currency {
         self.exponent
     }
 
+    /// The smallest amount Stripe charges in this currency, in minor units
+    /// (Stripe's "minimum and maximum charge amounts"); for a currency not
+    /// on that list, about what 0.50 US dollars is.
+    pub fn minimum_charge(&self) -> i64 {
+        let major_hundredths: i64 = match self.code() {
+            "USD" | "EUR" | "AUD" | "CAD" | "CHF" | "INR" | "NZD" | "SGD" | "BRL" => 50,
+            "GBP" => 30,
+            "AED" | "MYR" | "PLN" | "RON" => 200,
+            "BGN" => 100,
+            "DKK" => 250,
+            "NOK" | "SEK" => 300,
+            "HKD" => 400,
+            "MXN" | "THB" => 1_000,
+            "CZK" => 1_500,
+            "HUF" => 17_500,
+            "JPY" => 5_000,
+            "IDR" => 1_000_000,
+            _ => 50,
+        };
+        // Hundredths of the major unit into this currency's minor unit.
+        match self.exponent() {
+            0 => major_hundredths / 100,
+            2 => major_hundredths,
+            e => major_hundredths * 10i64.pow(e.saturating_sub(2)),
+        }
+    }
+
     /// A symbol to put before the amount, where it names this currency without
     /// ambiguity; `None` means "write the code after the amount".
     fn unambiguous_symbol(&self) -> Option<&'static str> {

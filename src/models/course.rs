@@ -83,6 +83,19 @@ impl Course {
             .optional()
     }
 
+    /// Slugs of published courses priced in another currency than `shop`.
+    pub fn priced_in_other_currencies(
+        conn: &mut DbConnection,
+        shop: Currency,
+    ) -> QueryResult<Vec<String>> {
+        courses::table
+            .filter(courses::published.eq(true))
+            .filter(courses::currency.ne(shop))
+            .order(courses::id.asc())
+            .select(courses::slug)
+            .load(conn)
+    }
+
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
         courses::table.count().get_result(conn)
     }

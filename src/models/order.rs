@@ -270,6 +270,29 @@ impl Order {
             .load(conn)
     }
 
+    /// Marks the order as looked at now (its payment page was shown): the
+    /// sweep gives up only on orders left alone.
+    pub fn touch(conn: &mut DbConnection, id: OrderId, now: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(orders::table.find(id))
+            .set(orders::updated_at.eq(now))
+            .execute(conn)
+    }
+
+    /// Pending orders without a PaymentIntent untouched since `before`
+    /// (the provider was down at checkout, or nobody came back).
+    pub fn pending_without_intent_idle_since(
+        conn: &mut DbConnection,
+        before: NaiveDateTime,
+    ) -> QueryResult<Vec<Self>> {
+        orders::table
+            .filter(orders::status.eq(OrderStatus::Pending))
+            .filter(orders::payment_intent_id.is_null())
+            .filter(orders::updated_at.lt(before))
+            .order(orders::id.asc())
+            .select(Self::as_select())
+            .load(conn)
+    }
+
     /// Pending orders with a PaymentIntent, created before `before`.
     pub fn pending_with_intent_before(
         conn: &mut DbConnection,

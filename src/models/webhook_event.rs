@@ -80,6 +80,21 @@ impl WebhookEvent {
             .execute(conn)
     }
 
+    /// Deletes processed events received before `before` (their effect is
+    /// in the journal; the payload with its personal data goes). Events
+    /// not processed yet are kept, for their redelivery.
+    pub fn prune_processed_before(
+        conn: &mut DbConnection,
+        before: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            webhook_events::table
+                .filter(webhook_events::processed_at.is_not_null())
+                .filter(webhook_events::received_at.lt(before)),
+        )
+        .execute(conn)
+    }
+
     pub fn record_failure(conn: &mut DbConnection, id: &str, error: &str) -> QueryResult<usize> {
         diesel::update(webhook_events::table.find(id))
             .set((

@@ -97,6 +97,11 @@ pub(super) async fn add_item(
     let change = match result {
         Ok(change) => change,
         Err(CartError::UnknownCourse) => return Err(AppError::NotFound),
+        Err(CartError::OtherCurrency { title }) => {
+            return Err(AppError::Conflict(format!(
+                "{title} is priced in another currency than this shop's and cannot be bought here."
+            )));
+        }
         Err(CartError::Full) => {
             return Err(AppError::Conflict(format!(
                 "Your cart is full ({MAX_ITEMS} courses). Check out or remove something first."

@@ -14,6 +14,7 @@ use crate::config::PaymentSettings;
 use crate::domain::{IntentStatus, OrderStatus};
 use crate::error::AppError;
 use crate::models::UserId;
+use crate::models::order::Order;
 use crate::payments::{Payments, ProviderIntent};
 use crate::services::checkout::{self, Checkout, StartPaymentError};
 use crate::services::order_lifecycle::{self as lifecycle, CheckoutError, FulfillOutcome};
@@ -71,8 +72,12 @@ pub(super) async fn start_checkout(
             );
             return Ok(see_other(&format!("/checkout/{}/complete", order.number)));
         }
-        Err(StartPaymentError::Checkout(CheckoutError::Promo(rejection))) => {
-            session.flash(FlashLevel::Error, rejection.to_string());
+        Err(StartPaymentError::Checkout(
+            refusal @ (CheckoutError::Promo(_)
+            | CheckoutError::OtherCurrency(_)
+            | CheckoutError::BelowMinimumCharge(_)),
+        )) => {
+            session.flash(FlashLevel::Error, refusal.to_string());
             return Ok(see_other("/cart"));
         }
         Err(StartPaymentError::Checkout(CheckoutError::Database(e)))
@@ -191,6 +196,9 @@ pub(super) async fn render_payment_page(
     let (form, error) = match view.order.status {
         OrderStatus::Canceled => (PaymentForm::Closed, None),
         OrderStatus::Pending => {
+            // Someone is here to pay: the sweep leaves the order alone.
+            let id = view.order.id;
+            with_db(state, move |conn| Order::touch(conn, id, crate::db::now())).await??;
             match checkout::ensure_payment_intent(&state.payments, &state.pool, &view.order).await {
                 Ok(intent)
                     if matches!(

@@ -29,6 +29,9 @@ pub enum CartError {
     UnknownCourse,
     #[error("you already own this course")]
     AlreadyOwned { title: String, slug: String },
+    /// Priced in another currency than the shop's.
+    #[error("this course is priced in another currency")]
+    OtherCurrency { title: String },
     #[error("the cart is full")]
     Full,
     #[error(transparent)]
@@ -127,6 +130,11 @@ pub fn add(
     let course = Course::find(conn, course_id)?
         .filter(|c| c.published)
         .ok_or(CartError::UnknownCourse)?;
+    if course.currency != currency {
+        return Err(CartError::OtherCurrency {
+            title: course.title,
+        });
+    }
     if let CartOwner::User(user_id) = owner
         && UserCourse::owns(conn, *user_id, course_id)?
     {

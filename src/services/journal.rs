@@ -22,7 +22,8 @@ pub struct JournalEntry<'a> {
 
 /// Appends the entry unless one with its idempotency key exists; returns
 /// whether it wrote. Call it inside the transaction that makes the change.
-/// The row is chained: it stores the previous row's hash and its own.
+/// The row is chained: it stores the previous row's hash and its own. Its
+/// metadata keeps only the allow-listed facts ([`allowed_facts`]).
 pub fn record_journal_entry(
     conn: &mut DbConnection,
     entry: &JournalEntry<'_>,
@@ -30,6 +31,11 @@ pub fn record_journal_entry(
     if JournalRow::exists(conn, entry.idempotency_key)? {
         return Ok(false);
     }
+    let facts = allowed_facts(entry.metadata);
+    let entry = &JournalEntry {
+        metadata: &facts,
+        ..*entry
+    };
     let (prev_hash, _) = JournalChain::lock_head(conn)?;
     let created_at = db::now();
     let row_hash = chain_hash(&prev_hash, &HashedFields::of(entry, created_at));
@@ -66,6 +72,75 @@ pub fn append_history(
     // `lock_head` counted the first row.
     JournalChain::set_head_counting(conn, &prev_hash, entries.len() as i64 - 1)?;
     Ok(())
+}
+
+/// What the journal keeps of a provider's JSON: ids, amounts, statuses,
+/// times, reasons, the event's id and type, and kasir's own metadata keys.
+/// Never client secrets, billing details, emails or card data: those stay
+/// in the webhook inbox, which `kasir prune-events` empties after a while.
+pub fn allowed_facts(metadata: &str) -> String {
+    const KEPT: &[&str] = &[
+        "id",
+        "object",
+        "type",
+        "created",
+        "livemode",
+        "api_version",
+        "amount",
+        "amount_received",
+        "amount_refunded",
+        "amount_capturable",
+        "currency",
+        "status",
+        "payment_intent",
+        "charge",
+        "latest_charge",
+        "customer",
+        "disputed",
+        "captured",
+        "reason",
+        "failure_reason",
+        "failure_code",
+        "cancellation_reason",
+        "last_payment_error",
+        "code",
+        "decline_code",
+        "message",
+        "metadata",
+        "data",
+        // kasir's own step descriptions.
+        "free_order",
+        "promo_code",
+    ];
+    fn keep(value: serde_json::Value, depth: usize) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(fields) if depth < 4 => fields
+                .into_iter()
+                .filter(|(key, _)| KEPT.contains(&key.as_str()))
+                .map(|(key, value)| {
+                    let kept = match key.as_str() {
+                        // Only the keys kasir wrote.
+                        "metadata" => match value {
+                            serde_json::Value::Object(meta) => serde_json::Value::Object(
+                                meta.into_iter()
+                                    .filter(|(k, _)| k.starts_with("kasir_"))
+                                    .collect(),
+                            ),
+                            _ => serde_json::Value::Null,
+                        },
+                        _ => keep(value, depth + 1),
+                    };
+                    (key, kept)
+                })
+                .collect(),
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => serde_json::Value::Null,
+            scalar => scalar,
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(metadata) {
+        Ok(value @ serde_json::Value::Object(_)) => keep(value, 0).to_string(),
+        _ => "{}".to_owned(),
+    }
 }
 
 fn new_row<'a>(
@@ -293,5 +368,49 @@ impl ChainMonitor {
             None => *checkpoint = ChainCheckpoint::default(),
         }
         Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod facts_tests {
+    use super::allowed_facts;
+
+    #[test]
+    fn the_journal_keeps_facts_and_drops_secrets_and_personal_data() {
+        let raw = serde_json::json!({
+            "id": "evt_1", "type": "payment_intent.succeeded", "created": 5,
+            "data": { "object": {
+                "id": "pi_1", "amount": 8900, "currency": "usd", "status": "succeeded",
+                "client_secret": "pi_1_secret_abc", "receipt_email": "ada@example.com",
+                "metadata": { "kasir_order_id": "7", "newsletter": "yes" },
+                "last_payment_error": { "code": "card_declined", "message": "Declined.",
+                    "payment_method": { "billing_details": { "name": "Ada Lovelace" } } },
+                "shipping": { "address": { "line1": "12 Rue" } },
+            }},
+        })
+        .to_string();
+        let kept: serde_json::Value = serde_json::from_str(&allowed_facts(&raw)).unwrap();
+        let object = &kept["data"]["object"];
+        assert_eq!(kept["type"], "payment_intent.succeeded");
+        assert_eq!(
+            (object["id"].as_str(), object["amount"].as_i64()),
+            (Some("pi_1"), Some(8900))
+        );
+        assert_eq!(
+            object["metadata"],
+            serde_json::json!({ "kasir_order_id": "7" })
+        );
+        assert_eq!(object["last_payment_error"]["code"], "card_declined");
+        let text = kept.to_string();
+        for secret in [
+            "secret_abc",
+            "ada@example.com",
+            "Ada Lovelace",
+            "12 Rue",
+            "newsletter",
+        ] {
+            assert!(!text.contains(secret), "{secret} kept: {text}");
+        }
+        assert_eq!(allowed_facts("not json"), "{}");
     }
 }

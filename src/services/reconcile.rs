@@ -10,8 +10,11 @@ use crate::models::order::Order;
 use crate::payments::{CancelReason, Payments};
 use crate::services::order_lifecycle::{self as lifecycle, FulfillOutcome};
 
-/// A pending order unpaid this long is given up: its intent is canceled.
-pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(24);
+/// A pending order whose payment page has been left alone this long is
+/// given up: its PaymentIntent is canceled at the provider and its promo
+/// use given back. An hour: longer than anyone takes to pay, short enough
+/// that a limited code is not held by people who left.
+pub const ABANDONED_AFTER: TimeDelta = TimeDelta::hours(1);
 
 #[derive(Debug, Default)]
 pub struct ReconcileReport {
@@ -62,14 +65,24 @@ pub async fn reconcile(
     older_than: TimeDelta,
 ) -> anyhow::Result<ReconcileReport> {
     let now = db::now();
-    let pending = db::run(pool, move |conn| {
-        Order::pending_with_intent_before(conn, now - older_than)
+    let (pending, unstarted) = db::run(pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            Order::pending_with_intent_before(conn, now - older_than)?,
+            Order::pending_without_intent_idle_since(conn, now - ABANDONED_AFTER)?,
+        ))
     })
     .await??;
     let mut report = ReconcileReport {
-        checked: pending.len(),
+        checked: pending.len() + unstarted.len(),
         ..ReconcileReport::default()
     };
+    // No intent: nothing to ask the provider; the promo use is given back.
+    for order in unstarted {
+        let number = order.number.clone();
+        if cancel_order(pool, order, "no payment was started within an hour").await? {
+            report.canceled.push(number);
+        }
+    }
     for order in pending {
         let Some(intent_id) = order.payment_intent_id.clone() else {
             continue;
@@ -102,7 +115,7 @@ pub async fn reconcile(
                     report.canceled.push(number);
                 }
             }
-            status if status.is_unpaid() && now - order.created_at > ABANDONED_AFTER => {
+            status if status.is_unpaid() && now - order.updated_at > ABANDONED_AFTER => {
                 if let Err(e) = payments
                     .cancel_intent(&intent_id, CancelReason::Abandoned)
                     .await
@@ -114,7 +127,7 @@ pub async fn reconcile(
                     continue;
                 }
                 let number = order.number.clone();
-                if cancel_order(pool, order, "not paid within 24 hours").await? {
+                if cancel_order(pool, order, "the payment page was left for an hour").await? {
                     report.canceled.push(number);
                 }
             }

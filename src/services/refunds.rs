@@ -28,6 +28,10 @@ pub struct RefundRequest {
     pub amount_cents: String,
     pub reason: String,
     pub staff: UserId,
+    /// The form's own id, made when it was shown: the same form sent twice
+    /// (a double click) is one refund; two forms are two refunds, even of
+    /// the same amount.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,10 +99,20 @@ pub async fn request_refund(
             "This order was not paid through a provider (a free order).".into(),
         ));
     };
-    let key = format!(
-        "{installation}-order-{}-refund-{}-{amount}",
-        order.id.0, order.refunded_cents
-    );
+    let key = match request.request_id.as_deref().map(str::trim) {
+        Some(id)
+            if (8..=64).contains(&id.len())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            format!("{installation}-order-{}-refund-{id}", order.id.0)
+        }
+        _ => format!(
+            "{installation}-order-{}-refund-{}-{amount}",
+            order.id.0, order.refunded_cents
+        ),
+    };
     tracing::info!(order.id = %order.id, amount, staff.id = %request.staff, reason = %reason, "refund requested");
     let refund = payments.refund(&intent, amount, &key, reason).await?;
     if let Some(event) = refund.event {

@@ -154,3 +154,44 @@ fn concurrent_first_starts_migrate_once_on_both_engines() {
         assert_eq!(migrations, shipped, "{backend:?}: each migration once");
     }
 }
+
+#[test]
+fn serve_warns_at_start_about_courses_priced_in_another_currency() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::create(Backend::Sqlite);
+    let (migrated, err, _) = kasir(&["seed-demo"], &[("DATABASE_URL", &db.url)]);
+    assert!(migrated, "{err}");
+    {
+        use diesel::prelude::*;
+        use kasir::db::schema::courses;
+        diesel::update(courses::table.filter(courses::slug.eq("modern-javascript")))
+            .set(courses::currency.eq("JPY"))
+            .execute(&mut db.connect())
+            .unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("SECRET_KEY", "k".repeat(64))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut warned = None;
+    for line in stderr.lines().map_while(Result::ok) {
+        if line.contains("priced in another currency") {
+            warned = Some(line);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let line = warned.expect("a warning at start");
+    assert!(
+        line.contains("modern-javascript") && line.contains("USD"),
+        "{line}"
+    );
+}

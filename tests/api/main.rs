@@ -14,6 +14,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod crash;
+mod hardening;
 mod schema;
 mod staff;
 mod stripe;

@@ -85,6 +85,8 @@ struct StaffOrderPage {
     story: OrderStory,
     /// What is left to refund; nothing when the order cannot be refunded.
     refundable: Option<Money>,
+    /// This form's own id: the idempotency key of the refund it asks for.
+    request_id: String,
 }
 
 #[get("/staff/orders/{order_number}")]
@@ -107,6 +109,7 @@ pub(super) async fn staff_order(
         &StaffOrderPage {
             layout: Layout::new(&req, &viewer),
             refundable: (left.minor > 0).then_some(left),
+            request_id: crate::session::new_token(),
             story,
         },
     )
@@ -118,6 +121,7 @@ struct RefundForm {
     amount_cents: String,
     #[serde(default)]
     reason: String,
+    request_id: Option<String>,
 }
 
 /// Asks the provider to refund; the refund row, the order's status and the
@@ -139,6 +143,7 @@ pub(super) async fn refund_order(
         amount_cents: form.0.amount_cents,
         reason: form.0.reason,
         staff: staff.id,
+        request_id: form.0.request_id,
     };
     let outcome =
         refunds::request_refund(&state.payments, &state.pool, &state.inbox, request).await;

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 
 use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancellation};
 use crate::db::{self, DbConnection};
-use crate::domain::{Currency, JournalKind, JournalStatus, OrderStatus, Provider};
+use crate::domain::{Currency, JournalKind, JournalStatus, Money, OrderStatus, Provider};
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order};
@@ -19,6 +19,13 @@ use crate::services::promo::{self, PromoRejection};
 pub enum CheckoutError {
     #[error("{0}")]
     Promo(#[from] PromoRejection),
+    /// Courses priced in another currency than the shop's: charging their
+    /// number in the shop's currency would be a wrong price (¥89 is not $0.89).
+    #[error("{} cannot be bought here: priced in another currency than the shop's. Remove it from your cart.", .0.join(", "))]
+    OtherCurrency(Vec<String>),
+    /// A total above zero that the provider will not charge.
+    #[error("Payments start at {0}: add a course, or check out without the promo code.")]
+    BelowMinimumCharge(Money),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -103,6 +110,14 @@ fn place_order_in_transaction(
         return Ok(CheckoutOutcome::EmptyCart { removed_owned });
     }
     let currency = request.currency;
+    let foreign: Vec<String> = courses
+        .iter()
+        .filter(|c| c.currency != currency)
+        .map(|c| c.title.clone())
+        .collect();
+    if !foreign.is_empty() {
+        return Err(CheckoutError::OtherCurrency(foreign));
+    }
     let lines: Vec<PriceLine> = courses
         .iter()
         .map(|c| PriceLine {
@@ -169,6 +184,12 @@ fn place_order_in_transaction(
     });
     let snapshot = applicable.as_ref().map(promo::ApplicablePromo::snapshot);
     let free = quote.total_cents == 0;
+    if !free && quote.total_cents < currency.minimum_charge() {
+        return Err(CheckoutError::BelowMinimumCharge(Money::new(
+            currency.minimum_charge(),
+            currency,
+        )));
+    }
     let items: Vec<NewOrderItem> = quote
         .lines
         .iter()
