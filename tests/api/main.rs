@@ -5,6 +5,7 @@ mod helpers;
 mod instances;
 mod journal;
 mod properties;
+mod races;
 
 mod accounts;
 mod architecture;
