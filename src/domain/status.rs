@@ -243,6 +243,18 @@ impl DisputeStatus {
         )
     }
 
+    /// Whether one dispute can move from `self` to `next`. An inquiry can
+    /// escalate to a chargeback on the same dispute, never the other way;
+    /// a decided dispute stays decided. Anything else is a late delivery.
+    pub fn can_become(self, next: Self) -> bool {
+        let back_to_inquiry = self.is_open_chargeback()
+            && matches!(
+                next,
+                Self::WarningNeedsResponse | Self::WarningUnderReview | Self::WarningClosed
+            );
+        !self.is_closed() && !back_to_inquiry
+    }
+
     /// An order whose dispute is in this state can give access: none was
     /// taken (an inquiry, a prevented or won dispute).
     pub fn allows_access(self) -> bool {
@@ -364,6 +376,24 @@ mod tests {
         assert_eq!(PaymentMismatch.signed_amount(Failed, 500), 0);
         assert_eq!(PaymentInitiated.signed_amount(Pending, 500), 0);
         assert_eq!(Canceled.signed_amount(Success, 500), 0);
+    }
+
+    #[test]
+    fn a_dispute_escalates_from_inquiry_to_chargeback_to_decision_only() {
+        use DisputeStatus::*;
+        assert!(WarningNeedsResponse.can_become(NeedsResponse));
+        assert!(WarningUnderReview.can_become(WarningClosed));
+        assert!(NeedsResponse.can_become(UnderReview));
+        assert!(UnderReview.can_become(Lost));
+        assert!(!NeedsResponse.can_become(WarningUnderReview));
+        assert!(!UnderReview.can_become(WarningClosed));
+        for closed in [WarningClosed, Won, Lost, Prevented] {
+            assert!(
+                DisputeStatus::ALL
+                    .iter()
+                    .all(|next| !closed.can_become(*next))
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod helpers;
 mod instances;
 mod journal;
 mod properties;
+mod properties_concurrent;
 mod races;
 
 mod accounts;

@@ -69,15 +69,36 @@ enum Step {
     /// The student adds a course and checks out again: a pending order is
     /// superseded (canceled), a paid one stays and a new order is made.
     Supersede { course: usize },
-    /// After a full refund the student buys the same courses again.
+    /// After a full refund or a lost dispute the student buys the same
+    /// courses again.
     Rebuy,
+}
+
+/// How each student's disputes, if any, end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DisputeEnd {
+    Won,
+    Lost,
+    /// An inquiry (`warning_*`) that closes without a chargeback: nothing
+    /// is taken, access never changes.
+    Inquiry,
+}
+
+impl DisputeEnd {
+    /// The dispute's status in the created and in the closed event.
+    fn statuses(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Won => ("needs_response", "won"),
+            Self::Lost => ("needs_response", "lost"),
+            Self::Inquiry => ("warning_needs_response", "warning_closed"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 struct History {
     purchases: Vec<Purchase>,
-    /// Whether each student's disputes, if any, are won.
-    dispute_won: Vec<bool>,
+    dispute_end: Vec<DisputeEnd>,
     steps: Vec<(usize, Step)>,
 }
 
@@ -108,12 +129,15 @@ fn history() -> impl Strategy<Value = History> {
         .prop_map(|(courses, promo)| Purchase { courses, promo });
     (
         proptest::collection::vec(purchase, STUDENTS),
-        proptest::collection::vec(any::<bool>(), STUDENTS),
+        proptest::collection::vec(
+            proptest::sample::select(vec![DisputeEnd::Won, DisputeEnd::Lost, DisputeEnd::Inquiry]),
+            STUDENTS,
+        ),
         proptest::collection::vec((0..STUDENTS, step()), 1..30),
     )
-        .prop_map(|(purchases, dispute_won, steps)| History {
+        .prop_map(|(purchases, dispute_end, steps)| History {
             purchases,
-            dispute_won,
+            dispute_end,
             steps,
         })
 }
@@ -239,7 +263,11 @@ fn check_out_again(conn: &mut DbConnection, student: &mut Student, step: Step) {
         Step::Rebuy => {
             let refunded: Vec<OrderId> = orders::table
                 .filter(orders::user_id.eq(student.user))
-                .filter(orders::status.eq("refunded"))
+                .filter(
+                    orders::status
+                        .eq("refunded")
+                        .or(orders::dispute_status.eq("lost")),
+                )
                 .select(orders::id)
                 .load(conn)
                 .unwrap();
@@ -263,7 +291,7 @@ fn check_out_again(conn: &mut DbConnection, student: &mut Student, step: Step) {
 }
 
 /// The event a happening sends: the same id and body on every delivery.
-fn event_for(order: &Placed, happening: Happening, dispute_won: bool) -> Option<String> {
+fn event_for(order: &Placed, happening: Happening, dispute_end: DisputeEnd) -> Option<String> {
     let n = order.id.0;
     let (id, kind, object) = match happening {
         Happening::Succeeded | Happening::Failed => {
@@ -293,11 +321,8 @@ fn event_for(order: &Placed, happening: Happening, dispute_won: bool) -> Option<
         ),
         Happening::DisputeCreated | Happening::DisputeClosed => {
             let closed = matches!(happening, Happening::DisputeClosed);
-            let status = match (closed, dispute_won) {
-                (false, _) => "needs_response",
-                (true, true) => "won",
-                (true, false) => "lost",
-            };
+            let (opened, decided) = dispute_end.statuses();
+            let status = if closed { decided } else { opened };
             (
                 format!(
                     "evt_{n}_dispute_{}",
@@ -323,8 +348,8 @@ fn event_for(order: &Placed, happening: Happening, dispute_won: bool) -> Option<
 }
 
 /// Applies one happening; false when it must be delivered again later.
-fn apply(conn: &mut DbConnection, order: &Placed, happening: Happening, won: bool) -> bool {
-    let Some(raw) = event_for(order, happening, won) else {
+fn apply(conn: &mut DbConnection, order: &Placed, happening: Happening, end: DisputeEnd) -> bool {
+    let Some(raw) = event_for(order, happening, end) else {
         // The return page retrieves the intent: it succeeded only if the
         // succeeded event could have been sent, which the page cannot
         // know; the provider says "succeeded" once the student paid, so the
@@ -384,7 +409,7 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
             Step::Happen { pick, what } => {
                 let k = pick % students[n].orders.len();
                 let order = &students[n].orders[k];
-                if apply(&mut conn, order, what, history.dispute_won[n]) {
+                if apply(&mut conn, order, what, history.dispute_end[n]) {
                     note(order, what);
                 } else {
                     later.push((n, k, what));
@@ -399,7 +424,7 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
     for _ in 0..3 {
         later.retain(|&(n, k, what)| {
             let order = &students[n].orders[k];
-            let applied = apply(&mut conn, order, what, history.dispute_won[n]);
+            let applied = apply(&mut conn, order, what, history.dispute_end[n]);
             if applied {
                 note(order, what);
             }
@@ -527,7 +552,11 @@ fn check_invariants(
         };
         let opened = journal_keys.contains(&format!("dispute-dp_{}-created", order.id.0));
         let closed = journal_keys.contains(&format!("dispute-dp_{}-closed", order.id.0));
-        let suspended = (closed && !history.dispute_won[n]) || (opened && !closed);
+        let suspended = match history.dispute_end[n] {
+            DisputeEnd::Inquiry => false,
+            DisputeEnd::Lost => opened || closed,
+            DisputeEnd::Won => opened && !closed,
+        };
         if status == "refunded" || suspended {
             continue;
         }

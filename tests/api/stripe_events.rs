@@ -197,6 +197,12 @@ both_backends! {
         assert_eq!(access_from(&mut conn, won), 0, "an open chargeback suspends access");
         app.deliver(&dispute_event("evt_w3", "charge.dispute.updated", &pi_w, total_w, "under_review")).await;
         assert_eq!(access_from(&mut conn, won), 0);
+        // The inquiry's own "updated", delivered late, does not turn the
+        // chargeback back into an inquiry.
+        app.deliver(&dispute_event("evt_w1b", "charge.dispute.updated", &pi_w, total_w, "warning_under_review")).await;
+        let state: Option<String> = orders::table.find(won).select(orders::dispute_status).first(&mut conn).unwrap();
+        assert_eq!(state.as_deref(), Some("under_review"), "a late inquiry status is not applied");
+        assert_eq!(access_from(&mut conn, won), 0);
         app.deliver(&dispute_event("evt_w4", "charge.dispute.closed", &pi_w, total_w, "won")).await;
         assert_eq!(access_from(&mut conn, won), 1, "a won dispute gives access back");
         // A late "created" for a dispute already won changes nothing.

@@ -55,10 +55,13 @@ pub fn apply_dispute(
         return Ok(format!("not applied: {problem}"));
     }
     let now = db::now();
-    // Deliveries come in any order: once this dispute is decided, a late
-    // "created" or "updated" is recorded and changes nothing.
-    let decided = order.dispute_id.as_deref() == Some(dispute.id.as_str())
-        && order.dispute_status.is_some_and(DisputeStatus::is_closed);
+    // Deliveries come in any order: a late one (an inquiry's status after
+    // its chargeback, anything after the decision) is recorded and changes
+    // nothing.
+    let stale = order.dispute_id.as_deref() == Some(dispute.id.as_str())
+        && order
+            .dispute_status
+            .is_some_and(|current| !current.can_become(status));
     match phase {
         DisputePhase::Created => {
             journal(
@@ -97,9 +100,9 @@ pub fn apply_dispute(
             )?;
         }
     }
-    if decided {
+    if stale {
         return Ok(format!(
-            "dispute {} already closed ({}): unchanged",
+            "dispute {} is already past {status} ({}): unchanged",
             dispute.id,
             order.dispute_status.map_or("", DisputeStatus::as_str)
         ));
