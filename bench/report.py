@@ -75,6 +75,17 @@ def main():
         for fact in checks.get(b, ["NOT CHECKED"]):
             out.append(f"- {b}: {fact}")
 
+    # What durability costs (issue 14): the same webhook load on SQLite with
+    # synchronous = NORMAL, which kasir does not run.
+    normal = next((r for r in loads if r["endpoint"] == WEBHOOK + " (synchronous=NORMAL)"), None)
+    full = next((r for r in loads if r["backend"] == "sqlite" and r["endpoint"] == WEBHOOK), None)
+    if normal and full:
+        out += ["", f"Durability: SQLite with `synchronous = FULL` (what kasir runs) fulfils "
+                f"{rate(full):,.0f} deliveries/s, p99 {full['p99_us'] / 1000:.0f} ms; with NORMAL "
+                f"(can lose the last commits on a power loss) {rate(normal):,.0f}/s, p99 "
+                f"{normal['p99_us'] / 1000:.0f} ms: FULL costs "
+                f"{(1 - rate(full) / rate(normal)) * 100:.0f} % of the throughput."]
+
     # Targets (issue 7).
     verdicts = []
 

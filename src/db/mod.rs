@@ -46,8 +46,25 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 fn configure_sqlite(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;"
+         PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;",
+        sqlite_synchronous()
     ))
+}
+
+#[cfg(not(feature = "bench"))]
+fn sqlite_synchronous() -> &'static str {
+    "FULL"
+}
+
+/// The benchmark measures what `FULL` costs against `NORMAL`
+/// (`KASIR_BENCH_SQLITE_SYNCHRONOUS=NORMAL`); only a build with the
+/// `bench` feature reads it, so no deployment can weaken durability.
+#[cfg(feature = "bench")]
+fn sqlite_synchronous() -> &'static str {
+    match std::env::var("KASIR_BENCH_SQLITE_SYNCHRONOUS").as_deref() {
+        Ok("NORMAL") => "NORMAL",
+        _ => "FULL",
+    }
 }
 
 /// r2d2 manager that opens connections through [`DatabaseUrl::connect`], so
