@@ -50,6 +50,7 @@ impl Application {
         let payments = Payments::from_settings(&settings, pool.clone())?;
         let state = web::Data::new(AppState::new(pool, settings, payments));
         spawn_housekeeping(state.clone());
+        spawn_lms_delivery(state.clone());
         let server = run(listener, state)?;
         Ok(Self { port, server })
     }
@@ -105,6 +106,41 @@ async fn tokio_blocking<T: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
 }
 
+/// How often the outbox is looked at for due events.
+const LMS_POLL: Duration = Duration::from_secs(1);
+
+/// Delivers the learning platform's events while `serve` runs (when
+/// `LMS_WEBHOOK_URL` is set); a full batch is followed at once by the next.
+fn spawn_lms_delivery(state: web::Data<AppState>) {
+    let Some(hook) = state.settings.lms_webhook.clone() else {
+        return;
+    };
+    actix_web::rt::spawn(async move {
+        let client = crate::services::lms::delivery::client();
+        loop {
+            match crate::services::lms::delivery::deliver_due(&state.pool, &client, &hook).await {
+                Ok(pass) if pass.delivered + pass.failed > 0 => {
+                    tracing::debug!(
+                        delivered = pass.delivered,
+                        failed = pass.failed,
+                        "LMS events"
+                    );
+                    if pass.failed > 0 {
+                        tracing::warn!(
+                            failed = pass.failed,
+                            "LMS webhook deliveries failed; they are retried"
+                        );
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "LMS event delivery pass failed"),
+            }
+            actix_web::rt::time::sleep(LMS_POLL).await;
+        }
+    });
+}
+
 /// Periodic upkeep inside `serve`: the reconciliation sweep for payments
 /// whose webhook never came, a full journal verification, and forgetting
 /// stale login failures.
@@ -149,6 +185,28 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
     });
 }
 
+/// The course form with its cover image: the image (2 MiB at most,
+/// checked again by content) and the text fields fit in 3 MiB.
+fn multipart_config() -> actix_multipart::form::MultipartFormConfig {
+    const LIMIT: usize = 3 * 1024 * 1024;
+    actix_multipart::form::MultipartFormConfig::default()
+        .total_limit(LIMIT)
+        .memory_limit(LIMIT)
+        .error_handler(|error, _req| {
+            let refusal = match error {
+                actix_multipart::MultipartError::Payload(
+                    actix_web::error::PayloadError::Overflow,
+                ) => crate::error::AppError::BadRequest(
+                    "The upload is too large: a cover image is at most 2 MiB.".into(),
+                ),
+                other => crate::error::AppError::BadRequest(format!(
+                    "The form could not be read ({other})."
+                )),
+            };
+            refusal.into()
+        })
+}
+
 fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let key = Key::from(state.settings.secret_key.expose());
     let secure = state.settings.cookies_secure();
@@ -175,6 +233,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
             .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
+            .app_data(multipart_config())
             .configure(routes::configure)
             .service(actix_files::Files::new("/static", "static").prefer_utf8(true))
     })

@@ -99,6 +99,11 @@ pub(super) fn insert_orders(
                     user_courses::granted_at.eq(paid_at.unwrap_or(order.created)),
                     user_courses::revoked_at.eq(order.refunded.then_some(refunded_at)),
                     user_courses::revoke_reason.eq(order.refunded.then_some(AccessEnd::Refunded)),
+                    user_courses::changed_at.eq(if order.refunded {
+                        refunded_at
+                    } else {
+                        paid_at.unwrap_or(order.created)
+                    }),
                 ));
             }
         }

@@ -9,6 +9,7 @@ use crate::db::DatabaseUrl;
 use crate::domain::Currency;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/kasir.db";
+pub const DEFAULT_UPLOADS_DIR: &str = "data/uploads";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
@@ -17,10 +18,13 @@ pub const GENERATED_SECRET_KEY_FILE: &str = "data/secret_key";
 /// actix-session's cookie key needs at least this many bytes.
 pub const SECRET_KEY_MIN_BYTES: usize = 64;
 
+mod lms;
 mod payments;
 mod proxies;
 mod secret_key;
 
+pub use lms::LmsWebhook;
+use lms::parse_lms_webhook;
 use payments::parse_payments;
 pub use payments::{PaymentSettings, StripeSettings};
 pub use proxies::client_address;
@@ -48,6 +52,11 @@ pub struct Settings {
     pub session_idle: chrono::TimeDelta,
     /// Accounts one address may make per hour (`SIGN_UPS_PER_HOUR`, 10).
     pub sign_ups_per_hour: i64,
+    /// Where uploaded cover images are kept (`UPLOADS_DIR`, `data/uploads`).
+    pub uploads_dir: std::path::PathBuf,
+    /// Where the learning platform's events go; none: they wait in the
+    /// outbox (`LMS_WEBHOOK_URL`, `LMS_WEBHOOK_SECRET`).
+    pub lms_webhook: Option<LmsWebhook>,
 }
 
 impl Settings {
@@ -114,7 +123,13 @@ impl Settings {
             7 * 86_400,
         ));
 
+        let lms_webhook = check.ok(parse_lms_webhook(&var));
+        let uploads_dir = std::path::PathBuf::from(
+            var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
+        );
+
         match (
+            lms_webhook,
             (session_max, session_idle, sign_ups_per_hour),
             trusted_proxies,
             database_url,
@@ -127,6 +142,7 @@ impl Settings {
             db_pool_size,
         ) {
             (
+                Some(lms_webhook),
                 (Some(session_max), Some(session_idle), Some(sign_ups_per_hour)),
                 Some(trusted_proxies),
                 Some(database_url),
@@ -150,6 +166,8 @@ impl Settings {
                 session_max,
                 session_idle,
                 sign_ups_per_hour,
+                uploads_dir,
+                lms_webhook,
             }),
             _ => Err(ConfigError(problems)),
         }

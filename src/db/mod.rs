@@ -44,11 +44,28 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 /// operating system caches the file anyway, and the pool's connections
 /// together stayed over the 64 MB RSS budget (bench/results.md).
 fn configure_sqlite(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"))?;
+    // Turning a new database to WAL needs it alone for a moment, and SQLite
+    // answers "locked" at once, without waiting, when another process (a
+    // second instance starting) is in it: try again for a while.
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(u64::from(SQLITE_BUSY_TIMEOUT_MS));
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => break result,
+        }
+    }?;
     conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;",
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024;",
         sqlite_synchronous()
     ))
+}
+
+fn is_locked(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("locked"))
 }
 
 #[cfg(not(feature = "bench"))]

@@ -1,11 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     cart_items (id) {
         id -> Int8,
         cart_id -> Int8,
         course_id -> Int8,
         added_at -> Timestamp,
+        added_price_cents -> Nullable<Int8>,
     }
 }
 
@@ -16,6 +29,16 @@ diesel::table! {
         token -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    course_changes (id) {
+        id -> Int8,
+        course_id -> Int8,
+        staff_id -> Nullable<Int8>,
+        changed_at -> Timestamp,
+        changes -> Text,
     }
 }
 
@@ -31,6 +54,7 @@ diesel::table! {
         published -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cover_image -> Nullable<Text>,
     }
 }
 
@@ -66,6 +90,23 @@ diesel::table! {
         id -> Int4,
         last_hash -> Text,
         length -> Int8,
+    }
+}
+
+diesel::table! {
+    lms_outbox (id) {
+        id -> Int8,
+        event_id -> Text,
+        event_type -> Text,
+        user_id -> Int8,
+        course_id -> Int8,
+        payload -> Text,
+        created_at -> Timestamp,
+        attempts -> Int4,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -207,6 +248,7 @@ diesel::table! {
         granted_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         revoke_reason -> Nullable<Text>,
+        changed_at -> Timestamp,
     }
 }
 
@@ -241,7 +283,11 @@ diesel::table! {
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> courses (course_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(course_changes -> courses (course_id));
+diesel::joinable!(course_changes -> users (staff_id));
 diesel::joinable!(financial_journals -> orders (reference_id));
+diesel::joinable!(lms_outbox -> courses (course_id));
+diesel::joinable!(lms_outbox -> users (user_id));
 diesel::joinable!(order_items -> courses (course_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(orders -> promo_codes (promo_code_id));
@@ -258,12 +304,15 @@ diesel::joinable!(user_courses -> orders (order_id));
 diesel::joinable!(user_courses -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     cart_items,
     carts,
+    course_changes,
     courses,
     financial_journals,
     installation,
     journal_chain,
+    lms_outbox,
     login_attempts,
     order_items,
     orders,

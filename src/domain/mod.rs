@@ -4,12 +4,14 @@
 mod email;
 mod money;
 mod status;
+mod text_enum;
 mod user_input;
 
 pub use email::Email;
 pub use money::{Currency, Money};
 pub use status::{
-    AccessEnd, DisputeStatus, IntentStatus, JournalKind, JournalStatus, OrderStatus, PromoKind,
-    Provider, RedemptionStatus, RefundStatus, Role, StripeEvent, UnknownValue,
+    AccessEnd, DisputeStatus, EnrollmentReason, IntentStatus, JournalKind, JournalStatus, LmsEvent,
+    OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role, StripeEvent,
+    UnknownValue,
 };
 pub use user_input::{DisplayName, NewPassword};

@@ -68,6 +68,16 @@ impl Currency {
         }
     }
 
+    /// The largest amount Stripe charges at once, in minor units: eight
+    /// digits (99,999,999: $999,999.99), twelve for IDR (Stripe's "minimum
+    /// and maximum charge amounts").
+    pub fn maximum_charge(&self) -> i64 {
+        match self.code() {
+            "IDR" => 999_999_999_999,
+            _ => 99_999_999,
+        }
+    }
+
     /// A symbol to put before the amount, where it names this currency without
     /// ambiguity; `None` means "write the code after the amount".
     fn unambiguous_symbol(&self) -> Option<&'static str> {
@@ -153,6 +163,25 @@ impl Money {
             .map(|m| Self::new(m, currency))
             .ok_or_else(|| "That amount is too large.".into())
     }
+
+    /// The amount as a form field holds it: `1234.50`, `4900` (what
+    /// [`Money::parse_major`] reads back).
+    pub fn to_major_string(&self) -> String {
+        let exponent = self.currency.exponent();
+        let scale = 10u64.pow(exponent);
+        let abs = self.minor.unsigned_abs();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        if exponent == 0 {
+            format!("{sign}{abs}")
+        } else {
+            format!(
+                "{sign}{}.{:0width$}",
+                abs / scale,
+                abs % scale,
+                width = exponent as usize
+            )
+        }
+    }
 }
 
 /// `$1,234.50`, `¥4,900`, `-€3.00`, `1,500.000 KWD`.
@@ -191,6 +220,20 @@ mod tests {
 
     fn money(minor: i64, code: &str) -> String {
         Money::new(minor, Currency::parse(code).unwrap()).to_string()
+    }
+
+    #[test]
+    fn a_form_value_reads_back_as_the_same_amount() {
+        for (minor, code, text) in [
+            (8900, "USD", "89.00"),
+            (5, "EUR", "0.05"),
+            (4900, "JPY", "4900"),
+        ] {
+            let currency = Currency::parse(code).unwrap();
+            let money = Money::new(minor, currency);
+            assert_eq!(money.to_major_string(), text);
+            assert_eq!(Money::parse_major(text, currency), Ok(money));
+        }
     }
 
     #[test]

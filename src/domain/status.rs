@@ -5,92 +5,8 @@
 //! read). They map to TEXT columns on both engines through one generic
 //! `ToSql`/`FromSql` pair, as the id newtypes do.
 
-use std::fmt;
-
-/// A stored value that is none of the enum's.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not a known {kind}")]
-pub struct UnknownValue {
-    pub kind: &'static str,
-    pub value: String,
-}
-
-macro_rules! text_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $($(#[$vmeta:meta])* $variant:ident = $text:literal, $label:literal;)+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
-        )]
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
-
-            /// The value stored in the database and sent over the wire.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)+
-                }
-            }
-
-            pub fn parse(value: &str) -> Result<Self, UnknownValue> {
-                match value {
-                    $($text => Ok(Self::$variant),)+
-                    _ => Err(UnknownValue {
-                        kind: stringify!($name),
-                        value: value.to_owned(),
-                    }),
-                }
-            }
-
-            /// In words, for people.
-            pub fn label(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $label,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-        {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, DB>,
-            ) -> diesel::serialize::Result {
-                self.as_str().to_sql(out)
-            }
-        }
-
-        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
-        where
-            DB: diesel::backend::Backend,
-            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-        {
-            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = String::from_sql(bytes)?;
-                Ok(Self::parse(&text)?)
-            }
-        }
-    };
-}
+pub use super::text_enum::UnknownValue;
+use super::text_enum::text_enum;
 
 text_enum! {
     /// Where an order is in its life (DESIGN §3): it only moves forward,
@@ -305,6 +221,36 @@ text_enum! {
         Refunded = "refunded", "Refunded";
         DisputeOpened = "dispute opened", "Dispute opened";
         DisputeLost = "dispute lost", "Dispute lost";
+    }
+}
+
+text_enum! {
+    /// The events kasir sends the learning platform.
+    pub enum LmsEvent {
+        EnrollmentGranted = "enrollment.granted", "Access granted";
+        EnrollmentRevoked = "enrollment.revoked", "Access revoked";
+    }
+}
+
+text_enum! {
+    /// Why a student's access to a course began or ended, as the learning
+    /// platform reads it.
+    pub enum EnrollmentReason {
+        Purchase = "purchase", "Bought";
+        Restored = "restored", "Given back (a dispute won or a refund that failed)";
+        Refunded = "refunded", "Refunded";
+        DisputeOpened = "dispute_opened", "Dispute opened";
+        DisputeLost = "dispute_lost", "Dispute lost";
+    }
+}
+
+impl From<AccessEnd> for EnrollmentReason {
+    fn from(end: AccessEnd) -> Self {
+        match end {
+            AccessEnd::Refunded => Self::Refunded,
+            AccessEnd::DisputeOpened => Self::DisputeOpened,
+            AccessEnd::DisputeLost => Self::DisputeLost,
+        }
     }
 }
 

@@ -121,11 +121,13 @@ impl Cart {
 pub struct CartItem;
 
 impl CartItem {
-    /// Adds the course; `Ok(false)` when it was already in the cart.
+    /// Adds the course at the price it has now (the cart says when that
+    /// changes); `Ok(false)` when it was already in the cart.
     pub fn add(
         conn: &mut DbConnection,
         cart_id: CartId,
         course_id: CourseId,
+        price_cents: i64,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
         let inserted = crate::db::per_engine!(conn, c => diesel::insert_into(cart_items::table)
@@ -133,6 +135,7 @@ impl CartItem {
                 cart_items::cart_id.eq(cart_id),
                 cart_items::course_id.eq(course_id),
                 cart_items::added_at.eq(now),
+                cart_items::added_price_cents.eq(price_cents),
             ))
             .on_conflict_do_nothing()
             .execute(c))?;
@@ -177,6 +180,20 @@ impl CartItem {
             .filter(cart_items::cart_id.eq(cart_id))
             .order(cart_items::added_at.asc())
             .select(cart_items::course_id)
+            .load(conn)
+    }
+
+    /// The courses in the cart with the price each had when it was added
+    /// (none for lines older than that record), in the order added.
+    pub fn lines(
+        conn: &mut DbConnection,
+        cart_id: CartId,
+    ) -> QueryResult<Vec<(Course, Option<i64>)>> {
+        cart_items::table
+            .inner_join(courses::table)
+            .filter(cart_items::cart_id.eq(cart_id))
+            .order((cart_items::added_at.asc(), cart_items::id.asc()))
+            .select((Course::as_select(), cart_items::added_price_cents))
             .load(conn)
     }
 

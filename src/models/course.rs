@@ -19,6 +19,9 @@ pub struct Course {
     pub published: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A file name under the uploads directory, or none: the catalog then
+    /// shows the title's initial.
+    pub cover_image: Option<String>,
 }
 
 #[derive(Insertable, Clone, Debug)]
@@ -32,6 +35,21 @@ pub struct NewCourse<'a> {
     pub currency: Currency,
     pub published: bool,
     pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub cover_image: Option<&'a str>,
+}
+
+/// What staff may change on a course.
+#[derive(AsChangeset, Clone, Debug)]
+#[diesel(table_name = courses, treat_none_as_null = true)]
+pub struct CourseFields<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub price_cents: i64,
+    pub published: bool,
+    pub cover_image: Option<&'a str>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -99,9 +117,62 @@ impl Course {
     pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
         courses::table.count().get_result(conn)
     }
+
+    /// Every course, published or not, newest first, with how many paid
+    /// orders (paid or partly refunded) sold it.
+    pub fn all_with_sales(conn: &mut DbConnection) -> QueryResult<Vec<(Self, i64)>> {
+        use crate::db::schema::{order_items, orders};
+        use crate::domain::OrderStatus;
+        let all: Vec<Self> = courses::table
+            .order((courses::created_at.desc(), courses::id.desc()))
+            .select(Self::as_select())
+            .load(conn)?;
+        let sales: std::collections::HashMap<CourseId, i64> = order_items::table
+            .inner_join(orders::table)
+            .filter(orders::status.eq_any([OrderStatus::Paid, OrderStatus::PartiallyRefunded]))
+            .group_by(order_items::course_id)
+            .select((order_items::course_id, diesel::dsl::count_star()))
+            .load::<(CourseId, i64)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(all
+            .into_iter()
+            .map(|course| {
+                let sold = sales.get(&course.id).copied().unwrap_or(0);
+                (course, sold)
+            })
+            .collect())
+    }
+
+    /// The course with this slug, published or not.
+    pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Self>> {
+        courses::table
+            .filter(courses::slug.eq(slug))
+            .select(Self::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn update(
+        conn: &mut DbConnection,
+        id: CourseId,
+        fields: &CourseFields<'_>,
+    ) -> QueryResult<Self> {
+        diesel::update(courses::table.find(id))
+            .set(fields)
+            .returning(courses::all_columns)
+            .get_result(conn)
+    }
 }
 
 impl NewCourse<'_> {
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<Course> {
+        diesel::insert_into(courses::table)
+            .values(self)
+            .returning(courses::all_columns)
+            .get_result(conn)
+    }
+
     /// Inserts unless a course with this slug exists; returns whether it
     /// inserted. The unique slug decides, so concurrent seeders cannot clash.
     pub fn insert_if_new(&self, conn: &mut DbConnection) -> QueryResult<bool> {

@@ -2,11 +2,14 @@
 //! query takes `&mut DbConnection`, so a service can run several inside one
 //! transaction.
 
+pub mod api_token;
 pub mod cart;
 pub mod course;
+pub mod course_change;
 pub mod ids;
 pub mod installation;
 pub mod journal;
+pub mod lms_outbox;
 pub mod login_attempt;
 pub mod order;
 pub mod promo_code;

@@ -27,6 +27,7 @@ impl UserCourse {
                 user_courses::course_id.eq(course_id),
                 user_courses::order_id.eq(order_id),
                 user_courses::granted_at.eq(now),
+                user_courses::changed_at.eq(now),
             ))
             .on_conflict_do_nothing()
             .execute(c))?;
@@ -93,6 +94,7 @@ impl UserCourse {
         .set((
             user_courses::revoked_at.eq(now),
             user_courses::revoke_reason.eq(reason),
+            user_courses::changed_at.eq(now),
         ))
         .execute(conn)?;
         Ok(revoked)

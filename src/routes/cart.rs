@@ -97,6 +97,12 @@ pub(super) async fn add_item(
     let change = match result {
         Ok(change) => change,
         Err(CartError::UnknownCourse) => return Err(AppError::NotFound),
+        // Its title is not said: a draft's stays unknown.
+        Err(CartError::NotOnSale) => {
+            return Err(AppError::Conflict(
+                "This course is not on sale (any more), so it cannot go into a cart.".into(),
+            ));
+        }
         Err(CartError::OtherCurrency { title }) => {
             return Err(AppError::Conflict(format!(
                 "{title} is priced in another currency than this shop's and cannot be bought here."

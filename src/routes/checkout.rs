@@ -75,6 +75,7 @@ pub(super) async fn start_checkout(
         Err(StartPaymentError::Checkout(
             refusal @ (CheckoutError::Promo(_)
             | CheckoutError::OtherCurrency(_)
+            | CheckoutError::Withdrawn(_)
             | CheckoutError::BelowMinimumCharge(_)),
         )) => {
             session.flash(FlashLevel::Error, refusal.to_string());

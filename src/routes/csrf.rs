@@ -18,6 +18,21 @@ pub const CSRF_HEADER: &str = "X-CSRF-Token";
 /// thing anyone types); longer values are a 400 before any work.
 pub const MAX_FIELD_CHARS: usize = 10_000;
 
+/// Checks a token presented by a form that `CsrfForm` does not read (a
+/// multipart upload); the `X-CSRF-Token` header counts too.
+pub fn check(req: &HttpRequest, presented: Option<&str>) -> Result<(), AppError> {
+    let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let session = req.get_session();
+    if AppSession(&session).csrf_matches(from_header.or(presented).unwrap_or("")) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "This form has expired or did not come from this site. Reload the page and try again."
+                .into(),
+        ))
+    }
+}
+
 /// A url-encoded form whose CSRF token has been checked.
 pub struct CsrfForm<T>(pub T);
 
@@ -49,22 +64,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                     AppError::BadRequest("The form could not be read.".into())
                 }
             })?;
-            let from_header = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let presented = from_header.or_else(|| {
-                serde_urlencoded::from_bytes::<TokenField>(&body)
-                    .ok()
-                    .and_then(|field| field.csrf_token)
-            });
-            let session = req.get_session();
-            if !AppSession(&session).csrf_matches(presented.as_deref().unwrap_or("")) {
-                return Err(AppError::Forbidden(
-                    "This form has expired or did not come from this site. Reload the page and try again.".into(),
-                ));
-            }
+            let presented = serde_urlencoded::from_bytes::<TokenField>(&body)
+                .ok()
+                .and_then(|field| field.csrf_token);
+            check(&req, presented.as_deref())?;
             let fields: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(&body).unwrap_or_default();
             if let Some((name, _)) = fields

@@ -2,6 +2,7 @@
 //! service function (database work through [`with_db`]), and renders a
 //! template. No handler calls another.
 
+mod api;
 mod auth;
 mod cart;
 mod catalog;
@@ -14,6 +15,7 @@ mod orders;
 mod sandbox;
 mod staff;
 mod student;
+mod uploads;
 pub mod webhooks;
 
 use actix_web::web;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub chain: ChainMonitor,
     /// The whole history's revenue recap.
     pub revenue: RevenueCache,
+    /// The read API's per-token rate.
+    pub api_limiter: api::ApiLimiter,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             inbox,
             chain: ChainMonitor::default(),
             revenue: RevenueCache::default(),
+            api_limiter: api::limiter(),
         }
     }
 }
@@ -105,6 +110,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(student::my_courses)
         .service(student::orders)
         .configure(staff::configure)
+        .service(uploads::upload)
+        .service(api::list_enrollments)
+        .service(api::check_enrollment)
         .service(health::healthz)
         .service(
             web::resource("/webhooks/stripe")

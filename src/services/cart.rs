@@ -27,6 +27,9 @@ pub enum CartOwner {
 pub enum CartError {
     #[error("no such course")]
     UnknownCourse,
+    /// Unpublished: staff took it off sale, or never put it on sale.
+    #[error("this course is not on sale")]
+    NotOnSale,
     #[error("you already own this course")]
     AlreadyOwned { title: String, slug: String },
     /// Priced in another currency than the shop's.
@@ -42,7 +45,13 @@ pub enum CartError {
 #[derive(Clone, Debug)]
 pub struct CartLine {
     pub course: Course,
-    pub price: String,
+    pub price: Money,
+    /// The price when the course went into the cart, when it has changed
+    /// since.
+    pub was: Option<Money>,
+    /// Still on sale (published, in the shop's currency): only these count
+    /// in the subtotal and can be checked out.
+    pub available: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -92,19 +101,35 @@ pub fn view(
     owner: &CartOwner,
     currency: Currency,
 ) -> diesel::QueryResult<CartView> {
-    let courses = match find_cart(conn, owner)? {
-        Some(cart) => CartItem::courses(conn, cart.id)?,
+    let items = match find_cart(conn, owner)? {
+        Some(cart) => CartItem::lines(conn, cart.id)?,
         None => Vec::new(),
     };
-    let subtotal = Money::new(courses.iter().map(|c| c.price_cents).sum(), currency);
-    let lines = courses
+    let lines: Vec<CartLine> = items
         .into_iter()
-        .map(|course| CartLine {
-            price: Money::new(course.price_cents, currency).to_string(),
+        .map(|(course, added_price)| CartLine {
+            price: Money::new(course.price_cents, course.currency),
+            was: added_price
+                .filter(|was| *was != course.price_cents)
+                .map(|was| Money::new(was, course.currency)),
+            available: is_on_sale(&course, currency),
             course,
         })
         .collect();
+    let subtotal = Money::new(
+        lines
+            .iter()
+            .filter(|l| l.available)
+            .map(|l| l.price.minor)
+            .sum(),
+        currency,
+    );
     Ok(CartView { lines, subtotal })
+}
+
+/// Whether the course can be bought in this shop now.
+fn is_on_sale(course: &Course, currency: Currency) -> bool {
+    course.published && course.currency == currency
 }
 
 fn subtotal(
@@ -114,7 +139,11 @@ fn subtotal(
 ) -> diesel::QueryResult<Money> {
     let courses = CartItem::courses(conn, cart.id)?;
     Ok(Money::new(
-        courses.iter().map(|c| c.price_cents).sum(),
+        courses
+            .iter()
+            .filter(|c| is_on_sale(c, currency))
+            .map(|c| c.price_cents)
+            .sum(),
         currency,
     ))
 }
@@ -127,9 +156,10 @@ pub fn add(
     course_id: CourseId,
     currency: Currency,
 ) -> Result<CartChange, CartError> {
-    let course = Course::find(conn, course_id)?
-        .filter(|c| c.published)
-        .ok_or(CartError::UnknownCourse)?;
+    let course = Course::find(conn, course_id)?.ok_or(CartError::UnknownCourse)?;
+    if !course.published {
+        return Err(CartError::NotOnSale);
+    }
     if course.currency != currency {
         return Err(CartError::OtherCurrency {
             title: course.title,
@@ -162,7 +192,7 @@ pub fn add(
             if CartItem::count(conn, cart.id)? >= MAX_ITEMS {
                 return Err(CartError::Full);
             }
-            CartItem::add(conn, cart.id, course_id, now)?;
+            CartItem::add(conn, cart.id, course_id, course.price_cents, now)?;
         }
         Ok(CartChange {
             count: CartItem::count(conn, cart.id)?,
@@ -230,7 +260,7 @@ pub fn merge_guest_cart(
         let cart = Cart::find_or_create(conn, Some(user_id), &crate::session::new_token(), now)?;
         let mut outcome = MergeOutcome::default();
         let mut count = CartItem::count(conn, cart.id)?;
-        for course in CartItem::courses(conn, guest.id)? {
+        for (course, added_price) in CartItem::lines(conn, guest.id)? {
             if UserCourse::owns(conn, user_id, course.id)? {
                 outcome.already_owned.push(course.title);
             } else if CartItem::contains(conn, cart.id, course.id)? {
@@ -238,7 +268,8 @@ pub fn merge_guest_cart(
             } else if count >= MAX_ITEMS {
                 outcome.over_limit.push(course.title);
             } else {
-                CartItem::add(conn, cart.id, course.id, now)?;
+                let price = added_price.unwrap_or(course.price_cents);
+                CartItem::add(conn, cart.id, course.id, price, now)?;
                 count += 1;
                 outcome.added += 1;
             }

@@ -35,6 +35,16 @@ impl CourseCard {
             .map(|c| c.to_uppercase().to_string())
             .unwrap_or_default()
     }
+
+    /// The description's paragraphs (an empty line separates them).
+    pub fn paragraphs(&self) -> Vec<&str> {
+        self.course
+            .description
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
 }
 
 /// Marks each card "in cart" or "owned" for this viewer.
@@ -93,6 +103,10 @@ pub fn published_course(
     user_id: Option<UserId>,
     cart: &[CourseId],
 ) -> diesel::QueryResult<Option<CourseCard>> {
-    let course = Course::find_published_by_slug(conn, slug)?;
-    Ok(with_viewer_state(conn, course.into_iter().map(CourseCard::new), user_id, cart)?.pop())
+    // An unpublished course is off sale, but those who bought it still
+    // reach its page.
+    let course = Course::find_by_slug(conn, slug)?;
+    let card =
+        with_viewer_state(conn, course.into_iter().map(CourseCard::new), user_id, cart)?.pop();
+    Ok(card.filter(|card| card.course.published || card.owned))
 }

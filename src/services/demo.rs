@@ -119,6 +119,7 @@ pub fn seed_demo_catalog(
             published: demo.published,
             created_at: at,
             updated_at: at,
+            cover_image: None,
         }
         .insert_if_new(conn)?;
         added += usize::from(inserted);

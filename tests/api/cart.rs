@@ -155,7 +155,10 @@ both_backends! {
     async fn unknown_unpublished_and_malformed_courses_are_refused(app: TestApp) {
         let mut conn = app.db.connect();
         let hidden = course_id(&mut conn, "kubernetes-deep-dive");
-        assert_eq!(app.add_to_cart(hidden).await.status(), 404);
+        let unpublished = app.add_to_cart(hidden).await;
+        assert_eq!(unpublished.status(), 409);
+        let page = unpublished.text().await.unwrap();
+        assert!(page.contains("not on sale") && !page.contains("Kubernetes"), "says why, not what");
         assert_eq!(app.add_to_cart(999_999).await.status(), 404);
         let bad = app.submit("/cart/items", &[("course_id", "abc")]).await;
         assert_eq!(bad.status(), 400);

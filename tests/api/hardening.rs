@@ -50,18 +50,7 @@ fn reserved_count(conn: &mut DbConnection, code: &str) -> i64 {
 }
 
 fn reconcile(app: &TestApp) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
-        .args(["reconcile", "--older-than-minutes", "0"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("SECRET_KEY", format!("test-secret-{}", "x".repeat(64)))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    app.kasir(&["reconcile", "--older-than-minutes", "0"])
 }
 
 both_backends! {
@@ -161,13 +150,7 @@ async fn an_order_whose_payment_never_started_is_swept_too() {
     assert_eq!(order.payment_intent_id, None);
     assert_eq!(reserved_count(&mut conn, "ONCE"), 1);
     // Within the hour it is kept.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
-        .args(["reconcile", "--older-than-minutes", "0"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("SECRET_KEY", format!("test-secret-{}", "x".repeat(64)))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&output.stdout).contains("0 canceled"));
+    assert!(reconcile(&app).contains("0 canceled"));
     age_order(&mut conn, order.id, 2);
     let report = reconcile(&app);
     assert!(report.contains("1 canceled"), "{report}");
@@ -250,14 +233,11 @@ async fn the_journal_keeps_no_secrets_and_the_inbox_forgets_old_payloads() {
         ))
         .execute(&mut conn)
         .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
-        .args(["prune-events", "--older-than-days", "90"])
-        .env("DATABASE_URL", &app.db.url)
-        .env("SECRET_KEY", "k".repeat(64))
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("1 processed webhook event(s)"));
+    let output = app.kasir(&["prune-events", "--older-than-days", "90"]);
+    assert!(
+        output.starts_with("1 processed webhook event(s)"),
+        "{output}"
+    );
     let left: Vec<String> = webhook_events::table
         .select(webhook_events::id)
         .load(&mut conn)

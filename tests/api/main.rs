@@ -4,6 +4,7 @@
 mod helpers;
 mod instances;
 mod journal;
+mod lms;
 mod properties;
 mod properties_concurrent;
 mod races;
@@ -13,6 +14,7 @@ mod architecture;
 mod back_office;
 mod cart;
 mod catalog;
+mod catalog_admin;
 mod checkout;
 mod cli;
 mod crash;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use diesel::prelude::*;
 use kasir::db::DbConnection;
 use kasir::db::schema::{
-    financial_journals, order_items, orders, promo_codes, promo_redemptions,
+    financial_journals, lms_outbox, order_items, orders, promo_codes, promo_redemptions,
     sandbox_payment_intents, user_courses, users,
 };
 use kasir::services::journal::{ChainVerdict, verify_chain};
@@ -510,6 +510,32 @@ fn check(conn: &mut DbConnection) -> Result<(), String> {
         .collect();
     if owed != held {
         return Err(format!("access {held:?} but orders give {owed:?}"));
+    }
+    // The learning platform hears of every access change, in order: for
+    // each student and course, the newest outbox event says what the
+    // grants say.
+    let events: Vec<(i64, i64, String)> = lms_outbox::table
+        .order(lms_outbox::id.asc())
+        .select((
+            lms_outbox::user_id,
+            lms_outbox::course_id,
+            lms_outbox::event_type,
+        ))
+        .load(conn)
+        .unwrap();
+    let told: BTreeMap<(i64, i64), bool> = events
+        .into_iter()
+        .map(|(user, course, kind)| ((user, course), kind == "enrollment.granted"))
+        .collect();
+    let told_active: BTreeSet<(i64, i64)> = told
+        .iter()
+        .filter(|(_, active)| **active)
+        .map(|(pair, _)| *pair)
+        .collect();
+    if told_active != held {
+        return Err(format!(
+            "the LMS was told {told_active:?} but access is {held:?}"
+        ));
     }
     // Every promo use belongs to a live order; the counter agrees.
     let uses: Vec<(i64, String, String)> = promo_redemptions::table

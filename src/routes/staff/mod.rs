@@ -1,7 +1,10 @@
 //! The staff back office: invoice history and an order's story (with the
-//! refund), the journal and its CSV, revenue reports, promo codes. Every
-//! handler checks the role on the server, every time.
+//! refund), the journal and its CSV, revenue reports, the catalog, promo
+//! codes, and the learning platform's integration. Every handler checks
+//! the role on the server, every time.
 
+mod courses;
+mod integrations;
 mod journal;
 mod orders;
 mod promo_codes;
@@ -12,7 +15,15 @@ use actix_web::web;
 use super::filters;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(promo_codes::promo_codes)
+    cfg.service(courses::staff_courses)
+        .service(courses::new_course_form)
+        .service(courses::create_course)
+        .service(courses::edit_course_form)
+        .service(courses::update_course)
+        .service(integrations::integrations)
+        .service(integrations::retry_event)
+        .service(integrations::revoke_token)
+        .service(promo_codes::promo_codes)
         .service(promo_codes::create_promo_code)
         .service(promo_codes::deactivate_promo_code)
         .service(orders::staff_orders)

@@ -1,15 +1,17 @@
 //! Access to courses, and the one rule of where it may come from: an order
 //! that is paid or partly refunded, with no chargeback open or lost. A
 //! refunded order, a disputed one, a canceled one never give access, and
-//! never give it back.
+//! never give it back. Each access that begins or ends queues its event
+//! for the learning platform in the same transaction.
 
 use chrono::NaiveDateTime;
 
 use crate::db::DbConnection;
-use crate::domain::{AccessEnd, OrderStatus};
-use crate::models::CourseId;
+use crate::domain::{AccessEnd, EnrollmentReason, LmsEvent, OrderStatus};
 use crate::models::order::Order;
 use crate::models::user_course::UserCourse;
+use crate::models::{CourseId, UserId};
+use crate::services::lms::outbox;
 
 /// Whether this order may be the source of a student's access.
 pub fn is_access_source(order: &Order) -> bool {
@@ -28,7 +30,15 @@ pub fn grant_order_access(
 ) -> diesel::QueryResult<Vec<CourseId>> {
     let courses: Vec<CourseId> = order.items(conn)?.iter().map(|i| i.course_id).collect();
     for course in &courses {
-        UserCourse::grant(conn, order.user_id, *course, order.id, now)?;
+        if UserCourse::grant(conn, order.user_id, *course, order.id, now)? {
+            granted(
+                conn,
+                order.user_id,
+                *course,
+                EnrollmentReason::Purchase,
+                now,
+            )?;
+        }
     }
     Ok(courses)
 }
@@ -47,6 +57,13 @@ pub fn restore_order_access(
     let mut restored = 0;
     for item in order.items(conn)? {
         if UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)? {
+            granted(
+                conn,
+                order.user_id,
+                item.course_id,
+                EnrollmentReason::Restored,
+                now,
+            )?;
             restored += 1;
         }
     }
@@ -66,11 +83,32 @@ pub fn revoke_order_access(
     let mut ended = 0;
     for (user, course) in revoked {
         match Order::other_access_sources(conn, user, course, order.id)?.first() {
+            // The access goes on, through the other order: nothing to tell.
             Some(other) => {
                 UserCourse::grant(conn, user, course, *other, now)?;
             }
-            None => ended += 1,
+            None => {
+                outbox::record(
+                    conn,
+                    LmsEvent::EnrollmentRevoked,
+                    reason.into(),
+                    user,
+                    course,
+                    now,
+                )?;
+                ended += 1;
+            }
         }
     }
     Ok(ended)
+}
+
+fn granted(
+    conn: &mut DbConnection,
+    user: UserId,
+    course: CourseId,
+    reason: EnrollmentReason,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    outbox::record(conn, LmsEvent::EnrollmentGranted, reason, user, course, now)
 }

@@ -23,6 +23,9 @@ pub enum CheckoutError {
     /// number in the shop's currency would be a wrong price (¥89 is not $0.89).
     #[error("{} cannot be bought here: priced in another currency than the shop's. Remove it from your cart.", .0.join(", "))]
     OtherCurrency(Vec<String>),
+    /// Courses staff took off sale since they went into the cart.
+    #[error("{} is no longer on sale: remove it from your cart to check out.", .0.join(", "))]
+    Withdrawn(Vec<String>),
     /// A total above zero that the provider will not charge.
     #[error("Payments start at {0}: add a course, or check out without the promo code.")]
     BelowMinimumCharge(Money),
@@ -106,6 +109,14 @@ fn place_order_in_transaction(
         });
     };
     let (courses, removed_owned) = buyable_courses(conn, &cart, user_id)?;
+    let withdrawn: Vec<String> = courses
+        .iter()
+        .filter(|c| !c.published)
+        .map(|c| c.title.clone())
+        .collect();
+    if !withdrawn.is_empty() {
+        return Err(CheckoutError::Withdrawn(withdrawn));
+    }
     if courses.is_empty() {
         return Ok(CheckoutOutcome::EmptyCart { removed_owned });
     }
@@ -248,8 +259,8 @@ fn place_order_in_transaction(
     })))
 }
 
-/// The cart's published courses the student does not own; owned and
-/// withdrawn ones leave the cart (the owned ones are named).
+/// The cart's courses the student does not own; owned ones leave the cart
+/// (and are named).
 fn buyable_courses(
     conn: &mut DbConnection,
     cart: &Cart,
@@ -261,8 +272,6 @@ fn buyable_courses(
         if UserCourse::owns(conn, user_id, course.id)? {
             CartItem::remove(conn, cart.id, course.id)?;
             removed_owned.push(course.title);
-        } else if !course.published {
-            CartItem::remove(conn, cart.id, course.id)?;
         } else {
             courses.push(course);
         }

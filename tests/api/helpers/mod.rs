@@ -5,6 +5,7 @@
 //! and delivered), `stripe` (localstripe behind today's API contract).
 
 pub mod events;
+pub mod lms;
 pub mod shop;
 pub mod stripe;
 
@@ -148,18 +149,26 @@ pub struct TestApp {
     jar: Arc<Jar>,
 }
 
+/// The session key of every test app.
+pub const TEST_SECRET_KEY: &str =
+    "test-secret-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
 /// Settings for a test app; `overrides` replace or add variables.
 pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), db.url.clone()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
-        (
-            "SECRET_KEY".into(),
-            format!("test-secret-{}", "x".repeat(64)),
-        ),
+        ("SECRET_KEY".into(), TEST_SECRET_KEY.into()),
         ("DB_POOL_SIZE".into(), "4".into()),
         // Tests make many students from one address.
         ("SIGN_UPS_PER_HOUR".into(), "100000".into()),
+        (
+            "UPLOADS_DIR".into(),
+            std::env::temp_dir()
+                .join(format!("kasir-test-uploads-{}", uuid::Uuid::new_v4()))
+                .display()
+                .to_string(),
+        ),
     ]);
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
@@ -180,7 +189,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Self {
-        let db = TestDb::create(backend);
+        Self::spawn_on(Arc::new(TestDb::create(backend)), overrides).await
+    }
+
+    /// Another instance of the shop on the same database (its own
+    /// process state: pool, workers, caches).
+    pub async fn spawn_on(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> Self {
         let settings = test_settings(&db, overrides);
         let webhook_secret = settings.webhook_secret();
         let (started, ready) = std::sync::mpsc::channel();
@@ -205,7 +219,7 @@ impl TestApp {
             }),
             webhook_secret,
             address,
-            db: Arc::new(db),
+            db,
             client: client_with(jar.clone()),
             jar,
         }
@@ -222,6 +236,23 @@ impl TestApp {
             client: client_with(jar.clone()),
             jar,
         }
+    }
+
+    /// Runs `kasir ARGS` against this app's database (and its secret key);
+    /// the command must succeed; returns its standard output.
+    pub fn kasir(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("SECRET_KEY", TEST_SECRET_KEY)
+            .output()
+            .expect("run kasir");
+        assert!(
+            output.status.success(),
+            "kasir {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -159,17 +159,7 @@ impl TestApp {
 
 impl TestApp {
     pub async fn staff(&self, email: &str) {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
-            .args(["create-staff", "--email", email, "--password", PASSWORD])
-            .env("DATABASE_URL", &self.db.url)
-            .env("SECRET_KEY", "k".repeat(64))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        self.kasir(&["create-staff", "--email", email, "--password", PASSWORD]);
         assert_eq!(self.login(email, PASSWORD).await.status(), 303);
     }
 }

@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+mod api_token;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
@@ -111,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         command: StripeCommand,
     },
+    /// Tokens of the LMS read API: `create --name`, `list`, `revoke --id`.
+    ApiToken {
+        #[command(subcommand)]
+        command: api_token::ApiTokenCommand,
+    },
     /// Journal tools.
     Journal {
         #[command(subcommand)]
@@ -172,6 +179,7 @@ pub fn main() -> ExitCode {
             command: JournalCommand::Verify,
         } => verify_journal(&settings),
         Command::Stripe { command } => stripe(&settings, command),
+        Command::ApiToken { command } => api_token::run(&settings, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

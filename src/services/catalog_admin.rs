@@ -1,0 +1,372 @@
+//! Staff run the catalog: create and edit courses, price them, publish or
+//! withdraw them, give them a cover. Every save is recorded with who made
+//! it and what changed. Orders never change: they keep their snapshots.
+
+use diesel::prelude::*;
+
+use crate::db::{self, DbConnection};
+use crate::domain::{Currency, Money};
+use crate::models::course::{Course, CourseFields, NewCourse};
+use crate::models::course_change::CourseChange;
+use crate::models::{CourseId, UserId};
+
+const MAX_TITLE: usize = 200;
+const MAX_SUMMARY: usize = 300;
+const MAX_SLUG: usize = 80;
+
+/// The course form as typed.
+#[derive(Clone, Debug, Default)]
+pub struct CourseInput {
+    pub title: String,
+    /// Empty: made from the title.
+    pub slug: String,
+    pub summary: String,
+    pub description: String,
+    /// In the shop's currency, major units ("89.00").
+    pub price: String,
+    pub published: bool,
+}
+
+/// What happens to the cover image on a save.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoverChange {
+    Keep,
+    /// A new image, already stored under this name.
+    Replace(String),
+    Remove,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// What to fix, for the form.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such course")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// A course on the staff list.
+#[derive(Clone, Debug)]
+pub struct CourseRow {
+    pub course: Course,
+    pub price: Money,
+    /// Paid (or partly refunded) orders with it.
+    pub sales: i64,
+}
+
+/// The form's values, checked.
+struct Checked {
+    title: String,
+    slug: Option<String>,
+    summary: String,
+    description: String,
+    price_cents: i64,
+    published: bool,
+}
+
+fn check(input: &CourseInput, currency: Currency) -> Result<Checked, CatalogError> {
+    let invalid = |m: String| Err(CatalogError::Invalid(m));
+    let title = input.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE {
+        return invalid(format!(
+            "A title is needed, at most {MAX_TITLE} characters."
+        ));
+    }
+    let summary = input.summary.trim();
+    if summary.chars().count() > MAX_SUMMARY {
+        return invalid(format!("The summary is at most {MAX_SUMMARY} characters."));
+    }
+    let description = input.description.trim().replace("\r\n", "\n");
+    let slug = input.slug.trim();
+    let slug = if slug.is_empty() {
+        None
+    } else if slug.len() > MAX_SLUG
+        || slug.starts_with('-')
+        || slug.ends_with('-')
+        || slug.contains("--")
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return invalid(format!(
+            "The address name {slug:?} may use lowercase letters, digits and single hyphens (like \"rust-for-beginners\"), at most {MAX_SLUG} characters."
+        ));
+    } else {
+        Some(slug.to_owned())
+    };
+    let price = match Money::parse_major(&input.price, currency) {
+        Ok(price) => price,
+        Err(reason) => return invalid(format!("Price: {reason}")),
+    };
+    if price.minor > currency.maximum_charge() {
+        return invalid(format!(
+            "Price: at most {} (the most a card payment can be).",
+            Money::new(currency.maximum_charge(), currency)
+        ));
+    }
+    Ok(Checked {
+        title: title.to_owned(),
+        slug,
+        summary: summary.to_owned(),
+        description,
+        price_cents: price.minor,
+        published: input.published,
+    })
+}
+
+/// A free slug: the one asked for (refused when taken), or one made from
+/// the title with `-2`, `-3`, ... until free.
+fn free_slug(
+    conn: &mut DbConnection,
+    asked: Option<&str>,
+    title: &str,
+    this: Option<CourseId>,
+) -> Result<String, CatalogError> {
+    let taken = |conn: &mut DbConnection, slug: &str| -> QueryResult<bool> {
+        Ok(Course::find_by_slug(conn, slug)?.is_some_and(|c| Some(c.id) != this))
+    };
+    if let Some(slug) = asked {
+        if taken(conn, slug)? {
+            return Err(CatalogError::Invalid(format!(
+                "Another course already has the address name {slug:?}."
+            )));
+        }
+        return Ok(slug.to_owned());
+    }
+    let mut base: String = slug::slugify(title).chars().take(MAX_SLUG - 4).collect();
+    base = base.trim_end_matches('-').to_owned();
+    if base.is_empty() {
+        base = "course".into();
+    }
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while taken(conn, &candidate)? {
+        n += 1;
+        candidate = format!("{base}-{n}");
+    }
+    Ok(candidate)
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<CourseRow>> {
+    Ok(Course::all_with_sales(conn)?
+        .into_iter()
+        .map(|(course, sales)| CourseRow {
+            price: Money::new(course.price_cents, course.currency),
+            course,
+            sales,
+        })
+        .collect())
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    staff: UserId,
+    input: &CourseInput,
+    currency: Currency,
+    cover: Option<&str>,
+) -> Result<Course, CatalogError> {
+    let checked = check(input, currency)?;
+    db::write_transaction(conn, |conn| {
+        let slug = free_slug(conn, checked.slug.as_deref(), &checked.title, None)?;
+        let now = db::now();
+        let course = NewCourse {
+            slug: &slug,
+            title: &checked.title,
+            summary: &checked.summary,
+            description: &checked.description,
+            price_cents: checked.price_cents,
+            currency,
+            published: checked.published,
+            created_at: now,
+            updated_at: now,
+            cover_image: cover,
+        }
+        .insert(conn)?;
+        let summary = format!(
+            "Created “{}” at {}, {}{}",
+            course.title,
+            Money::new(course.price_cents, currency),
+            if course.published {
+                "published"
+            } else {
+                "not published"
+            },
+            if cover.is_some() {
+                ", with a cover image"
+            } else {
+                ""
+            }
+        );
+        CourseChange::record(conn, course.id, Some(staff), &[summary], now)?;
+        Ok(course)
+    })
+}
+
+/// Saves the form over the course; returns it and what changed (nothing
+/// changed: nothing is written).
+pub fn update(
+    conn: &mut DbConnection,
+    staff: UserId,
+    id: CourseId,
+    input: &CourseInput,
+    currency: Currency,
+    cover: &CoverChange,
+) -> Result<(Course, Vec<String>), CatalogError> {
+    let checked = check(input, currency)?;
+    db::write_transaction(conn, |conn| {
+        let old = Course::find(conn, id)?.ok_or(CatalogError::NotFound)?;
+        let slug = match &checked.slug {
+            Some(slug) => free_slug(conn, Some(slug), &checked.title, Some(id))?,
+            None if old.title == checked.title => old.slug.clone(),
+            None => free_slug(conn, None, &checked.title, Some(id))?,
+        };
+        let cover_image = match cover {
+            CoverChange::Keep => old.cover_image.as_deref(),
+            CoverChange::Replace(name) => Some(name.as_str()),
+            CoverChange::Remove => None,
+        };
+        let changes = describe_changes(&old, &checked, &slug, cover, currency);
+        if changes.is_empty() {
+            return Ok((old, changes));
+        }
+        let now = db::now();
+        let course = Course::update(
+            conn,
+            id,
+            &CourseFields {
+                slug: &slug,
+                title: &checked.title,
+                summary: &checked.summary,
+                description: &checked.description,
+                price_cents: checked.price_cents,
+                published: checked.published,
+                cover_image,
+                updated_at: now,
+            },
+        )?;
+        CourseChange::record(conn, id, Some(staff), &changes, now)?;
+        Ok((course, changes))
+    })
+}
+
+fn describe_changes(
+    old: &Course,
+    new: &Checked,
+    slug: &str,
+    cover: &CoverChange,
+    currency: Currency,
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    if old.title != new.title {
+        changes.push(format!("Title: “{}” → “{}”", old.title, new.title));
+    }
+    if old.slug != slug {
+        changes.push(format!("Address: /courses/{} → /courses/{slug}", old.slug));
+    }
+    if old.summary != new.summary {
+        changes.push("Summary edited".into());
+    }
+    if old.description != new.description {
+        changes.push("Description edited".into());
+    }
+    if old.price_cents != new.price_cents || old.currency != currency {
+        changes.push(format!(
+            "Price: {} → {}",
+            Money::new(old.price_cents, old.currency),
+            Money::new(new.price_cents, currency)
+        ));
+    }
+    if old.published != new.published {
+        changes.push(
+            if new.published {
+                "Published"
+            } else {
+                "Unpublished (taken off sale; owners keep access)"
+            }
+            .into(),
+        );
+    }
+    match (cover, &old.cover_image) {
+        (CoverChange::Replace(_), None) => changes.push("Cover image added".into()),
+        (CoverChange::Replace(_), Some(_)) => changes.push("Cover image replaced".into()),
+        (CoverChange::Remove, Some(_)) => changes.push("Cover image removed".into()),
+        _ => {}
+    }
+    changes
+}
+
+/// The course and its history, for its staff page.
+pub fn course_with_history(
+    conn: &mut DbConnection,
+    id: CourseId,
+) -> QueryResult<Option<(Course, Vec<CourseChange>)>> {
+    let Some(course) = Course::find(conn, id)? else {
+        return Ok(None);
+    };
+    let history = CourseChange::for_course(conn, id)?;
+    Ok(Some((course, history)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    fn input(price: &str) -> CourseInput {
+        CourseInput {
+            title: "Rust".into(),
+            price: price.into(),
+            ..CourseInput::default()
+        }
+    }
+
+    fn refusal(input: &CourseInput, currency: Currency) -> String {
+        match check(input, currency) {
+            Err(CatalogError::Invalid(m)) => m,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted {input:?}"),
+        }
+    }
+
+    #[test]
+    fn prices_are_read_in_the_currency_s_minor_units() {
+        assert_eq!(check(&input("89.00"), usd()).unwrap().price_cents, 8900);
+        assert_eq!(check(&input("0"), usd()).unwrap().price_cents, 0);
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(check(&input("4900"), jpy).unwrap().price_cents, 4900);
+        assert!(refusal(&input("49.5"), jpy).contains("at most 0 decimals"));
+        assert!(refusal(&input("89.001"), usd()).contains("at most 2 decimals"));
+        assert!(refusal(&input("-5"), usd()).contains("negative"));
+        assert!(refusal(&input("abc"), usd()).contains("not an amount"));
+        assert!(refusal(&input("1000000"), usd()).contains("at most $999,999.99"));
+        let idr = Currency::parse("IDR").unwrap();
+        assert_eq!(
+            check(&input("1500000"), idr).unwrap().price_cents,
+            150_000_000
+        );
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        for bad in [
+            "Rust",
+            "rust course",
+            "rust/../x",
+            "-rust",
+            "rust--x",
+            "rüst",
+        ] {
+            let mut form = input("1");
+            form.slug = bad.into();
+            assert!(refusal(&form, usd()).contains("address name"), "{bad}");
+        }
+        let mut form = input("1");
+        form.slug = "rust-2".into();
+        assert_eq!(check(&form, usd()).unwrap().slug.as_deref(), Some("rust-2"));
+    }
+}
