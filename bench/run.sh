@@ -148,7 +148,8 @@ for backend in $BACKENDS; do
 
   pending=$(sed -n 's/.*--pending \([0-9]*\).*/\1/p' <<<"${SEED[*]}")
   "$KASIR_BIN" bench webhook-events --count "$pending" --duplicate-percent 20 --out "$WORK/events.tsv"
-  mkdir -p "$WORK/acked" && rm -f "$WORK/acked/"*
+  # Each engine checks its own acknowledgements only.
+  rm -rf "$WORK/acked" "$WORK/acked-normal" && mkdir -p "$WORK/acked"
   load "$backend" "POST /webhooks/stripe" $CONNECTIONS "$BASE/webhooks/stripe" webhook.lua \
     BENCH_EVENTS="$WORK/events.tsv" BENCH_ACKED_DIR="$WORK/acked"
   if [ "$backend" = sqlite ]; then
@@ -159,7 +160,7 @@ for backend in $BACKENDS; do
     export KASIR_BENCH_SQLITE_SYNCHRONOUS=NORMAL
     start_server
     "$KASIR_BIN" bench webhook-events --count "$pending" --duplicate-percent 20 --out "$WORK/events.tsv"
-    mkdir -p "$WORK/acked-normal" && rm -f "$WORK/acked-normal/"*
+    mkdir -p "$WORK/acked-normal"
     load "$backend" "POST /webhooks/stripe (synchronous=NORMAL)" $CONNECTIONS "$BASE/webhooks/stripe" webhook.lua \
       BENCH_EVENTS="$WORK/events.tsv" BENCH_ACKED_DIR="$WORK/acked-normal"
     stop_server
