@@ -15,81 +15,64 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::i18n::Message;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    #[error("forbidden: {0}")]
-    Forbidden(String),
+    #[error("bad request: {}", .0.id)]
+    BadRequest(Message),
+    #[error("forbidden: {}", .0.id)]
+    Forbidden(Message),
     #[error("not found")]
     NotFound,
     /// Not an error page: a 303 to the login form, which returns to `next`.
     #[error("login required")]
     LoginRequired { next: String },
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict: {}", .0.id)]
+    Conflict(Message),
     #[error("payload too large")]
     PayloadTooLarge,
-    #[error("too many requests: {0}")]
-    TooManyRequests(String),
+    #[error("too many requests: {}", .0.id)]
+    TooManyRequests(Message),
+    /// The cause is logged, never shown.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-/// What the error page shows; attached to the response for the layout
-/// middleware to render.
+/// What the error page shows, in message ids; attached to the response
+/// for the layout middleware to render in the reader's language.
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
-    pub title: &'static str,
-    pub message: String,
+    pub title: Message,
+    pub message: Message,
 }
 
 impl ErrorPage {
     /// The page for a bare status (actix's own 404/405/413, extractor errors).
     pub fn for_status(status: StatusCode) -> Self {
-        let (title, message) = match status.as_u16() {
-            400 => (
-                "Bad request",
-                "The request could not be understood. Check the form and try again.",
-            ),
-            401 => ("Please log in", "You need to log in to see this page."),
-            403 => (
-                "Not allowed",
-                "This action was refused. If you submitted a form, reload the page and try again.",
-            ),
-            404 => (
-                "Page not found",
-                "There is nothing here. The link may be old, or the course unpublished.",
-            ),
-            405 => (
-                "Not allowed",
-                "That page does not accept this kind of request.",
-            ),
-            413 => (
-                "Too large",
-                "What you sent is larger than this page accepts.",
-            ),
-            429 => (
-                "Slow down",
-                "Too many attempts. Wait a few minutes and try again.",
-            ),
-            503 => (
-                "Temporarily unavailable",
-                "The shop is busy or being maintained. Try again in a moment.",
-            ),
-            s if s >= 500 => (
-                "Something went wrong",
-                "An unexpected error stopped this page. It has been logged; please try again in a moment.",
-            ),
-            _ => ("Request failed", "The request could not be completed."),
+        let id = match status.as_u16() {
+            400 => "bad-request",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not-found",
+            405 => "method-not-allowed",
+            409 => "conflict",
+            413 => "too-large",
+            429 => "too-many",
+            503 => "unavailable",
+            s if s >= 500 => "internal",
+            _ => "other",
         };
         Self {
-            title,
-            message: message.to_owned(),
+            title: Message::new(format!("error-{id}-title")),
+            message: Message::new(format!("error-{id}")),
         }
     }
+
+    /// Every status the error pages name, for the message-file test.
+    pub const STATUSES: [u16; 11] = [400, 401, 403, 404, 405, 409, 413, 429, 503, 500, 418];
 }
 
 impl ResponseError for AppError {

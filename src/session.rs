@@ -9,6 +9,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::i18n::{Arg, Message};
 use crate::models::UserId;
 
 const USER_ID: &str = "uid";
@@ -23,8 +24,9 @@ const LAST_SEEN: &str = "seen";
 /// "Last seen" is written back at most this often (each write is a new
 /// cookie), or a quarter of the idle limit when that is shorter.
 const LAST_SEEN_RESOLUTION: i64 = 3600;
-/// Flash texts are capped: the session cookie must stay under 4 KB.
-const MAX_FLASH_CHARS: usize = 300;
+/// What a flash quotes (a title, a code) is capped: the session cookie
+/// must stay under 4 KB.
+const MAX_FLASH_ARG_CHARS: usize = 200;
 
 /// Keep a runaway redirect loop from growing the cookie past its limit.
 const MAX_FLASHES: usize = 4;
@@ -37,13 +39,15 @@ pub enum FlashLevel {
     Error,
 }
 
+/// A message for the next page, in words chosen when that page renders
+/// (in its reader's language).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {
     pub level: FlashLevel,
-    pub text: String,
+    pub text: Message,
     /// An optional link shown after the text: (href, label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<(String, String)>,
+    pub link: Option<(String, Message)>,
 }
 
 impl Flash {
@@ -150,32 +154,24 @@ impl AppSession<'_> {
         }
     }
 
-    pub fn flash(&self, level: FlashLevel, text: impl Into<String>) {
+    pub fn flash(&self, level: FlashLevel, text: Message) {
         self.push_flash(Flash {
             level,
-            text: text.into(),
+            text,
             link: None,
         });
     }
 
-    pub fn flash_with_link(
-        &self,
-        level: FlashLevel,
-        text: impl Into<String>,
-        href: String,
-        label: String,
-    ) {
+    pub fn flash_with_link(&self, level: FlashLevel, text: Message, href: String, label: Message) {
         self.push_flash(Flash {
             level,
-            text: text.into(),
+            text,
             link: Some((href, label)),
         });
     }
 
     fn push_flash(&self, mut flash: Flash) {
-        if flash.text.chars().count() > MAX_FLASH_CHARS {
-            flash.text = flash.text.chars().take(MAX_FLASH_CHARS).collect::<String>() + "…";
-        }
+        cap_quotes(&mut flash.text);
         let mut flashes = self.peek_flashes();
         if flashes.len() >= MAX_FLASHES {
             flashes.remove(0);
@@ -199,6 +195,19 @@ impl AppSession<'_> {
             .ok()
             .flatten()
             .unwrap_or_default()
+    }
+}
+
+/// Cuts long quoted values (and those of nested messages).
+fn cap_quotes(message: &mut Message) {
+    for (_, arg) in &mut message.args {
+        match arg {
+            Arg::Text(text) if text.chars().count() > MAX_FLASH_ARG_CHARS => {
+                *text = text.chars().take(MAX_FLASH_ARG_CHARS).collect::<String>() + "…";
+            }
+            Arg::Message(inner) => cap_quotes(inner),
+            _ => {}
+        }
     }
 }
 

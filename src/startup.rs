@@ -196,11 +196,10 @@ fn multipart_config() -> actix_multipart::form::MultipartFormConfig {
             let refusal = match error {
                 actix_multipart::MultipartError::Payload(
                     actix_web::error::PayloadError::Overflow,
-                ) => crate::error::AppError::BadRequest(
-                    "The upload is too large: a cover image is at most 2 MiB.".into(),
-                ),
-                other => crate::error::AppError::BadRequest(format!(
-                    "The form could not be read ({other})."
+                ) => crate::error::AppError::BadRequest(crate::msg!("error-upload-too-large")),
+                other => crate::error::AppError::BadRequest(crate::msg!(
+                    "error-form-malformed",
+                    detail = other.to_string()
                 )),
             };
             refusal.into()
@@ -225,7 +224,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
         App::new()
             // Innermost first: error pages need the session and the state;
             // the logger and the headers see every final response.
-            .wrap(from_fn(layout::error_pages))
+            .wrap(from_fn(routes::error_pages::error_pages))
             .wrap(session)
             .wrap(Compress::default())
             .wrap(layout::security_headers(&state.settings))

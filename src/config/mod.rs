@@ -19,12 +19,15 @@ pub const GENERATED_SECRET_KEY_FILE: &str = "data/secret_key";
 pub const SECRET_KEY_MIN_BYTES: usize = 64;
 
 mod lms;
+mod mail;
 mod payments;
 mod proxies;
 mod secret_key;
 
 pub use lms::LmsWebhook;
 use lms::parse_lms_webhook;
+use mail::parse_mail;
+pub use mail::{MailSettings, MailTransport};
 use payments::parse_payments;
 pub use payments::{PaymentSettings, StripeSettings};
 pub use proxies::client_address;
@@ -57,6 +60,10 @@ pub struct Settings {
     /// Where the learning platform's events go; none: they wait in the
     /// outbox (`LMS_WEBHOOK_URL`, `LMS_WEBHOOK_SECRET`).
     pub lms_webhook: Option<LmsWebhook>,
+    /// The language of pages for readers who chose none and whose browser
+    /// asks for none we speak (`DEFAULT_LOCALE`, `en`).
+    pub default_locale: crate::domain::Locale,
+    pub mail: MailSettings,
 }
 
 impl Settings {
@@ -124,11 +131,17 @@ impl Settings {
         ));
 
         let lms_webhook = check.ok(parse_lms_webhook(&var));
+        let default_locale = check.ok(crate::domain::Locale::parse(
+            var("DEFAULT_LOCALE").as_deref().unwrap_or("en"),
+        )
+        .map_err(|_| "DEFAULT_LOCALE must be en or id".to_owned()));
+        let mail = check.ok(parse_mail(&var));
         let uploads_dir = std::path::PathBuf::from(
             var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
         );
 
         match (
+            (default_locale, mail),
             lms_webhook,
             (session_max, session_idle, sign_ups_per_hour),
             trusted_proxies,
@@ -142,6 +155,7 @@ impl Settings {
             db_pool_size,
         ) {
             (
+                (Some(default_locale), Some(mail)),
                 Some(lms_webhook),
                 (Some(session_max), Some(session_idle), Some(sign_ups_per_hour)),
                 Some(trusted_proxies),
@@ -168,6 +182,8 @@ impl Settings {
                 sign_ups_per_hour,
                 uploads_dir,
                 lms_webhook,
+                default_locale,
+                mail,
             }),
             _ => Err(ConfigError(problems)),
         }

@@ -119,6 +119,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_outbox (id) {
+        id -> Int8,
+        kind -> Text,
+        recipient -> Text,
+        user_id -> Nullable<Int8>,
+        order_id -> Nullable<Int8>,
+        details -> Text,
+        subject -> Nullable<Text>,
+        text_body -> Nullable<Text>,
+        html_body -> Nullable<Text>,
+        message_id -> Text,
+        created_at -> Timestamp,
+        attempts -> Int4,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     order_items (id) {
         id -> Int8,
         order_id -> Int8,
@@ -156,6 +177,17 @@ diesel::table! {
         dispute_id -> Nullable<Text>,
         dispute_status -> Nullable<Text>,
         refunds_as_of -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> Int8,
+        user_id -> Int8,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -263,6 +295,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         stripe_customer_id -> Nullable<Text>,
+        locale -> Nullable<Text>,
     }
 }
 
@@ -288,10 +321,13 @@ diesel::joinable!(course_changes -> users (staff_id));
 diesel::joinable!(financial_journals -> orders (reference_id));
 diesel::joinable!(lms_outbox -> courses (course_id));
 diesel::joinable!(lms_outbox -> users (user_id));
+diesel::joinable!(mail_outbox -> orders (order_id));
+diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(order_items -> courses (course_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(orders -> promo_codes (promo_code_id));
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(promo_code_courses -> courses (course_id));
 diesel::joinable!(promo_code_courses -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> orders (order_id));
@@ -314,8 +350,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     journal_chain,
     lms_outbox,
     login_attempts,
+    mail_outbox,
     order_items,
     orders,
+    password_resets,
     promo_code_courses,
     promo_codes,
     promo_redemptions,

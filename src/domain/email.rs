@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::i18n::Message;
+
 /// A trimmed, lower-cased address of plausible shape. Deliverability is the
 /// mail server's business; this only rules out what cannot be an address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -8,13 +10,13 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
-            return Err("Enter your email address.".into());
+            return Err(crate::msg!("email-needed"));
         }
         if email.len() > Self::MAX_LEN {
-            return Err("That email address is too long.".into());
+            return Err(crate::msg!("email-too-long"));
         }
         let valid = match email.split_once('@') {
             Some((local, domain)) => {
@@ -31,7 +33,7 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err("That does not look like an email address.".into())
+            Err(crate::msg!("email-invalid"))
         }
     }
 

@@ -4,14 +4,14 @@
 mod email;
 mod money;
 mod status;
-mod text_enum;
+pub(crate) mod text_enum;
 mod user_input;
 
 pub use email::Email;
 pub use money::{Currency, Money};
 pub use status::{
     AccessEnd, DisputeStatus, EnrollmentReason, IntentStatus, JournalKind, JournalStatus, LmsEvent,
-    OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role, StripeEvent,
+    Locale, OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role, StripeEvent,
     UnknownValue,
 };
 pub use user_input::{DisplayName, NewPassword};

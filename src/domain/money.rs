@@ -1,5 +1,8 @@
 use std::fmt;
 
+use super::Locale;
+use crate::i18n::Message;
+
 /// An ISO 4217 currency that has a minor unit (so amounts are whole numbers
 /// of cents, yen, fils ...). Stored as its upper-case code.
 #[derive(
@@ -39,6 +42,21 @@ impl Currency {
     /// Digits after the decimal point: 2 for USD, 0 for JPY, 3 for KWD.
     pub fn exponent(&self) -> u32 {
         self.exponent
+    }
+
+    /// The decimals people write: the currency's, except the rupiah, whose
+    /// sen nobody uses (Stripe still counts IDR in hundredths).
+    pub fn display_exponent(&self) -> u32 {
+        match self.code() {
+            "IDR" => 0,
+            _ => self.exponent(),
+        }
+    }
+
+    /// The smallest amount people write, in minor units: 1 (a cent), 100
+    /// for the rupiah (a whole rupiah). Discounts round to it.
+    pub fn rounding_unit(&self) -> i64 {
+        10i64.pow(self.exponent() - self.display_exponent())
     }
 
     /// The smallest amount Stripe charges in this currency, in minor units
@@ -135,50 +153,84 @@ impl Money {
     }
 
     /// Reads an amount typed in major units ("49", "49.90", "1,500") into
-    /// minor units, refusing more decimals than the currency has.
-    pub fn parse_major(input: &str, currency: Currency) -> Result<Self, String> {
+    /// minor units, refusing more decimals than people write in the
+    /// currency (none for the rupiah).
+    pub fn parse_major(input: &str, currency: Currency) -> Result<Self, Message> {
+        Self::parse_major_in(input, currency, Locale::En)
+    }
+
+    /// As [`Money::parse_major`], with `locale`'s separators: `1.500.000`
+    /// and `89,50` in Indonesian, `1,500,000` and `89.50` in English; a
+    /// currency sign in front (`Rp`, `$`) and spaces are ignored.
+    pub fn parse_major_in(
+        input: &str,
+        currency: Currency,
+        locale: Locale,
+    ) -> Result<Self, Message> {
         use std::str::FromStr;
-        let cleaned: String = input
+        let (group, decimal) = match locale {
+            Locale::En => (',', '.'),
+            Locale::Id => ('.', ','),
+        };
+        let trimmed = input
             .trim()
+            .trim_start_matches(|c: char| c.is_alphabetic() || "$€£¥₹".contains(c))
+            .trim();
+        let cleaned: String = trimmed
             .chars()
-            .filter(|c| *c != ',' && *c != '_')
+            .filter(|c| *c != group && *c != '_' && !c.is_whitespace())
+            .map(|c| if c == decimal { '.' } else { c })
             .collect();
         let amount = bigdecimal::BigDecimal::from_str(&cleaned)
-            .map_err(|_| format!("{input:?} is not an amount"))?;
+            .map_err(|_| crate::msg!("money-not-an-amount", input = input.trim()))?;
         if amount.sign() == bigdecimal::num_bigint::Sign::Minus {
-            return Err("Amounts cannot be negative.".into());
+            return Err(crate::msg!("money-negative"));
         }
-        let minor = amount * bigdecimal::BigDecimal::from(10i64.pow(currency.exponent()));
-        if !minor.is_integer() {
-            return Err(format!(
-                "{} takes at most {} decimals.",
-                currency.code(),
-                currency.exponent()
+        let shown =
+            amount.clone() * bigdecimal::BigDecimal::from(10i64.pow(currency.display_exponent()));
+        if !shown.is_integer() {
+            return Err(crate::msg!(
+                "money-too-many-decimals",
+                currency = currency.code(),
+                decimals = currency.display_exponent()
             ));
         }
+        let minor = amount * bigdecimal::BigDecimal::from(10i64.pow(currency.exponent()));
         use bigdecimal::ToPrimitive;
         minor
             .to_i64()
-            .filter(|m| *m <= 100_000_000_000)
+            .filter(|m| *m <= 100_000_000_000_000)
             .map(|m| Self::new(m, currency))
-            .ok_or_else(|| "That amount is too large.".into())
+            .ok_or_else(|| crate::msg!("money-too-large"))
     }
 
-    /// The amount as a form field holds it: `1234.50`, `4900` (what
-    /// [`Money::parse_major`] reads back).
-    pub fn to_major_string(&self) -> String {
-        let exponent = self.currency.exponent();
-        let scale = 10u64.pow(exponent);
-        let abs = self.minor.unsigned_abs();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        if exponent == 0 {
+    /// The amount as a form field holds it in `locale`: `1234.50` or
+    /// `1234,50`, `4900`, rupiah without sen (what
+    /// [`Money::parse_major_in`] reads back).
+    pub fn to_major_string_in(&self, locale: Locale) -> String {
+        let stored = self.currency.exponent();
+        let shown = self.currency.display_exponent();
+        let unit = 10i64.pow(stored - shown);
+        let (value, decimals) = if self.minor % unit == 0 {
+            (self.minor / unit, shown)
+        } else {
+            (self.minor, stored)
+        };
+        let scale = 10u64.pow(decimals);
+        let abs = value.unsigned_abs();
+        let sign = if value < 0 { "-" } else { "" };
+        let point = match locale {
+            Locale::En => '.',
+            Locale::Id => ',',
+        };
+        if decimals == 0 {
             format!("{sign}{abs}")
         } else {
             format!(
-                "{sign}{}.{:0width$}",
+                "{sign}{}{point}{:0width$}",
                 abs / scale,
                 abs % scale,
-                width = exponent as usize
+                width = decimals as usize
             )
         }
     }
@@ -228,12 +280,52 @@ mod tests {
             (8900, "USD", "89.00"),
             (5, "EUR", "0.05"),
             (4900, "JPY", "4900"),
+            (150_000_000, "IDR", "1500000"),
         ] {
             let currency = Currency::parse(code).unwrap();
             let money = Money::new(minor, currency);
-            assert_eq!(money.to_major_string(), text);
+            assert_eq!(money.to_major_string_in(Locale::En), text);
+            assert_eq!(
+                Money::parse_major_in(&money.to_major_string_in(Locale::Id), currency, Locale::Id),
+                Ok(money)
+            );
             assert_eq!(Money::parse_major(text, currency), Ok(money));
+            assert_eq!(
+                Money::parse_major_in(
+                    &crate::i18n::format_money(money, Locale::Id),
+                    currency,
+                    Locale::Id
+                ),
+                Ok(money),
+                "what a page shows in Indonesian reads back"
+            );
         }
+    }
+
+    #[test]
+    fn each_locale_s_separators_are_read() {
+        let usd = Currency::parse("USD").unwrap();
+        let idr = Currency::parse("IDR").unwrap();
+        let read = |input: &str, currency, locale| {
+            Money::parse_major_in(input, currency, locale).map(|m| m.minor)
+        };
+        assert_eq!(read("1,234.50", usd, Locale::En), Ok(123_450));
+        assert_eq!(read("1.234,50", usd, Locale::Id), Ok(123_450));
+        assert_eq!(read("Rp1.500.000", idr, Locale::Id), Ok(150_000_000));
+        assert_eq!(read("1 500 000", idr, Locale::Id), Ok(150_000_000));
+        assert_eq!(read("1500000", idr, Locale::En), Ok(150_000_000));
+        assert_eq!(
+            read("1500000,50", idr, Locale::Id).unwrap_err().id,
+            "money-too-many-decimals"
+        );
+        assert_eq!(
+            read("-5", usd, Locale::En).unwrap_err().id,
+            "money-negative"
+        );
+        assert_eq!(
+            read("abc", usd, Locale::En).unwrap_err().id,
+            "money-not-an-amount"
+        );
     }
 
     #[test]

@@ -255,6 +255,14 @@ impl From<AccessEnd> for EnrollmentReason {
 }
 
 text_enum! {
+    /// The languages kasir speaks; each label is the language's own name.
+    pub enum Locale {
+        En = "en", "English";
+        Id = "id", "Bahasa Indonesia";
+    }
+}
+
+text_enum! {
     pub enum Role {
         Student = "student", "Student";
         Staff = "staff", "Staff";

@@ -46,6 +46,16 @@ macro_rules! text_enum {
                 }
             }
 
+            /// The id of this value's words in the message files
+            /// (`order-status-paid`), for pages and mail.
+            pub fn message_id(self) -> String {
+                format!(
+                    "{}-{}",
+                    $crate::domain::text_enum::kebab(stringify!($name)),
+                    self.as_str().replace(['_', ' ', '.'], "-")
+                )
+            }
+
             /// In words, for people.
             pub fn label(self) -> &'static str {
                 match self {
@@ -93,3 +103,15 @@ macro_rules! text_enum {
     };
 }
 pub(super) use text_enum;
+
+/// `OrderStatus` → `order-status`.
+pub fn kebab(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}

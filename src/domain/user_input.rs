@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::i18n::Message;
+
 /// A password chosen at registration: long enough to resist guessing,
 /// short enough that hashing it is not a denial-of-service lever.
 pub struct NewPassword(String);
@@ -8,19 +10,13 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 10;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(format!(
-                "Choose a password of at least {} characters.",
-                Self::MIN_CHARS
-            ));
+            return Err(crate::msg!("password-too-short", min = Self::MIN_CHARS));
         }
         if chars > Self::MAX_CHARS {
-            return Err(format!(
-                "Choose a password of at most {} characters.",
-                Self::MAX_CHARS
-            ));
+            return Err(crate::msg!("password-too-long", max = Self::MAX_CHARS));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -43,19 +39,16 @@ pub struct DisplayName(String);
 impl DisplayName {
     pub const MAX_CHARS: usize = 100;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Message> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err("Enter your name.".into());
+            return Err(crate::msg!("name-needed"));
         }
         if name.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "Names are limited to {} characters.",
-                Self::MAX_CHARS
-            ));
+            return Err(crate::msg!("name-too-long", max = Self::MAX_CHARS));
         }
         if name.chars().any(char::is_control) {
-            return Err("Names cannot contain control characters.".into());
+            return Err(crate::msg!("name-control-characters"));
         }
         Ok(Self(name.to_owned()))
     }

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use super::UserId;
 use crate::db::DbConnection;
 use crate::db::schema::users;
-use crate::domain::Role;
+use crate::domain::{Locale, Role};
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = users)]
@@ -19,6 +19,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// Their Customer at Stripe, made at their first Stripe checkout.
     pub stripe_customer_id: Option<String>,
+    /// The language they chose; none: their browser's.
+    pub locale: Option<Locale>,
 }
 
 #[derive(Insertable)]
@@ -101,6 +103,37 @@ impl User {
         )
         .set(users::stripe_customer_id.eq(None::<String>))
         .execute(conn)
+    }
+
+    pub fn set_locale(conn: &mut DbConnection, id: UserId, locale: Locale) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set(users::locale.eq(locale))
+            .execute(conn)
+    }
+
+    /// A new password; every session issued so far ends.
+    pub fn set_password(
+        conn: &mut DbConnection,
+        id: UserId,
+        password_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::session_version.eq(users::session_version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
+    /// The staff, for mail that concerns them.
+    pub fn staff(conn: &mut DbConnection) -> QueryResult<Vec<Self>> {
+        users::table
+            .filter(users::role.eq(Role::Staff))
+            .order(users::id.asc())
+            .select(Self::as_select())
+            .load(conn)
     }
 
     pub fn set_role_and_password(

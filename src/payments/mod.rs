@@ -105,6 +105,9 @@ pub struct ProviderIntent {
     pub client_secret: Option<String>,
     /// The provider's message for the last failed attempt.
     pub last_error: Option<String>,
+    /// Its code (`card_declined`, or the decline code such as
+    /// `insufficient_funds`), which pages turn into the reader's language.
+    pub last_error_code: Option<String>,
     /// The charge that paid it, once there is one.
     pub charge_id: Option<String>,
     /// The provider's response as it came, for the journal.

@@ -6,6 +6,7 @@ use super::stripe_json;
 use super::{IntentRequest, IntentStatus, ProviderError, ProviderIntent, Refund};
 use crate::db::{self, DbConnection, DbPool};
 use crate::domain::StripeEvent;
+use crate::i18n::Message;
 use crate::models::sandbox_intent::{SandboxIntent, SandboxRefund};
 use crate::session::new_token;
 
@@ -16,6 +17,20 @@ pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
 pub const CARD_NEEDS_AUTHENTICATION: &str = "4000002760003184";
 
 pub const DECLINED_MESSAGE: &str = "Your card was declined.";
+const INSUFFICIENT_FUNDS_MESSAGE: &str = "Your card has insufficient funds.";
+const TEST_CARDS_ONLY_MESSAGE: &str =
+    "Sandbox payments take test cards only: use 4242 4242 4242 4242.";
+const AUTHENTICATION_FAILED_MESSAGE: &str = "We are unable to authenticate your payment method. Please choose a different payment method and try again.";
+
+/// The code Stripe gives each of the sandbox's failures.
+fn error_code(message: &str) -> &'static str {
+    match message {
+        INSUFFICIENT_FUNDS_MESSAGE => "insufficient_funds",
+        TEST_CARDS_ONLY_MESSAGE => "sandbox_test_cards_only",
+        AUTHENTICATION_FAILED_MESSAGE => "payment_intent_authentication_failure",
+        _ => "card_declined",
+    }
+}
 
 pub struct SandboxProvider {
     pool: DbPool,
@@ -31,14 +46,14 @@ pub struct TestCard {
 
 impl TestCard {
     /// Checks the form the way Stripe's card element would before sending.
-    pub fn validate(&self) -> Result<String, String> {
+    pub fn validate(&self) -> Result<String, Message> {
         let number: String = self
             .number
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect();
         if number.len() < 12 || number.len() > 19 || !number.chars().all(|c| c.is_ascii_digit()) {
-            return Err("Your card number is incomplete.".into());
+            return Err(crate::msg!("card-number-incomplete"));
         }
         let expiry: String = self.expiry.chars().filter(|c| !c.is_whitespace()).collect();
         let valid_expiry = match expiry.split_once('/') {
@@ -53,13 +68,11 @@ impl TestCard {
             None => false,
         };
         if !valid_expiry {
-            return Err(
-                "Your card's expiration date is incomplete or in the past (use MM/YY).".into(),
-            );
+            return Err(crate::msg!("card-expiry-invalid"));
         }
         let cvc = self.cvc.trim();
         if !(3..=4).contains(&cvc.len()) || !cvc.chars().all(|c| c.is_ascii_digit()) {
-            return Err("Your card's security code is incomplete.".into());
+            return Err(crate::msg!("card-cvc-incomplete"));
         }
         Ok(number)
     }
@@ -94,6 +107,10 @@ fn to_provider(intent: SandboxIntent) -> ProviderIntent {
         amount: intent.amount,
         currency: intent.currency,
         client_secret: Some(intent.client_secret),
+        last_error_code: intent
+            .last_error
+            .as_deref()
+            .map(|m| error_code(m).to_owned()),
         last_error: intent.last_error,
     }
 }
@@ -190,11 +207,11 @@ impl SandboxProvider {
             CARD_DECLINED => (IntentStatus::RequiresPaymentMethod, Some(DECLINED_MESSAGE)),
             CARD_INSUFFICIENT_FUNDS => (
                 IntentStatus::RequiresPaymentMethod,
-                Some("Your card has insufficient funds."),
+                Some(INSUFFICIENT_FUNDS_MESSAGE),
             ),
             _ => (
                 IntentStatus::RequiresPaymentMethod,
-                Some("Sandbox payments take test cards only: use 4242 4242 4242 4242."),
+                Some(TEST_CARDS_ONLY_MESSAGE),
             ),
         };
         self.move_intent(
@@ -275,9 +292,7 @@ impl SandboxProvider {
         } else {
             (
                 IntentStatus::RequiresPaymentMethod,
-                Some(
-                    "We are unable to authenticate your payment method. Please choose a different payment method and try again.",
-                ),
+                Some(AUTHENTICATION_FAILED_MESSAGE),
             )
         };
         self.move_intent(id, &[IntentStatus::RequiresAction], to, error)

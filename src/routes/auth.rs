@@ -10,7 +10,9 @@ use super::csrf::{CsrfForm, NoFields};
 use super::layout::{Layout, Viewer, render, see_other};
 use super::{AppState, safe_next, with_db};
 use crate::error::AppError;
+use crate::i18n::Message;
 use crate::models::user::User;
+use crate::msg;
 use crate::services::accounts::{self, AccountError, Registration};
 use crate::services::cart;
 use crate::session::{AppSession, FlashLevel};
@@ -41,7 +43,7 @@ async fn start_session(
     req: &HttpRequest,
     state: &AppState,
     user: &User,
-    welcome: String,
+    welcome: Message,
 ) -> Result<(), AppError> {
     let session = req.get_session();
     let session = AppSession(&session);
@@ -64,19 +66,16 @@ async fn start_session(
     if !merged.already_owned.is_empty() {
         session.flash(
             FlashLevel::Info,
-            format!(
-                "You already own {}, so we took it out of your cart.",
-                merged.already_owned.join(", ")
+            msg!(
+                "cart-owned-taken-out",
+                titles = merged.already_owned.join(", ")
             ),
         );
     }
     if !merged.over_limit.is_empty() {
         session.flash(
             FlashLevel::Error,
-            format!(
-                "Your cart is full; {} could not be added.",
-                merged.over_limit.join(", ")
-            ),
+            msg!("cart-merge-full", titles = merged.over_limit.join(", ")),
         );
     }
     Ok(())
@@ -89,7 +88,8 @@ struct RegisterPage {
     email: String,
     name: String,
     next: String,
-    error: Option<String>,
+    /// Each problem of the form.
+    errors: Vec<Message>,
 }
 
 #[derive(Template)]
@@ -98,7 +98,7 @@ struct LoginPage {
     layout: Layout,
     email: String,
     next: String,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 #[get("/register")]
@@ -118,7 +118,7 @@ pub(super) async fn register_form(
             email: String::new(),
             name: String::new(),
             next,
-            error: None,
+            errors: Vec::new(),
         },
     )
 }
@@ -159,26 +159,23 @@ pub(super) async fn register(
         )
     })
     .await?;
-    let (status, error) = match result {
+    let (status, errors) = match result {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "account registered");
-            let welcome = format!("Welcome to kasir, {}! Your account is ready.", user.name);
+            let welcome = msg!("auth-welcome-new", name = user.name.clone());
             start_session(&req, &state, &user, welcome).await?;
             return Ok(see_other(&next));
         }
-        Err(AccountError::Invalid(message)) => (StatusCode::BAD_REQUEST, message),
-        Err(AccountError::EmailTaken) => (
-            StatusCode::CONFLICT,
-            "An account with this email already exists. Log in instead, or use another address."
-                .to_owned(),
-        ),
+        Err(AccountError::Invalid(problems)) => (StatusCode::BAD_REQUEST, problems),
+        Err(AccountError::EmailTaken) => (StatusCode::CONFLICT, vec![msg!("auth-email-taken")]),
         Err(AccountError::Throttled {
             retry_after_minutes,
         }) => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many accounts were made from your network. Try again in {retry_after_minutes} minute(s)."
-            ),
+            vec![msg!(
+                "auth-sign-up-throttled",
+                minutes = retry_after_minutes
+            )],
         ),
         Err(other) => return Err(AppError::Internal(anyhow::Error::new(other))),
     };
@@ -189,7 +186,7 @@ pub(super) async fn register(
             email: form.email,
             name: form.name,
             next,
-            error: Some(error),
+            errors,
         },
     )
 }
@@ -241,23 +238,20 @@ pub(super) async fn login(
     let (status, error, retry_after) = match result {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "logged in");
-            let welcome = format!("Welcome back, {}.", user.name);
+            let welcome = msg!("auth-welcome-back", name = user.name.clone());
             start_session(&req, &state, &user, welcome).await?;
             return Ok(see_other(&next));
         }
         Err(AccountError::InvalidCredentials) => (
             StatusCode::UNAUTHORIZED,
-            "Invalid email or password.".to_owned(),
+            msg!("auth-invalid-credentials"),
             None,
         ),
         Err(AccountError::Throttled {
             retry_after_minutes,
         }) => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed attempts. For your security, logging in is paused; try again in {retry_after_minutes} minute{}.",
-                if retry_after_minutes == 1 { "" } else { "s" }
-            ),
+            msg!("auth-login-throttled", minutes = retry_after_minutes),
             Some(retry_after_minutes * 60),
         ),
         Err(other) => return Err(AppError::Internal(anyhow::Error::new(other))),
@@ -296,6 +290,6 @@ pub(super) async fn logout(
     let session = req.get_session();
     let session = AppSession(&session);
     session.log_out();
-    session.flash(FlashLevel::Info, "You have been logged out.");
+    session.flash(FlashLevel::Info, msg!("auth-logged-out"));
     Ok(see_other("/"))
 }

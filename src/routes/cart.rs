@@ -13,6 +13,7 @@ use super::layout::{Layout, Viewer, render, see_other, wants_json};
 use super::{AppState, safe_next, with_db};
 use crate::error::AppError;
 use crate::models::CourseId;
+use crate::msg;
 use crate::services::cart::{self, CartChange, CartError, CartView, MAX_ITEMS};
 use crate::session::{AppSession, FlashLevel};
 
@@ -43,9 +44,13 @@ pub(super) async fn cart_page(
 
 #[get("/cart/count")]
 pub(super) async fn cart_count(viewer: Viewer) -> HttpResponse {
+    let count = viewer.cart_course_ids.len();
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "count": viewer.cart_course_ids.len() }))
+        .json(serde_json::json!({
+            "count": count,
+            "cart_label": viewer.i18n().t1("nav-cart-label", "count", count),
+        }))
 }
 
 #[derive(Deserialize)]
@@ -66,14 +71,16 @@ fn parse_course_id(raw: &str) -> Result<CourseId, AppError> {
         .ok()
         .filter(|id| *id > 0)
         .map(CourseId)
-        .ok_or_else(|| AppError::BadRequest("That is not a course id.".into()))
+        .ok_or_else(|| AppError::BadRequest(msg!("cart-bad-course-id")))
 }
 
-fn change_json(change: &CartChange, in_cart: bool) -> HttpResponse {
+fn change_json(viewer: &Viewer, change: &CartChange, in_cart: bool) -> HttpResponse {
+    let i18n = viewer.i18n();
     HttpResponse::Ok().json(serde_json::json!({
         "count": change.count,
         "in_cart": in_cart,
-        "subtotal": change.subtotal.to_string(),
+        "subtotal": i18n.money(change.subtotal),
+        "cart_label": i18n.t1("nav-cart-label", "count", change.count),
     }))
 }
 
@@ -99,32 +106,29 @@ pub(super) async fn add_item(
         Err(CartError::UnknownCourse) => return Err(AppError::NotFound),
         // Its title is not said: a draft's stays unknown.
         Err(CartError::NotOnSale) => {
-            return Err(AppError::Conflict(
-                "This course is not on sale (any more), so it cannot go into a cart.".into(),
-            ));
+            return Err(AppError::Conflict(msg!("cart-not-on-sale")));
         }
         Err(CartError::OtherCurrency { title }) => {
-            return Err(AppError::Conflict(format!(
-                "{title} is priced in another currency than this shop's and cannot be bought here."
+            return Err(AppError::Conflict(msg!(
+                "cart-other-currency",
+                title = title
             )));
         }
         Err(CartError::Full) => {
-            return Err(AppError::Conflict(format!(
-                "Your cart is full ({MAX_ITEMS} courses). Check out or remove something first."
-            )));
+            return Err(AppError::Conflict(msg!("cart-full", max = MAX_ITEMS)));
         }
         Err(CartError::AlreadyOwned { title, slug }) => {
             if wants_json(&req) {
                 return Ok(HttpResponse::Conflict().json(serde_json::json!({
-                    "error": "You already own this course.",
+                    "error": viewer.i18n().t("cart-already-own-this"),
                     "course_url": format!("/courses/{slug}"),
                 })));
             }
             session.flash_with_link(
                 FlashLevel::Info,
-                format!("You already own {title}."),
+                msg!("cart-already-own", title = title),
                 format!("/courses/{slug}"),
-                "Go to the course".into(),
+                msg!("cart-go-to-course"),
             );
             return Ok(see_other(&safe_next(form.next.as_deref())));
         }
@@ -138,13 +142,13 @@ pub(super) async fn add_item(
         })?;
     }
     if wants_json(&req) {
-        return Ok(change_json(&change, true));
+        return Ok(change_json(&viewer, &change, true));
     }
     session.flash_with_link(
         FlashLevel::Success,
-        format!("{} is in your cart.", change.course_title),
+        msg!("cart-added", title = change.course_title.clone()),
         "/cart".into(),
-        "View cart".into(),
+        msg!("cart-view"),
     );
     Ok(see_other(&safe_next(form.next.as_deref())))
 }
@@ -169,13 +173,13 @@ pub(super) async fn remove_item(
         other => AppError::Internal(anyhow::Error::new(other)),
     })?;
     if wants_json(&req) {
-        return Ok(change_json(&change, false));
+        return Ok(change_json(&viewer, &change, false));
     }
     if !change.course_title.is_empty() {
         let session = req.get_session();
         AppSession(&session).flash(
             FlashLevel::Info,
-            format!("{} was removed from your cart.", change.course_title),
+            msg!("cart-removed", title = change.course_title),
         );
     }
     let next = form.0.next.unwrap_or_else(|| "/cart".into());

@@ -13,8 +13,10 @@ use super::{AppState, with_db};
 use crate::config::PaymentSettings;
 use crate::domain::{IntentStatus, OrderStatus};
 use crate::error::AppError;
+use crate::i18n::Message;
 use crate::models::UserId;
 use crate::models::order::Order;
+use crate::msg;
 use crate::payments::{Payments, ProviderIntent};
 use crate::services::checkout::{self, Checkout, StartPaymentError};
 use crate::services::order_lifecycle::{self as lifecycle, CheckoutError, FulfillOutcome};
@@ -23,8 +25,34 @@ use crate::session::{AppSession, FlashLevel};
 
 /// Shown when the provider cannot be reached or refuses; the order stays
 /// pending and the student can simply try again.
-const PAYMENT_NOT_STARTED: &str =
-    "Payment could not be started. Your order is saved; please try again in a moment.";
+fn payment_not_started() -> Message {
+    msg!("pay-not-started")
+}
+
+/// Why the last attempt failed, in the reader's language: by the
+/// provider's code where we know it, else the provider's own words.
+fn decline(intent: &ProviderIntent) -> Message {
+    let id = match intent.last_error_code.as_deref() {
+        Some("insufficient_funds") => "payment-insufficient-funds",
+        Some("expired_card") => "payment-expired-card",
+        Some("incorrect_cvc" | "invalid_cvc") => "payment-incorrect-cvc",
+        Some("payment_intent_authentication_failure" | "authentication_required") => {
+            "payment-authentication-failed"
+        }
+        Some("sandbox_test_cards_only") => "payment-sandbox-test-cards",
+        Some(
+            "card_declined" | "generic_decline" | "do_not_honor" | "lost_card" | "stolen_card"
+            | "fraudulent" | "pickup_card" | "restricted_card",
+        ) => "payment-declined",
+        _ => {
+            return match &intent.last_error {
+                Some(text) => msg!("payment-declined-other", reason = text.as_str()),
+                None => msg!("payment-not-completed"),
+            };
+        }
+    };
+    Message::new(id)
+}
 
 #[derive(Deserialize)]
 struct CheckoutForm {
@@ -41,10 +69,7 @@ pub(super) async fn start_checkout(
     let session = req.get_session();
     let session = AppSession(&session);
     let Some(user) = &viewer.user else {
-        session.flash(
-            FlashLevel::Info,
-            "Log in or create an account to check out; your cart comes with you.",
-        );
+        session.flash(FlashLevel::Info, msg!("checkout-log-in-first"));
         return Ok(see_other("/login?next=%2Fcart"));
     };
     let outcome = checkout::check_out(
@@ -59,15 +84,15 @@ pub(super) async fn start_checkout(
         Ok(Checkout::Placed(placed)) => placed,
         Ok(Checkout::EmptyCart { removed_owned }) => {
             flash_removed(&session, &removed_owned);
-            session.flash(FlashLevel::Info, "Your cart is empty: add a course first.");
+            session.flash(FlashLevel::Info, msg!("checkout-cart-empty"));
             return Ok(see_other("/cart"));
         }
         Ok(Checkout::PaymentInProgress(order)) => {
             session.flash(
                 FlashLevel::Info,
-                format!(
-                    "A payment for order {} is still being processed. Once it settles, your courses unlock; you will not be charged twice.",
-                    order.number
+                msg!(
+                    "checkout-payment-in-progress",
+                    number = order.number.clone()
                 ),
             );
             return Ok(see_other(&format!("/checkout/{}/complete", order.number)));
@@ -78,7 +103,7 @@ pub(super) async fn start_checkout(
             | CheckoutError::Withdrawn(_)
             | CheckoutError::BelowMinimumCharge(_)),
         )) => {
-            session.flash(FlashLevel::Error, refusal.to_string());
+            session.flash(FlashLevel::Error, refusal.message());
             return Ok(see_other("/cart"));
         }
         Err(StartPaymentError::Checkout(CheckoutError::Database(e)))
@@ -109,10 +134,7 @@ fn flash_removed(session: &AppSession<'_>, removed: &[String]) {
     if !removed.is_empty() {
         session.flash(
             FlashLevel::Info,
-            format!(
-                "You already own {}, so we took it out of your cart.",
-                removed.join(", ")
-            ),
+            msg!("cart-owned-taken-out", titles = removed.join(", ")),
         );
     }
 }
@@ -153,7 +175,7 @@ struct PaymentPage {
     layout: Layout,
     view: OrderView,
     form: PaymentForm,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 fn payment_form(state: &AppState, view: &OrderView, intent: &ProviderIntent) -> PaymentForm {
@@ -190,7 +212,7 @@ pub(super) async fn render_payment_page(
     viewer: &Viewer,
     state: &AppState,
     view: OrderView,
-    card_error: Option<String>,
+    card_error: Option<Message>,
 ) -> Result<HttpResponse, AppError> {
     let card_form_invalid = card_error.is_some();
     let complete = format!("/checkout/{}/complete", view.order.number);
@@ -211,19 +233,16 @@ pub(super) async fn render_payment_page(
                 }
                 Ok(intent) => {
                     let error = card_error.or_else(|| {
-                        (intent.status == IntentStatus::RequiresPaymentMethod)
-                            .then(|| intent.last_error.clone())
-                            .flatten()
+                        (intent.status == IntentStatus::RequiresPaymentMethod
+                            && intent.last_error.is_some())
+                        .then(|| decline(&intent))
                     });
                     (payment_form(state, &view, &intent), error)
                 }
                 Err(StartPaymentError::NotPending) => return Ok(see_other(&complete)),
                 Err(e) => {
                     tracing::warn!(order.id = %view.order.id, error = %e, "payment could not be started");
-                    (
-                        PaymentForm::Unavailable,
-                        Some(PAYMENT_NOT_STARTED.to_owned()),
-                    )
+                    (PaymentForm::Unavailable, Some(payment_not_started()))
                 }
             }
         }
@@ -288,7 +307,7 @@ struct CompletePage {
     layout: Layout,
     view: OrderView,
     outcome: PaymentOutcome,
-    message: Option<String>,
+    message: Option<Message>,
 }
 
 /// Where Stripe sends the student back (`?payment_intent=...&
@@ -306,7 +325,7 @@ pub(super) async fn complete_page(
     let view = load_order(&state, path.into_inner(), user_id).await?;
     let (outcome, message) = match view.order.status {
         OrderStatus::Pending => match &view.order.payment_intent_id {
-            None => (PaymentOutcome::Failed, Some(PAYMENT_NOT_STARTED.to_owned())),
+            None => (PaymentOutcome::Failed, Some(payment_not_started())),
             Some(id) => match state.payments.retrieve_intent(id).await {
                 Ok(intent) => outcome_of(&state, intent).await,
                 Err(e) => {
@@ -330,7 +349,7 @@ pub(super) async fn complete_page(
 }
 
 /// What the intent of a pending order says, after fulfilling a success.
-async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome, Option<String>) {
+async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome, Option<Message>) {
     match intent.status {
         // A late webhook must not keep the student waiting: the same
         // idempotent fulfilment, from the intent itself.
@@ -343,10 +362,9 @@ async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome
                 Ok(Ok(FulfillOutcome::Fulfilled | FulfillOutcome::AlreadyPaid)) => {
                     (PaymentOutcome::Paid, None)
                 }
-                Ok(Ok(FulfillOutcome::Mismatch(_))) => (
-                    PaymentOutcome::Processing,
-                    Some("Our team is checking this payment and will be in touch.".into()),
-                ),
+                Ok(Ok(FulfillOutcome::Mismatch(_))) => {
+                    (PaymentOutcome::Processing, Some(msg!("complete-checking")))
+                }
                 Ok(Ok(FulfillOutcome::NotSucceeded)) | Ok(Err(_)) | Err(_) => {
                     (PaymentOutcome::Processing, None)
                 }
@@ -358,13 +376,6 @@ async fn outcome_of(state: &AppState, intent: ProviderIntent) -> (PaymentOutcome
         IntentStatus::RequiresCapture => (PaymentOutcome::Processing, None),
         IntentStatus::RequiresAction => (PaymentOutcome::NeedsAction, None),
         IntentStatus::Canceled => (PaymentOutcome::Canceled, None),
-        _ => (
-            PaymentOutcome::Failed,
-            Some(
-                intent
-                    .last_error
-                    .unwrap_or_else(|| "The payment was not completed.".into()),
-            ),
-        ),
+        _ => (PaymentOutcome::Failed, Some(decline(&intent))),
     }
 }

@@ -26,10 +26,7 @@ pub fn check(req: &HttpRequest, presented: Option<&str>) -> Result<(), AppError>
     if AppSession(&session).csrf_matches(from_header.or(presented).unwrap_or("")) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "This form has expired or did not come from this site. Reload the page and try again."
-                .into(),
-        ))
+        Err(AppError::Forbidden(crate::msg!("error-csrf")))
     }
 }
 
@@ -61,7 +58,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 {
                     AppError::PayloadTooLarge
                 } else {
-                    AppError::BadRequest("The form could not be read.".into())
+                    AppError::BadRequest(crate::msg!("error-form-unreadable"))
                 }
             })?;
             let presented = serde_urlencoded::from_bytes::<TokenField>(&body)
@@ -75,14 +72,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .find(|(_, value)| value.chars().count() > MAX_FIELD_CHARS)
             {
                 let name: String = name.chars().take(40).collect();
-                return Err(AppError::BadRequest(format!(
-                    "The field {name:?} is too long (at most {MAX_FIELD_CHARS} characters)."
+                return Err(AppError::BadRequest(crate::msg!(
+                    "error-field-too-long",
+                    field = name,
+                    max = MAX_FIELD_CHARS
                 )));
             }
             serde_html_form::from_bytes::<T>(&body)
                 .map(CsrfForm)
                 .map_err(|e| {
-                    AppError::BadRequest(format!("The form is incomplete or malformed ({e})."))
+                    AppError::BadRequest(crate::msg!(
+                        "error-form-malformed",
+                        detail = e.to_string()
+                    ))
                 })
         })
     }

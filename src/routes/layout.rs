@@ -3,19 +3,17 @@
 //! headers.
 
 use actix_session::SessionExt;
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, web};
 use askama::Template;
 use futures_util::future::LocalBoxFuture;
-use tracing_actix_web::RequestId;
 
 use super::{AppState, with_db};
 use crate::config::Settings;
-use crate::error::{AppError, ErrorPage};
+use crate::domain::{Locale, Money};
+use crate::error::AppError;
+use crate::i18n::{self, Arg, Fetch, I18n, Message};
 use crate::models::CourseId;
 use crate::models::user::User;
 use crate::services::cart::{self, CartOwner};
@@ -30,15 +28,46 @@ pub struct Viewer {
     /// The guest cart token from the session, for visitors.
     guest_cart: Option<String>,
     pub cart_course_ids: Vec<CourseId>,
+    /// The language of this request's pages.
+    pub locale: Locale,
+}
+
+/// The `lang` cookie the footer's language switcher sets.
+pub const LANG_COOKIE: &str = "lang";
+
+/// The reader's language: their saved choice, else the switcher's cookie,
+/// else their browser's (`Accept-Language`), else `DEFAULT_LOCALE`.
+pub fn request_locale(req: &HttpRequest, user: Option<&User>) -> Locale {
+    let default = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(Locale::En, |state| state.settings.default_locale);
+    user.and_then(|u| u.locale)
+        .or_else(|| {
+            req.cookie(LANG_COOKIE)
+                .and_then(|c| Locale::parse(c.value()).ok())
+        })
+        .or_else(|| {
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(i18n::negotiate)
+        })
+        .unwrap_or(default)
 }
 
 impl Viewer {
-    fn anonymous(guest_cart: Option<String>) -> Self {
+    pub(super) fn anonymous(req: &HttpRequest, guest_cart: Option<String>) -> Self {
         Self {
             user: None,
             guest_cart,
             cart_course_ids: Vec::new(),
+            locale: request_locale(req, None),
         }
+    }
+
+    /// This request's words, amounts and dates.
+    pub fn i18n(&self) -> I18n {
+        I18n::new(self.locale)
     }
 
     /// The logged-in user, or an error that sends the visitor to the login
@@ -59,7 +88,7 @@ impl Viewer {
         if user.is_staff() {
             Ok(user)
         } else {
-            Err(AppError::Forbidden("This page is for staff only.".into()))
+            Err(AppError::Forbidden(crate::msg!("error-staff-only")))
         }
     }
 
@@ -86,10 +115,10 @@ impl Viewer {
         }
         let guest_cart = app_session.guest_cart_token();
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return Ok(Self::anonymous(guest_cart));
+            return Ok(Self::anonymous(req, guest_cart));
         };
         if claim.is_none() && guest_cart.is_none() {
-            return Ok(Self::anonymous(None));
+            return Ok(Self::anonymous(req, None));
         }
         let token = guest_cart.clone();
         let (user, stale_session, cart_course_ids) = with_db(state, move |conn| {
@@ -114,10 +143,12 @@ impl Viewer {
         if stale_session {
             app_session.log_out();
         }
+        let locale = request_locale(req, user.as_ref());
         Ok(Self {
             user,
             guest_cart: if stale_session { None } else { guest_cart },
             cart_course_ids,
+            locale,
         })
     }
 }
@@ -158,6 +189,8 @@ pub struct Layout {
     pub path: String,
     /// The shop's currency code, for amount fields.
     pub currency_code: &'static str,
+    /// The page's language.
+    pub i18n: I18n,
 }
 
 impl Layout {
@@ -169,7 +202,7 @@ impl Layout {
     }
 
     /// The layout for an error page: flash messages stay for the next page.
-    fn for_error(req: &HttpRequest, viewer: &Viewer) -> Self {
+    pub(super) fn for_error(req: &HttpRequest, viewer: &Viewer) -> Self {
         Self::build(req, viewer, Vec::new())
     }
 
@@ -189,7 +222,63 @@ impl Layout {
             sandbox,
             path: req.path().to_owned(),
             currency_code,
+            i18n: viewer.i18n(),
         }
+    }
+
+    /// The languages for the footer's switcher.
+    pub fn locales(&self) -> &'static [Locale] {
+        Locale::ALL
+    }
+
+    // The words of the page, through its language (see [`I18n`]); the
+    // same names serve mail templates, whose `layout` is an `I18n`.
+
+    pub fn lang(&self) -> &'static str {
+        self.i18n.lang()
+    }
+
+    pub fn t(&self, id: &str) -> String {
+        self.i18n.t(id)
+    }
+
+    pub fn t1(&self, id: &str, name: &'static str, value: impl Into<Arg>) -> String {
+        self.i18n.t1(id, name, value)
+    }
+
+    pub fn t2(
+        &self,
+        id: &str,
+        name: &'static str,
+        value: impl Into<Arg>,
+        name2: &'static str,
+        value2: impl Into<Arg>,
+    ) -> String {
+        self.i18n.t2(id, name, value, name2, value2)
+    }
+
+    pub fn message(&self, message: &Message) -> String {
+        self.i18n.message(message)
+    }
+
+    pub fn label(&self, message_id: impl AsRef<str>) -> String {
+        self.i18n.label(message_id)
+    }
+
+    pub fn money(&self, money: impl Fetch<Money>) -> String {
+        self.i18n.money(money)
+    }
+
+    pub fn date(&self, at: impl Fetch<chrono::NaiveDateTime>) -> String {
+        self.i18n.date(at)
+    }
+
+    pub fn datetime(&self, at: impl Fetch<chrono::NaiveDateTime>) -> String {
+        self.i18n.datetime(at)
+    }
+
+    pub fn percent(&self, basis_points: impl Fetch<i32>) -> String {
+        self.i18n.percent(basis_points)
     }
 
     pub fn is_current(&self, prefix: &str) -> bool {
@@ -213,77 +302,6 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
-}
-
-#[derive(Template)]
-#[template(path = "errors/error.html")]
-struct ErrorTemplate {
-    layout: Layout,
-    status: u16,
-    title: &'static str,
-    message: String,
-    request_id: Option<String>,
-}
-
-/// Middleware: gives every error response a body people can read. An
-/// error that already has an HTML or JSON body is left alone; the rest
-/// (ours, carrying an [`ErrorPage`], and actix's own 404/405/413) become
-/// the error page in the site layout, or `{"error": ...}` for clients that
-/// asked for JSON.
-pub async fn error_pages(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let res = next.call(req).await?;
-    let status = res.status();
-    let has_body_of_its_own = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || has_body_of_its_own {
-        return Ok(res.map_into_left_body());
-    }
-    let page = res
-        .response()
-        .extensions()
-        .get::<ErrorPage>()
-        .cloned()
-        .unwrap_or_else(|| ErrorPage::for_status(status));
-    let (req, original) = res.into_parts();
-    let mut response = if wants_json(&req) {
-        HttpResponse::build(status).json(serde_json::json!({ "error": page.message }))
-    } else {
-        let viewer = Viewer::extract(&req)
-            .await
-            .unwrap_or_else(|_| Viewer::anonymous(None));
-        let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-        let template = ErrorTemplate {
-            layout: Layout::for_error(&req, &viewer),
-            status: status.as_u16(),
-            title: page.title,
-            message: page.message.clone(),
-            request_id: request_id.filter(|_| status.is_server_error()),
-        };
-        match template.render() {
-            Ok(html) => HttpResponse::build(status)
-                .content_type(header::ContentType::html())
-                .body(html),
-            Err(e) => {
-                tracing::error!(error = %e, "error page template failed");
-                HttpResponse::build(status)
-                    .content_type(header::ContentType::plaintext())
-                    .body(page.message)
-            }
-        }
-    };
-    // Keep what the handler set beside the error, e.g. Retry-After.
-    for (name, value) in original.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            response.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    Ok(ServiceResponse::new(req, response).map_into_right_body())
 }
 
 /// True when the client prefers JSON over HTML (the navbar script, APIs).

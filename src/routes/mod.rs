@@ -8,8 +8,10 @@ mod cart;
 mod catalog;
 mod checkout;
 pub mod csrf;
+pub mod error_pages;
 mod filters;
 mod health;
+mod language;
 pub mod layout;
 mod orders;
 mod sandbox;
@@ -114,6 +116,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(api::list_enrollments)
         .service(api::check_enrollment)
         .service(health::healthz)
+        .service(language::set_language)
         .service(
             web::resource("/webhooks/stripe")
                 .app_data(web::PayloadConfig::new(webhooks::MAX_BODY_BYTES))

@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
-use super::filters;
 use super::layout::{Layout, Viewer, render};
 use super::{AppState, with_db};
 use crate::domain::Provider;

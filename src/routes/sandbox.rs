@@ -95,9 +95,7 @@ pub(super) async fn sandbox_authenticate(
         "approve" => true,
         "fail" => false,
         _ => {
-            return Err(AppError::BadRequest(
-                "Choose to complete or fail the authentication.".into(),
-            ));
+            return Err(AppError::BadRequest(crate::msg!("pay-3ds-choose")));
         }
     };
     let user_id = viewer.require_login(&req)?.id;

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
 use super::layout::{Layout, Viewer, render};
-use super::{AppState, filters, with_db};
+use super::{AppState, with_db};
 use crate::error::AppError;
 use crate::services::student::{self, OrderRow, OwnedCourse};
 

@@ -11,6 +11,7 @@ use diesel::result::Error as DieselError;
 
 use crate::db::{self, DbConnection};
 use crate::domain::{DisplayName, Email, NewPassword, Role};
+use crate::i18n::Message;
 use crate::models::login_attempt::LoginAttempt;
 use crate::models::user::{NewUser, User};
 use crate::models::{UserId, is_unique_violation};
@@ -32,8 +33,9 @@ pub const THROTTLE_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{0}")]
-    Invalid(String),
+    /// What to fix (each problem of the form).
+    #[error("{}", .0.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", "))]
+    Invalid(Vec<Message>),
     #[error("an account with this email already exists")]
     EmailTaken,
     /// Deliberately says nothing about which of email or password was wrong.
@@ -112,8 +114,9 @@ fn create_student(
     let (email, name, password) = match (email, name, password) {
         (Ok(e), Ok(n), Ok(p)) => (e, n, p),
         (e, n, p) => {
-            let problems: Vec<String> = [e.err(), n.err(), p.err()].into_iter().flatten().collect();
-            return Err(AccountError::Invalid(problems.join(" ")));
+            let problems: Vec<Message> =
+                [e.err(), n.err(), p.err()].into_iter().flatten().collect();
+            return Err(AccountError::Invalid(problems));
         }
     };
     let password_hash = hash_password(password.expose())?;
@@ -227,8 +230,9 @@ pub fn create_staff(
     password: &str,
     name: Option<&str>,
 ) -> Result<(User, bool), AccountError> {
-    let parsed_email = Email::parse(email).map_err(AccountError::Invalid)?;
-    let parsed_password = NewPassword::parse(password).map_err(AccountError::Invalid)?;
+    let invalid = |m: Message| AccountError::Invalid(vec![m]);
+    let parsed_email = Email::parse(email).map_err(invalid)?;
+    let parsed_password = NewPassword::parse(password).map_err(invalid)?;
     if let Some(existing) = User::find_by_email(conn, parsed_email.as_str())? {
         let hash = hash_password(parsed_password.expose())?;
         User::set_role_and_password(conn, existing.id, Role::Staff, &hash, db::now())?;
@@ -241,7 +245,7 @@ pub fn create_staff(
         .next()
         .unwrap_or("Staff")
         .to_owned();
-    let name = DisplayName::parse(name.unwrap_or(&default_name)).map_err(AccountError::Invalid)?;
+    let name = DisplayName::parse(name.unwrap_or(&default_name)).map_err(invalid)?;
     let hash = hash_password(parsed_password.expose())?;
     let now = db::now();
     let user = NewUser {

@@ -5,17 +5,19 @@
 use diesel::prelude::*;
 
 use crate::db::{self, DbConnection};
-use crate::domain::{Currency, Money};
+use crate::domain::{Currency, Locale, Money};
+use crate::i18n::Message;
 use crate::models::course::{Course, CourseFields, NewCourse};
 use crate::models::course_change::CourseChange;
 use crate::models::{CourseId, UserId};
+use crate::msg;
 
 const MAX_TITLE: usize = 200;
 const MAX_SUMMARY: usize = 300;
 const MAX_SLUG: usize = 80;
 
 /// The course form as typed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CourseInput {
     pub title: String,
     /// Empty: made from the title.
@@ -25,6 +27,8 @@ pub struct CourseInput {
     /// In the shop's currency, major units ("89.00").
     pub price: String,
     pub published: bool,
+    /// The language the form was typed in (the price's separators).
+    pub locale: Locale,
 }
 
 /// What happens to the cover image on a save.
@@ -39,8 +43,8 @@ pub enum CoverChange {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// What to fix, for the form.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", .0.id)]
+    Invalid(Message),
     #[error("no such course")]
     NotFound,
     #[error(transparent)]
@@ -67,16 +71,14 @@ struct Checked {
 }
 
 fn check(input: &CourseInput, currency: Currency) -> Result<Checked, CatalogError> {
-    let invalid = |m: String| Err(CatalogError::Invalid(m));
+    let invalid = |m: Message| Err(CatalogError::Invalid(m));
     let title = input.title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE {
-        return invalid(format!(
-            "A title is needed, at most {MAX_TITLE} characters."
-        ));
+        return invalid(msg!("course-title-needed", max = MAX_TITLE));
     }
     let summary = input.summary.trim();
     if summary.chars().count() > MAX_SUMMARY {
-        return invalid(format!("The summary is at most {MAX_SUMMARY} characters."));
+        return invalid(msg!("course-summary-too-long", max = MAX_SUMMARY));
     }
     let description = input.description.trim().replace("\r\n", "\n");
     let slug = input.slug.trim();
@@ -90,20 +92,18 @@ fn check(input: &CourseInput, currency: Currency) -> Result<Checked, CatalogErro
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return invalid(format!(
-            "The address name {slug:?} may use lowercase letters, digits and single hyphens (like \"rust-for-beginners\"), at most {MAX_SLUG} characters."
-        ));
+        return invalid(msg!("course-bad-slug", slug = slug, max = MAX_SLUG));
     } else {
         Some(slug.to_owned())
     };
-    let price = match Money::parse_major(&input.price, currency) {
+    let price = match Money::parse_major_in(&input.price, currency, input.locale) {
         Ok(price) => price,
-        Err(reason) => return invalid(format!("Price: {reason}")),
+        Err(reason) => return invalid(msg!("course-bad-price", reason = reason)),
     };
     if price.minor > currency.maximum_charge() {
-        return invalid(format!(
-            "Price: at most {} (the most a card payment can be).",
-            Money::new(currency.maximum_charge(), currency)
+        return invalid(msg!(
+            "course-price-too-high",
+            max = Money::new(currency.maximum_charge(), currency)
         ));
     }
     Ok(Checked {
@@ -129,8 +129,9 @@ fn free_slug(
     };
     if let Some(slug) = asked {
         if taken(conn, slug)? {
-            return Err(CatalogError::Invalid(format!(
-                "Another course already has the address name {slug:?}."
+            return Err(CatalogError::Invalid(msg!(
+                "course-slug-taken",
+                slug = slug
             )));
         }
         return Ok(slug.to_owned());
@@ -184,22 +185,14 @@ pub fn create(
             cover_image: cover,
         }
         .insert(conn)?;
-        let summary = format!(
-            "Created “{}” at {}, {}{}",
-            course.title,
-            Money::new(course.price_cents, currency),
-            if course.published {
-                "published"
-            } else {
-                "not published"
-            },
-            if cover.is_some() {
-                ", with a cover image"
-            } else {
-                ""
-            }
+        let created = msg!(
+            "course-change-created",
+            title = course.title.clone(),
+            price = Money::new(course.price_cents, currency),
+            published = if course.published { "yes" } else { "no" },
+            cover = if cover.is_some() { "yes" } else { "no" }
         );
-        CourseChange::record(conn, course.id, Some(staff), &[summary], now)?;
+        CourseChange::record(conn, course.id, Some(staff), &[created], now)?;
         Ok(course)
     })
 }
@@ -213,7 +206,7 @@ pub fn update(
     input: &CourseInput,
     currency: Currency,
     cover: &CoverChange,
-) -> Result<(Course, Vec<String>), CatalogError> {
+) -> Result<(Course, Vec<Message>), CatalogError> {
     let checked = check(input, currency)?;
     db::write_transaction(conn, |conn| {
         let old = Course::find(conn, id)?.ok_or(CatalogError::NotFound)?;
@@ -257,41 +250,46 @@ fn describe_changes(
     slug: &str,
     cover: &CoverChange,
     currency: Currency,
-) -> Vec<String> {
+) -> Vec<Message> {
     let mut changes = Vec::new();
     if old.title != new.title {
-        changes.push(format!("Title: “{}” → “{}”", old.title, new.title));
+        changes.push(msg!(
+            "course-change-title",
+            old = old.title.clone(),
+            new = new.title.clone()
+        ));
     }
     if old.slug != slug {
-        changes.push(format!("Address: /courses/{} → /courses/{slug}", old.slug));
+        changes.push(msg!(
+            "course-change-slug",
+            old = old.slug.clone(),
+            new = slug
+        ));
     }
     if old.summary != new.summary {
-        changes.push("Summary edited".into());
+        changes.push(msg!("course-change-summary"));
     }
     if old.description != new.description {
-        changes.push("Description edited".into());
+        changes.push(msg!("course-change-description"));
     }
     if old.price_cents != new.price_cents || old.currency != currency {
-        changes.push(format!(
-            "Price: {} → {}",
-            Money::new(old.price_cents, old.currency),
-            Money::new(new.price_cents, currency)
+        changes.push(msg!(
+            "course-change-price",
+            old = Money::new(old.price_cents, old.currency),
+            new = Money::new(new.price_cents, currency)
         ));
     }
     if old.published != new.published {
-        changes.push(
-            if new.published {
-                "Published"
-            } else {
-                "Unpublished (taken off sale; owners keep access)"
-            }
-            .into(),
-        );
+        changes.push(if new.published {
+            msg!("course-change-published")
+        } else {
+            msg!("course-change-unpublished")
+        });
     }
     match (cover, &old.cover_image) {
-        (CoverChange::Replace(_), None) => changes.push("Cover image added".into()),
-        (CoverChange::Replace(_), Some(_)) => changes.push("Cover image replaced".into()),
-        (CoverChange::Remove, Some(_)) => changes.push("Cover image removed".into()),
+        (CoverChange::Replace(_), None) => changes.push(msg!("course-change-cover-added")),
+        (CoverChange::Replace(_), Some(_)) => changes.push(msg!("course-change-cover-replaced")),
+        (CoverChange::Remove, Some(_)) => changes.push(msg!("course-change-cover-removed")),
         _ => {}
     }
     changes
@@ -320,14 +318,19 @@ mod tests {
     fn input(price: &str) -> CourseInput {
         CourseInput {
             title: "Rust".into(),
+            slug: String::new(),
+            summary: String::new(),
+            description: String::new(),
             price: price.into(),
-            ..CourseInput::default()
+            published: false,
+            locale: Locale::En,
         }
     }
 
+    /// The refusal, in English words.
     fn refusal(input: &CourseInput, currency: Currency) -> String {
         match check(input, currency) {
-            Err(CatalogError::Invalid(m)) => m,
+            Err(CatalogError::Invalid(m)) => crate::i18n::I18n::new(Locale::En).message(&m),
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("accepted {input:?}"),
         }

@@ -10,8 +10,11 @@ struct DemoCourse {
     title: &'static str,
     summary: &'static str,
     description: &'static str,
-    /// Price in whole units of the shop's currency.
+    /// Price in whole units of the shop's currency ...
     price: i64,
+    /// ... except in rupiah, where courses sell for what Indonesian
+    /// learning platforms ask (whole rupiah).
+    price_idr: i64,
     published: bool,
 }
 
@@ -24,6 +27,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
                       You will write an HTTP API with actix-web, talk to PostgreSQL with diesel, test it end to end \
                       and deploy it as a single binary.",
         price: 89,
+        price_idr: 799_000,
         published: true,
     },
     DemoCourse {
@@ -33,6 +37,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "Learn to read EXPLAIN output, choose the right index, use transactions and isolation levels \
                       correctly, and design schemas that stay fast at millions of rows.",
         price: 69,
+        price_idr: 599_000,
         published: true,
     },
     DemoCourse {
@@ -42,6 +47,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "Run interviews, turn findings into personas and journeys, sketch and wireframe, then test \
                       your prototypes with real users. Includes templates for every step.",
         price: 59,
+        price_idr: 499_000,
         published: true,
     },
     DemoCourse {
@@ -51,6 +57,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "Clean real-world data, explore it with pandas, visualise it with matplotlib and avoid the \
                       statistical mistakes that make charts lie. Ten hands-on projects.",
         price: 79,
+        price_idr: 699_000,
         published: true,
     },
     DemoCourse {
@@ -60,6 +67,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "The ideas behind the models, the code that trains them and the evaluation that tells you \
                       whether they work. From linear regression to a small neural network.",
         price: 129,
+        price_idr: 1_199_000,
         published: true,
     },
     DemoCourse {
@@ -69,6 +77,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "A fast, thorough tour of JavaScript for people who already program: closures, promises, \
                       modules, fetch, the DOM, and how to structure a small front end without a framework.",
         price: 49,
+        price_idr: 399_000,
         published: true,
     },
     DemoCourse {
@@ -78,6 +87,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "Frame problems, size opportunities, run discovery, prioritise with evidence and write \
                       roadmaps that survive contact with engineering.",
         price: 99,
+        price_idr: 899_000,
         published: true,
     },
     DemoCourse {
@@ -87,6 +97,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         description: "Structure a talk, design slides that support rather than compete, rehearse effectively and \
                       handle questions. Includes recorded practice sessions and feedback checklists.",
         price: 39,
+        price_idr: 299_000,
         published: true,
     },
     DemoCourse {
@@ -95,6 +106,7 @@ const DEMO_COURSES: &[DemoCourse] = &[
         summary: "Coming soon: scheduling, networking and operators, from the inside.",
         description: "An advanced course in preparation; not yet on sale.",
         price: 149,
+        price_idr: 1_499_000,
         published: false,
     },
 ];
@@ -114,7 +126,11 @@ pub fn seed_demo_catalog(
             title: demo.title,
             summary: demo.summary,
             description: demo.description,
-            price_cents: demo.price * scale,
+            price_cents: if currency.code() == "IDR" {
+                demo.price_idr * scale
+            } else {
+                demo.price * scale
+            },
             currency,
             published: demo.published,
             created_at: at,

@@ -1,6 +1,7 @@
 //! Prices an order on the server: lines, a discount spread over the lines it
 //! applies to, totals. Integer minor units throughout; bigdecimal only for
-//! the percentage, rounded half-up to the minor unit.
+//! the percentage, rounded half-up to the currency's smallest written unit
+//! (a cent; a whole rupiah, whose sen nobody uses).
 
 use bigdecimal::{BigDecimal, RoundingMode, ToPrimitive};
 
@@ -39,21 +40,26 @@ pub enum Discount {
     Fixed(i64),
 }
 
-/// `bps` of `amount`, rounded half-up to the minor unit.
-pub fn percent_of(amount: i64, bps: i32) -> i64 {
-    let exact = BigDecimal::from(amount) * BigDecimal::from(bps) / BigDecimal::from(10_000);
+/// `bps` of `amount`, rounded half-up to a multiple of `unit` minor units.
+pub fn percent_of(amount: i64, bps: i32, unit: i64) -> i64 {
+    let unit = unit.max(1);
+    let exact = BigDecimal::from(amount) * BigDecimal::from(bps)
+        / BigDecimal::from(10_000)
+        / BigDecimal::from(unit);
     exact
         .with_scale_round(0, RoundingMode::HalfUp)
         .to_i64()
-        .unwrap_or(amount)
+        .map_or(amount, |units| units.saturating_mul(unit))
         .clamp(0, amount)
 }
 
-/// Prices the lines; `discount` applies to the lines `eligible` accepts.
+/// Prices the lines; `discount` applies to the lines `eligible` accepts,
+/// in multiples of `unit` minor units (see [`crate::domain::Currency::rounding_unit`]).
 pub fn quote(
     lines: &[PriceLine],
     discount: Option<Discount>,
     eligible: impl Fn(CourseId) -> bool,
+    unit: i64,
 ) -> Quote {
     let subtotal_cents = lines.iter().map(|l| l.unit_price_cents).sum::<i64>();
     let eligible_idx: Vec<usize> = (0..lines.len())
@@ -65,16 +71,24 @@ pub fn quote(
         .sum();
     let discount_total = match discount {
         None => 0,
-        Some(Discount::PercentBps(bps)) => percent_of(eligible_sum, bps),
+        Some(Discount::PercentBps(bps)) => percent_of(eligible_sum, bps, unit),
         Some(Discount::Fixed(amount)) => amount.clamp(0, eligible_sum),
     };
-    let shares = allocate(
-        discount_total,
-        &eligible_idx
-            .iter()
-            .map(|&i| lines[i].unit_price_cents)
-            .collect::<Vec<_>>(),
-    );
+    let weights: Vec<i64> = eligible_idx
+        .iter()
+        .map(|&i| lines[i].unit_price_cents)
+        .collect();
+    // Whole units per line when everything is in whole units; else cents.
+    let unit = unit.max(1);
+    let shares = if discount_total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
+        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
+        allocate(discount_total / unit, &units)
+            .into_iter()
+            .map(|share| share * unit)
+            .collect()
+    } else {
+        allocate(discount_total, &weights)
+    };
     let mut line_discounts = vec![0; lines.len()];
     for (share, &i) in shares.into_iter().zip(&eligible_idx) {
         line_discounts[i] = share;
@@ -140,20 +154,20 @@ mod tests {
 
     #[test]
     fn percent_rounds_half_up_to_the_minor_unit() {
-        assert_eq!(percent_of(8_900, 1_000), 890); // 10 % of $89.00
-        assert_eq!(percent_of(1_005, 5_000), 503); // 502.5 -> 503
-        assert_eq!(percent_of(1_003, 5_000), 502); // 501.5 -> 502
-        assert_eq!(percent_of(999, 3_333), 333); // 332.9667 -> 333
-        assert_eq!(percent_of(4_900, 10_000), 4_900);
-        assert_eq!(percent_of(0, 2_500), 0);
+        assert_eq!(percent_of(8_900, 1_000, 1), 890); // 10 % of $89.00
+        assert_eq!(percent_of(1_005, 5_000, 1), 503); // 502.5 -> 503
+        assert_eq!(percent_of(1_003, 5_000, 1), 502); // 501.5 -> 502
+        assert_eq!(percent_of(999, 3_333, 1), 333); // 332.9667 -> 333
+        assert_eq!(percent_of(4_900, 10_000, 1), 4_900);
+        assert_eq!(percent_of(0, 2_500, 1), 0);
         // JPY has no minor unit below the yen: ¥4,900 at 15 % = ¥735.
-        assert_eq!(percent_of(4_900, 1_500), 735);
+        assert_eq!(percent_of(4_900, 1_500, 1), 735);
     }
 
     #[test]
     fn a_discount_is_spread_over_eligible_lines_and_adds_up() {
         let lines = [line(1, 8_900), line(2, 6_900), line(3, 4_900)];
-        let q = quote(&lines, Some(Discount::PercentBps(1_000)), |_| true);
+        let q = quote(&lines, Some(Discount::PercentBps(1_000)), |_| true, 1);
         assert_eq!(q.subtotal_cents, 20_700);
         assert_eq!(q.discount_cents, 2_070);
         assert_eq!(q.total_cents, 18_630);
@@ -168,9 +182,12 @@ mod tests {
     #[test]
     fn a_restricted_code_discounts_only_its_courses() {
         let lines = [line(1, 8_900), line(2, 6_900)];
-        let q = quote(&lines, Some(Discount::PercentBps(5_000)), |id| {
-            id == CourseId(2)
-        });
+        let q = quote(
+            &lines,
+            Some(Discount::PercentBps(5_000)),
+            |id| id == CourseId(2),
+            1,
+        );
         assert_eq!(q.discount_cents, 3_450);
         assert_eq!(q.lines[0].discount_cents, 0);
         assert_eq!(q.lines[1].discount_cents, 3_450);
@@ -180,10 +197,15 @@ mod tests {
     #[test]
     fn a_fixed_discount_is_capped_at_what_it_applies_to() {
         let lines = [line(1, 1_000), line(2, 3_000)];
-        let q = quote(&lines, Some(Discount::Fixed(5_000)), |id| id == CourseId(1));
+        let q = quote(
+            &lines,
+            Some(Discount::Fixed(5_000)),
+            |id| id == CourseId(1),
+            1,
+        );
         assert_eq!(q.discount_cents, 1_000);
         assert_eq!(q.total_cents, 3_000);
-        let free = quote(&lines, Some(Discount::Fixed(10_000)), |_| true);
+        let free = quote(&lines, Some(Discount::Fixed(10_000)), |_| true, 1);
         assert_eq!(free.total_cents, 0);
         assert!(free.lines.iter().all(|l| l.total_cents == 0));
     }
@@ -202,8 +224,22 @@ mod tests {
     }
 
     #[test]
+    fn rupiah_discounts_are_whole_rupiah() {
+        // 0.01 % of Rp299.000 is Rp29,90: rounded to Rp30 (3,000 minor units).
+        assert_eq!(percent_of(29_900_000, 1, 100), 3_000);
+        let lines = [line(1, 79_900_000), line(2, 29_900_000)];
+        let q = quote(&lines, Some(Discount::PercentBps(1_234)), |_| true, 100);
+        assert_eq!(q.discount_cents % 100, 0);
+        assert!(q.lines.iter().all(|l| l.discount_cents % 100 == 0), "{q:?}");
+        assert_eq!(
+            q.lines.iter().map(|l| l.discount_cents).sum::<i64>(),
+            q.discount_cents
+        );
+    }
+
+    #[test]
     fn no_discount_means_totals_equal_prices() {
-        let q = quote(&[line(1, 4_900)], None, |_| true);
+        let q = quote(&[line(1, 4_900)], None, |_| true, 1);
         assert_eq!(
             (q.subtotal_cents, q.discount_cents, q.total_cents),
             (4_900, 0, 4_900)

@@ -5,8 +5,10 @@ use chrono::NaiveDateTime;
 
 use crate::db::DbConnection;
 use crate::domain::{Currency, Money, PromoKind, RedemptionStatus};
+use crate::i18n::Message;
 use crate::models::promo_code::{PromoCode, PromoRedemption};
 use crate::models::{CourseId, OrderId, UserId};
+use crate::msg;
 use crate::services::pricing::Discount;
 
 pub const MAX_CODE_LEN: usize = 40;
@@ -32,6 +34,31 @@ pub enum PromoRejection {
     AlreadyUsedByYou(String),
     #[error("The promo code {0} is for another currency.")]
     WrongCurrency(String),
+}
+
+impl PromoRejection {
+    /// The refusal, for the reader's language.
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Unknown(code) => msg!("promo-rejected-unknown", code = code.as_str()),
+            Self::Inactive(code) => msg!("promo-rejected-inactive", code = code.as_str()),
+            Self::NotStarted(code) => msg!("promo-rejected-not-started", code = code.as_str()),
+            Self::Expired(code) => msg!("promo-rejected-expired", code = code.as_str()),
+            Self::UsedUp(code) => msg!("promo-rejected-used-up", code = code.as_str()),
+            Self::BelowMinimum { code, minimum } => {
+                msg!(
+                    "promo-rejected-minimum",
+                    code = code.as_str(),
+                    minimum = *minimum
+                )
+            }
+            Self::NotForTheseCourses(code) => msg!("promo-rejected-courses", code = code.as_str()),
+            Self::AlreadyUsedByYou(code) => {
+                msg!("promo-rejected-used-by-you", code = code.as_str())
+            }
+            Self::WrongCurrency(code) => msg!("promo-rejected-currency", code = code.as_str()),
+        }
+    }
 }
 
 /// A code that passed every rule for this cart: what it takes off, and from which courses.

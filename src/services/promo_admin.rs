@@ -6,14 +6,16 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::NaiveDateTime;
 
 use crate::db::{self, DbConnection};
-use crate::domain::{Currency, Money, PromoKind};
+use crate::domain::{Currency, Locale, Money, PromoKind};
+use crate::i18n::Message;
 use crate::models::course::Course;
 use crate::models::promo_code::{NewPromoCode, PromoCode};
 use crate::models::{CourseId, PromoCodeId, is_unique_violation};
+use crate::msg;
 use crate::services::promo::{MAX_CODE_LEN, normalize_code};
 
 /// The create form as typed; every field is checked here.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PromoInput {
     pub code: String,
     pub kind: String,
@@ -25,12 +27,14 @@ pub struct PromoInput {
     pub per_user_limit: String,
     pub min_subtotal: String,
     pub course_ids: Vec<String>,
+    /// The language the form was typed in (its amounts' separators).
+    pub locale: Locale,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromoAdminError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", .0.id)]
+    Invalid(Message),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -41,39 +45,39 @@ fn optional(input: &str) -> Option<&str> {
 }
 
 /// `datetime-local` input (`2026-12-01T09:00`), read as UTC.
-fn parse_time(label: &str, input: &str) -> Result<Option<NaiveDateTime>, String> {
+/// `datetime-local` input (`2026-12-01T09:00`), read as UTC; `refusal`
+/// names the field.
+fn parse_time(refusal: &'static str, input: &str) -> Result<Option<NaiveDateTime>, Message> {
     optional(input)
         .map(|value| {
             NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
                 .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
-                .map_err(|_| format!("{label} must be a date and time like 2026-12-01T09:00."))
+                .map_err(|_| Message::new(refusal))
         })
         .transpose()
 }
 
-fn parse_count(label: &str, input: &str) -> Result<Option<i64>, String> {
+fn parse_count(refusal: &'static str, input: &str) -> Result<Option<i64>, Message> {
     optional(input)
         .map(|value| {
             value
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=1_000_000_000).contains(n))
-                .ok_or_else(|| format!("{label} must be a whole number of at least 1."))
+                .ok_or_else(|| Message::new(refusal))
         })
         .transpose()
 }
 
-/// "20" or "12.5" (percent) into basis points.
-fn parse_percent(input: &str) -> Result<i32, String> {
-    let bps = BigDecimal::from_str(input.trim())
+/// "20" or "12.5" (percent; "12,5" in Indonesian) into basis points.
+fn parse_percent(input: &str) -> Result<i32, Message> {
+    let bps = BigDecimal::from_str(&input.trim().replace(',', "."))
         .ok()
         .map(|p| p * BigDecimal::from(100))
         .filter(BigDecimal::is_integer)
         .and_then(|b| b.to_i32())
         .filter(|b| (1..=10_000).contains(b));
-    bps.ok_or_else(|| {
-        "The percentage must be between 0.01 and 100, with at most two decimals.".into()
-    })
+    bps.ok_or_else(|| msg!("promo-bad-percent"))
 }
 
 pub fn create_promo_code(
@@ -82,18 +86,15 @@ pub fn create_promo_code(
     currency: Currency,
 ) -> Result<PromoCodeId, PromoAdminError> {
     let invalid = PromoAdminError::Invalid;
-    let code = normalize_code(&input.code).ok_or_else(|| invalid("Enter a code.".into()))?;
+    let code = normalize_code(&input.code).ok_or_else(|| invalid(msg!("promo-enter-code")))?;
     if code.chars().count() > MAX_CODE_LEN
         || !code
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(invalid(format!(
-            "Codes are letters, digits, - and _, at most {MAX_CODE_LEN} characters."
-        )));
+        return Err(invalid(msg!("promo-bad-code", max = MAX_CODE_LEN)));
     }
-    let kind = PromoKind::parse(&input.kind)
-        .map_err(|_| invalid("Choose a percentage or a fixed amount.".into()))?;
+    let kind = PromoKind::parse(&input.kind).map_err(|_| invalid(msg!("promo-choose-kind")))?;
     let (percent_bps, amount_cents, code_currency) = match kind {
         PromoKind::Percent => (
             Some(parse_percent(&input.percent).map_err(invalid)?),
@@ -101,26 +102,32 @@ pub fn create_promo_code(
             None,
         ),
         PromoKind::Fixed => {
-            let amount = Money::parse_major(&input.amount, currency).map_err(invalid)?;
+            let amount =
+                Money::parse_major_in(&input.amount, currency, input.locale).map_err(invalid)?;
             if amount.minor == 0 {
-                return Err(invalid("A fixed discount must be more than zero.".into()));
+                return Err(invalid(msg!("promo-zero-amount")));
             }
             (None, Some(amount.minor), Some(currency))
         }
     };
-    let starts_at = parse_time("The start", &input.starts_at).map_err(invalid)?;
-    let ends_at = parse_time("The end", &input.ends_at).map_err(invalid)?;
+    let starts_at = parse_time("promo-bad-start", &input.starts_at).map_err(invalid)?;
+    let ends_at = parse_time("promo-bad-end", &input.ends_at).map_err(invalid)?;
     if let (Some(start), Some(end)) = (starts_at, ends_at)
         && end <= start
     {
-        return Err(invalid("The end must come after the start.".into()));
+        return Err(invalid(msg!("promo-end-before-start")));
     }
     let max_redemptions =
-        parse_count("The total number of uses", &input.max_redemptions).map_err(invalid)?;
-    let per_user_limit = parse_count("Uses per student", &input.per_user_limit).map_err(invalid)?;
+        parse_count("promo-bad-total-uses", &input.max_redemptions).map_err(invalid)?;
+    let per_user_limit =
+        parse_count("promo-bad-per-student", &input.per_user_limit).map_err(invalid)?;
     let min_subtotal_cents = match optional(&input.min_subtotal) {
         None => 0,
-        Some(value) => Money::parse_major(value, currency).map_err(invalid)?.minor,
+        Some(value) => {
+            Money::parse_major_in(value, currency, input.locale)
+                .map_err(invalid)?
+                .minor
+        }
     };
     let mut courses = Vec::new();
     for raw in &input.course_ids {
@@ -128,9 +135,9 @@ pub fn create_promo_code(
             .trim()
             .parse::<i64>()
             .map(CourseId)
-            .map_err(|_| invalid("Unknown course.".into()))?;
+            .map_err(|_| invalid(msg!("promo-unknown-course")))?;
         if Course::find(conn, id)?.is_none() {
-            return Err(invalid("Unknown course.".into()));
+            return Err(invalid(msg!("promo-unknown-course")));
         }
         courses.push(id);
     }
@@ -154,7 +161,7 @@ pub fn create_promo_code(
     };
     db::write_transaction(conn, |conn| new.insert(conn, &courses)).map_err(|e| {
         if is_unique_violation(&e) {
-            PromoAdminError::Invalid(format!("The code {code} exists already."))
+            PromoAdminError::Invalid(msg!("promo-exists", code = code.clone()))
         } else {
             e.into()
         }

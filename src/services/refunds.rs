@@ -5,9 +5,11 @@
 
 use crate::db::{self, DbPool};
 use crate::domain::Money;
+use crate::i18n::Message;
 use crate::models::UserId;
 use crate::models::installation::Installation;
 use crate::models::order::Order;
+use crate::msg;
 use crate::payments::{Payments, ProviderError};
 use crate::services::webhook_inbox::{self, InboxSettings};
 
@@ -39,11 +41,11 @@ pub enum RefundError {
     #[error("no such order")]
     NotFound,
     /// Bad input: the message says what to fix.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", .0.id)]
+    Invalid(Message),
     /// The order is in no state to refund.
-    #[error("{0}")]
-    NotRefundable(String),
+    #[error("{}", .0.id)]
+    NotRefundable(Message),
     #[error("the provider did not refund: {0}")]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -70,34 +72,25 @@ pub async fn request_refund(
     let order = order.ok_or(RefundError::NotFound)?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(RefundError::Invalid(
-            "Give a reason for the refund (at most 500 characters).".into(),
-        ));
+        return Err(RefundError::Invalid(msg!("refund-reason-needed")));
     }
     let left = refundable(&order);
     if left.minor <= 0 {
-        return Err(RefundError::NotRefundable(
-            "Only a paid order with something left to refund can be refunded.".into(),
-        ));
+        return Err(RefundError::NotRefundable(msg!("refund-nothing-left")));
     }
     let amount = match request.amount_cents.trim() {
         "" => left.minor,
-        raw => raw.parse::<i64>().ok().filter(|a| *a > 0).ok_or_else(|| {
-            RefundError::Invalid(
-                "The amount is a whole number of minor units (cents), above 0.".into(),
-            )
-        })?,
+        raw => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or_else(|| RefundError::Invalid(msg!("refund-bad-amount")))?,
     };
     if amount > left.minor {
-        return Err(RefundError::Invalid(format!(
-            "That is more than is left to refund ({} minor units).",
-            left.minor
-        )));
+        return Err(RefundError::Invalid(msg!("refund-too-much", left = left)));
     }
     let Some(intent) = order.payment_intent_id.clone() else {
-        return Err(RefundError::NotRefundable(
-            "This order was not paid through a provider (a free order).".into(),
-        ));
+        return Err(RefundError::NotRefundable(msg!("refund-free-order")));
     };
     let key = match request.request_id.as_deref().map(str::trim) {
         Some(id)

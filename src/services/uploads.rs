@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
+use crate::i18n::Message;
+use crate::msg;
+
 /// The largest upload accepted.
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 /// Images smaller or larger than this on either side are refused.
@@ -21,23 +24,25 @@ pub struct CoverImage {
 
 /// Checks an upload's content: PNG, JPEG or WebP, at most 2 MiB, between
 /// 16 and 4,096 pixels a side.
-pub fn check_cover(bytes: Vec<u8>) -> Result<CoverImage, String> {
+pub fn check_cover(bytes: Vec<u8>) -> Result<CoverImage, Message> {
     if bytes.len() > MAX_BYTES {
-        return Err("The cover image is larger than 2 MiB.".into());
+        return Err(msg!("cover-too-large"));
     }
     let extension = match imagesize::image_type(&bytes) {
         Ok(imagesize::ImageType::Png) => "png",
         Ok(imagesize::ImageType::Jpeg) => "jpg",
         Ok(imagesize::ImageType::Webp) => "webp",
-        _ => return Err("The cover image must be a PNG, JPEG or WebP picture.".into()),
+        _ => return Err(msg!("cover-wrong-type")),
     };
-    let size = imagesize::blob_size(&bytes)
-        .map_err(|_| "The cover image could not be read.".to_owned())?;
+    let size = imagesize::blob_size(&bytes).map_err(|_| msg!("cover-unreadable"))?;
     let sides = MIN_SIDE..=MAX_SIDE;
     if !sides.contains(&size.width) || !sides.contains(&size.height) {
-        return Err(format!(
-            "The cover image is {}×{} pixels; each side must be {MIN_SIDE} to {MAX_SIDE}.",
-            size.width, size.height
+        return Err(msg!(
+            "cover-bad-size",
+            width = size.width,
+            height = size.height,
+            min = MIN_SIDE,
+            max = MAX_SIDE
         ));
     }
     Ok(CoverImage { bytes, extension })
@@ -117,11 +122,17 @@ mod tests {
 
     #[test]
     fn sides_and_bytes_are_bounded() {
-        assert!(check_cover(png(8, 360)).unwrap_err().contains("8×360"));
+        let refusal = check_cover(png(8, 360)).unwrap_err();
+        assert_eq!(refusal.id, "cover-bad-size");
+        assert!(
+            refusal
+                .args
+                .contains(&("width".into(), crate::i18n::Arg::Number(8)))
+        );
         assert!(check_cover(png(640, 5000)).is_err());
         let mut huge = png(640, 360);
         huge.resize(MAX_BYTES + 1, 0);
-        assert!(check_cover(huge).unwrap_err().contains("2 MiB"));
+        assert_eq!(check_cover(huge).unwrap_err().id, "cover-too-large");
     }
 
     #[test]

@@ -4,14 +4,20 @@
   'use strict';
 
   const token = document.querySelector('meta[name="csrf-token"]')?.content || '';
+  // Words come from the page (its language), never from this file.
+  const words = document.body.dataset;
 
-  function setCount(count) {
+  // `label` is the cart link's accessible name, in the page's language,
+  // as the server answered it.
+  function setCount(count, label) {
     document.querySelectorAll('[data-cart-count]').forEach((el) => {
       el.textContent = String(count);
     });
-    document.querySelectorAll('.cart-link').forEach((el) => {
-      el.setAttribute('aria-label', `Cart, ${count} item(s)`);
-    });
+    if (label) {
+      document.querySelectorAll('.cart-link').forEach((el) => {
+        el.setAttribute('aria-label', label);
+      });
+    }
   }
 
   function showMessage(text, level, link) {
@@ -51,11 +57,11 @@
     }
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const link = data.course_url ? { href: data.course_url, label: 'Go to the course' } : null;
-      showMessage(data.error || 'That did not work. Reload the page and try again.', 'error', link);
+      const link = data.course_url ? { href: data.course_url, label: words.msgGoToCourse } : null;
+      showMessage(data.error || words.msgFailed, 'error', link);
       return;
     }
-    setCount(data.count);
+    setCount(data.count, data.cart_label);
     const control = form.closest('[data-cart-control]');
     if (control) {
       control.querySelector('[data-cart-action="add"]').hidden = data.in_cart;
@@ -80,7 +86,10 @@
     if (!event.persisted) return;
     try {
       const res = await fetch('/cart/count', { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
-      if (res.ok) setCount((await res.json()).count);
+      if (res.ok) {
+        const data = await res.json();
+        setCount(data.count, data.cart_label);
+      }
     } catch {
       // offline: keep what is shown
     }

@@ -10,6 +10,8 @@
   const errors = document.getElementById('payment-errors');
   const button = document.getElementById('pay-button');
   if (!form) return;
+  // Words come from the page, in its language.
+  const words = form.dataset;
 
   function showError(message) {
     errors.textContent = message || '';
@@ -17,7 +19,7 @@
   }
 
   if (typeof window.Stripe !== 'function') {
-    showError('The payment form could not load. Check your connection and reload the page.');
+    showError(words.msgLoadFailed);
     button.disabled = true;
     return;
   }
@@ -25,6 +27,7 @@
   const stripe = window.Stripe(form.dataset.stripeKey);
   const elements = stripe.elements({
     clientSecret: form.dataset.clientSecret,
+    locale: form.dataset.locale,
     appearance: {
       theme: 'stripe',
       variables: { colorPrimary: '#4338ca', borderRadius: '8px', fontSizeBase: '16px' },
@@ -45,14 +48,14 @@
         confirmParams: { return_url: form.dataset.returnUrl },
       });
     } catch (err) {
-      result = { error: { message: (err && err.message) || 'The payment could not be sent. Try again.' } };
+      result = { error: { message: (err && err.message) || words.msgSendFailed } };
     }
     // Only reached when the payment did not go through: on success (or a
     // bank method that settles later) Stripe redirects to the return URL.
     const error = result && result.error;
     if (error) {
       const shown = error.type === 'card_error' || error.type === 'validation_error';
-      showError(shown ? error.message : 'Your payment was not completed. Try again or use another method.');
+      showError(shown ? error.message : words.msgNotCompleted);
     }
     button.disabled = false;
   });

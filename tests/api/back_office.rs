@@ -212,7 +212,7 @@ async fn a_stripe_refund_is_sent_to_the_provider_and_applied_by_its_webhook() {
     assert_eq!(location(&response), format!("/staff/orders/{number}"));
     let page = boss.get_html(&format!("/staff/orders/{number}")).await;
     assert!(
-        select_all(&page, ".flash-ok")[0].contains("Refund of 2500"),
+        select_all(&page, ".flash-ok")[0].contains("Refund of $25.00 requested"),
         "{:?}",
         select_all(&page, ".flash")
     );

@@ -208,6 +208,7 @@ fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Opt
             currency: "usd".into(),
             client_secret: None,
             last_error: None,
+            last_error_code: None,
             charge_id: None,
             raw_json: "{}".into(),
         },

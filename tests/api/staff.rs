@@ -51,7 +51,7 @@ both_backends! {
         assert_eq!(select_all(&html, "tbody code"), vec!["LAUNCH-20"]);
         assert_eq!(select_all(&html, "tbody .usage"), vec!["0 / 100"]);
         assert!(html.contains("12.5% off"));
-        assert!(html.contains("1 per student, min. $50.00, 2 course(s) only"));
+        assert!(html.contains("1 per student, min. $50.00, 2 courses only"));
 
         let fixed = app.submit("/staff/promo-codes", &[("code", "TENOFF"), ("kind", "fixed"), ("amount", "10.00")]).await;
         assert_eq!(fixed.status(), 303);

@@ -65,7 +65,8 @@ test('staff create a course with a cover, a student buys it, staff reprice and w
   await office.goto(editUrl);
   await office.fill('#price', '79.00');
   await Promise.all([office.waitForEvent('load'), office.click('button:has-text("Save changes")')]);
-  assert.match(await office.locator('.flash').first().innerText(), /Price: \$89\.00 → \$79\.00/);
+  assert.match(await office.locator('.flash').first().innerText(), /Saved “Kubernetes from Zero”: 1 change/);
+  assert.match(await office.locator('[data-course-history] > li').first().innerText(), /Price: \$89\.00 → \$79\.00/);
   await page.goto(kasir.url + '/courses/kubernetes-from-zero');
   assert.match(await page.locator('.buy-price').innerText(), /\$79\.00/);
   await page.goto(kasir.url + `/orders/${number}`);

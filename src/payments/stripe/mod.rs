@@ -51,6 +51,8 @@ struct LeanIntent {
 #[derive(MiniDeserialize)]
 struct LeanError {
     message: Option<String>,
+    code: Option<String>,
+    decline_code: Option<String>,
 }
 
 #[derive(MiniDeserialize)]
@@ -258,6 +260,10 @@ impl StripeProvider {
             amount: lean.amount,
             currency: lean.currency,
             client_secret: lean.client_secret,
+            last_error_code: lean
+                .last_payment_error
+                .as_ref()
+                .and_then(|e| e.decline_code.clone().or_else(|| e.code.clone())),
             last_error: lean.last_payment_error.and_then(|e| e.message),
             charge_id,
             raw_json,

@@ -9,12 +9,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::filters;
-use crate::domain::Money;
+use crate::domain::{Locale, Money};
 use crate::error::AppError;
+use crate::i18n::Message;
 use crate::models::CourseId;
 use crate::models::course::Course;
 use crate::models::course_change::CourseChange;
+use crate::msg;
 use crate::routes::layout::{Layout, Viewer, render, see_other};
 use crate::routes::{AppState, csrf, with_db};
 use crate::services::catalog_admin::{self, CatalogError, CourseInput, CourseRow, CoverChange};
@@ -56,14 +57,15 @@ struct FormValues {
     published: bool,
 }
 
-impl From<&Course> for FormValues {
-    fn from(course: &Course) -> Self {
+impl FormValues {
+    /// The course's values, the price written the way `locale` types it.
+    fn of(course: &Course, locale: Locale) -> Self {
         Self {
             title: course.title.clone(),
             slug: course.slug.clone(),
             summary: course.summary.clone(),
             description: course.description.clone(),
-            price: Money::new(course.price_cents, course.currency).to_major_string(),
+            price: Money::new(course.price_cents, course.currency).to_major_string_in(locale),
             published: course.published,
         }
     }
@@ -78,7 +80,7 @@ struct CourseFormPage {
     form: FormValues,
     history: Vec<CourseChange>,
     currency: &'static str,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 impl CourseFormPage {
@@ -110,7 +112,7 @@ fn text(field: Option<Text<String>>) -> String {
 
 impl CourseUpload {
     /// The typed fields, and the new cover's bytes when one was chosen.
-    fn split(self) -> (CourseInput, bool, Option<Vec<u8>>) {
+    fn split(self, locale: Locale) -> (CourseInput, bool, Option<Vec<u8>>) {
         let cover = self
             .cover
             .filter(|file| !file.data.is_empty())
@@ -123,6 +125,7 @@ impl CourseUpload {
             description: text(self.description),
             price: text(self.price),
             published: self.published.is_some(),
+            locale,
         };
         (input, remove_cover, cover)
     }
@@ -167,13 +170,16 @@ pub(super) async fn new_course_form(
 }
 
 /// Stores a chosen cover image; a refusal says why, for the form.
-async fn store_cover(state: &AppState, bytes: Vec<u8>) -> Result<Result<String, String>, AppError> {
+async fn store_cover(
+    state: &AppState,
+    bytes: Vec<u8>,
+) -> Result<Result<String, Message>, AppError> {
     let dir = state.settings.uploads_dir.clone();
     let stored = actix_web::web::block(move || {
         let image = uploads::check_cover(bytes)?;
         uploads::store(&dir, &image).map_err(|e| {
             tracing::error!(error = %e, dir = %dir.display(), "could not store an upload");
-            "The cover image could not be saved; try again.".to_owned()
+            msg!("course-cover-not-saved")
         })
     })
     .await
@@ -191,8 +197,8 @@ pub(super) async fn create_course(
     let staff = viewer.require_staff(&req)?.id;
     let upload = upload.into_inner();
     csrf::check(&req, upload.csrf_token.as_ref().map(|t| t.as_str()))?;
-    let (input, _, cover) = upload.split();
-    let refused = |message: String, input: &CourseInput| {
+    let (input, _, cover) = upload.split(viewer.locale);
+    let refused = |message: Message, input: &CourseInput| {
         render(
             StatusCode::BAD_REQUEST,
             &CourseFormPage {
@@ -224,7 +230,7 @@ pub(super) async fn create_course(
             let session = req.get_session();
             AppSession(&session).flash(
                 FlashLevel::Success,
-                format!("Course “{}” created.", course.title),
+                msg!("course-created", title = course.title),
             );
             Ok(see_other(&format!("/staff/courses/{}/edit", course.id)))
         }
@@ -259,7 +265,7 @@ pub(super) async fn edit_course_form(
         StatusCode::OK,
         &CourseFormPage {
             layout: Layout::new(&req, &viewer),
-            form: FormValues::from(&course),
+            form: FormValues::of(&course, viewer.locale),
             course: Some(course),
             history,
             currency: state.settings.currency.code(),
@@ -280,13 +286,13 @@ pub(super) async fn update_course(
     let id = course_id(&path)?;
     let upload = upload.into_inner();
     csrf::check(&req, upload.csrf_token.as_ref().map(|t| t.as_str()))?;
-    let (input, remove_cover, cover) = upload.split();
+    let (input, remove_cover, cover) = upload.split(viewer.locale);
     let (course, history) = with_db(&state, move |conn| {
         catalog_admin::course_with_history(conn, id)
     })
     .await??
     .ok_or(AppError::NotFound)?;
-    let refused = |message: String, input: &CourseInput| {
+    let refused = |message: Message, input: &CourseInput| {
         render(
             StatusCode::BAD_REQUEST,
             &CourseFormPage {
@@ -325,9 +331,9 @@ pub(super) async fn update_course(
             }
             let session = req.get_session();
             let message = if changes.is_empty() {
-                "Nothing changed.".to_owned()
+                msg!("course-nothing-changed")
             } else {
-                format!("Saved “{}”: {}.", saved.title, changes.join("; "))
+                msg!("course-saved", title = saved.title, count = changes.len())
             };
             AppSession(&session).flash(FlashLevel::Success, message);
             Ok(see_other(&format!("/staff/courses/{id}/edit")))

@@ -8,11 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::filters;
 use crate::db;
 use crate::error::AppError;
 use crate::models::api_token::ApiToken;
 use crate::models::lms_outbox::{OutboxCounts, OutboxEvent};
+use crate::msg;
 use crate::routes::csrf::{CsrfForm, NoFields};
 use crate::routes::layout::{Layout, Viewer, render, see_other};
 use crate::routes::{AppState, with_db};
@@ -107,10 +107,7 @@ pub(super) async fn retry_event(
         return Err(AppError::NotFound);
     }
     let session = req.get_session();
-    AppSession(&session).flash(
-        FlashLevel::Info,
-        "The event is due again: it goes out within a few seconds.",
-    );
+    AppSession(&session).flash(FlashLevel::Info, msg!("integrations-retried"));
     Ok(see_other("/staff/integrations"))
 }
 
@@ -128,9 +125,6 @@ pub(super) async fn revoke_token(
         return Err(AppError::NotFound);
     }
     let session = req.get_session();
-    AppSession(&session).flash(
-        FlashLevel::Info,
-        "Token revoked: requests with it now answer 401.",
-    );
+    AppSession(&session).flash(FlashLevel::Info, msg!("integrations-token-revoked"));
     Ok(see_other("/staff/integrations"))
 }

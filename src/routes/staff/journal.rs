@@ -20,7 +20,7 @@ struct JournalPage {
     filter: JournalFilter,
     lines: Vec<JournalLine>,
     more: bool,
-    error: Option<String>,
+    error: Option<crate::i18n::Message>,
     csv_query: String,
 }
 

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use super::filters;
 use crate::domain::{Money, OrderStatus};
 use crate::error::AppError;
+use crate::i18n::Message;
+use crate::msg;
 use crate::routes::csrf::CsrfForm;
 use crate::routes::layout::{Layout, Viewer, render, see_other};
 use crate::routes::{AppState, with_db};
@@ -23,7 +25,7 @@ struct StaffOrdersPage {
     layout: Layout,
     filter: OrderFilter,
     list: Option<OrderList>,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 impl StaffOrdersPage {
@@ -152,17 +154,17 @@ pub(super) async fn refund_order(
     match outcome {
         Ok(amount) => session.flash(
             FlashLevel::Success,
-            format!(
-                "Refund of {} minor units requested by {staff_email}. It shows here once the provider confirms it.",
-                amount.minor
-            ),
+            msg!("refund-requested", amount = amount, staff = staff_email),
         ),
         Err(RefundError::NotFound) => return Err(AppError::NotFound),
         Err(RefundError::Invalid(message)) => return Err(AppError::BadRequest(message)),
         Err(RefundError::NotRefundable(message)) => return Err(AppError::Conflict(message)),
         Err(RefundError::Provider(e)) => {
             tracing::warn!(error = %e, "refund refused by the provider");
-            session.flash(FlashLevel::Error, format!("The provider did not refund: {e}"));
+            session.flash(
+                FlashLevel::Error,
+                msg!("refund-provider-refused", reason = e.to_string()),
+            );
         }
         Err(RefundError::Database(e)) => return Err(e.into()),
         Err(RefundError::Unavailable(e)) => return Err(e.into()),

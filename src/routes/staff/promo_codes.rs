@@ -6,11 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::filters;
 use crate::domain::PromoKind;
 use crate::error::AppError;
+use crate::i18n::Message;
 use crate::models::PromoCodeId;
 use crate::models::course::Course;
+use crate::msg;
 use crate::routes::csrf::{CsrfForm, NoFields};
 use crate::routes::layout::{Layout, Viewer, render, see_other};
 use crate::routes::{AppState, with_db};
@@ -23,7 +24,7 @@ struct PromoCodesPage {
     layout: Layout,
     codes: Vec<PromoRow>,
     courses: Vec<Course>,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 impl PromoCodesPage {
@@ -33,15 +34,16 @@ impl PromoCodesPage {
 
     /// The limits of a code, in a few words ("1 per student, min. $50.00").
     fn conditions(&self, row: &PromoRow) -> String {
+        let l = &self.layout;
         let mut parts = Vec::new();
         if let Some(limit) = row.promo.per_user_limit {
-            parts.push(format!("{limit} per student"));
+            parts.push(l.t1("promo-per-student", "limit", limit));
         }
         if let Some(minimum) = row.min_subtotal() {
-            parts.push(format!("min. {minimum}"));
+            parts.push(l.t1("promo-min", "amount", minimum));
         }
         if row.course_count > 0 {
-            parts.push(format!("{} course(s) only", row.course_count));
+            parts.push(l.t1("promo-courses-only", "count", row.course_count));
         }
         if parts.is_empty() {
             "—".into()
@@ -56,7 +58,7 @@ async fn promo_page(
     viewer: &Viewer,
     state: &AppState,
     status: StatusCode,
-    error: Option<String>,
+    error: Option<Message>,
 ) -> Result<HttpResponse, AppError> {
     let currency = state.settings.currency;
     let (codes, courses) = with_db(state, move |conn| {
@@ -131,6 +133,7 @@ pub(super) async fn create_promo_code(
         per_user_limit: f.per_user_limit,
         min_subtotal: f.min_subtotal,
         course_ids: f.course_ids,
+        locale: viewer.locale,
     };
     let currency = state.settings.currency;
     let code = input.code.trim().to_uppercase();
@@ -141,7 +144,7 @@ pub(super) async fn create_promo_code(
     {
         Ok(_) => {
             let session = req.get_session();
-            AppSession(&session).flash(FlashLevel::Success, format!("Promo code {code} created."));
+            AppSession(&session).flash(FlashLevel::Success, msg!("promo-created", code = code));
             Ok(see_other("/staff/promo-codes"))
         }
         Err(PromoAdminError::Invalid(message)) => {
@@ -171,11 +174,11 @@ pub(super) async fn deactivate_promo_code(
         .trim()
         .parse::<i64>()
         .map(PromoCodeId)
-        .map_err(|_| AppError::BadRequest("That is not a promo code id.".into()))?;
+        .map_err(|_| AppError::BadRequest(msg!("promo-bad-id")))?;
     if !with_db(&state, move |conn| promo_admin::deactivate(conn, id)).await?? {
         return Err(AppError::NotFound);
     }
     let session = req.get_session();
-    AppSession(&session).flash(FlashLevel::Info, "Promo code deactivated.");
+    AppSession(&session).flash(FlashLevel::Info, msg!("promo-deactivated"));
     Ok(see_other("/staff/promo-codes"))
 }

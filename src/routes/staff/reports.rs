@@ -7,11 +7,27 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::error::AppError;
+use crate::i18n::Message;
+use crate::msg;
 use crate::routes::layout::{Layout, Viewer, render};
 use crate::routes::{AppState, with_db};
 use crate::services::back_office::date_range;
 use crate::services::back_office::revenue::{self, Recap, Report};
 use crate::services::journal::ChainVerdict;
+
+/// What the page says of the journal's chain.
+fn chain_message(verdict: &ChainVerdict) -> Message {
+    match verdict {
+        ChainVerdict::Intact { rows } => msg!("reports-chain-intact", rows = *rows),
+        ChainVerdict::Broken { row_id, reason } => {
+            msg!(
+                "reports-chain-broken",
+                row = *row_id,
+                reason = reason.as_str()
+            )
+        }
+    }
+}
 
 #[derive(Deserialize, Default)]
 struct ReportQuery {
@@ -53,25 +69,27 @@ struct ReportsPage {
     chart_width: i64,
     /// "day" or "month": a range longer than two months is charted by month.
     chart_unit: &'static str,
-    chain: String,
+    chain: Message,
     chain_ok: bool,
-    error: Option<String>,
+    error: Option<Message>,
 }
 
 impl ReportsPage {
+    /// Each recap table: its title's message id and rows.
     fn sections(&self) -> [(&'static str, &[RecapRow]); 4] {
         [
-            ("By month", &self.months),
-            ("By day", &self.days),
-            ("By course", &self.courses),
-            ("By promo code", &self.promos),
+            ("reports-by-month", &self.months),
+            ("reports-by-day", &self.days),
+            ("reports-by-course", &self.courses),
+            ("reports-by-promo", &self.promos),
         ]
     }
 
     /// Askama hands fields over by value or by reference depending on the
     /// expression; either will do.
     fn money(&self, minor: impl std::borrow::Borrow<i64>) -> String {
-        crate::domain::Money::new(*minor.borrow(), self.currency()).to_string()
+        self.layout
+            .money(crate::domain::Money::new(*minor.borrow(), self.currency()))
     }
 
     fn currency(&self) -> crate::domain::Currency {
@@ -137,6 +155,7 @@ pub(super) async fn staff_reports(
         }
         Err(message) => (StatusCode::BAD_REQUEST, None, Some(message)),
     };
+    let i18n = viewer.i18n();
     let rows = |map: std::collections::BTreeMap<String, Recap>| -> Vec<RecapRow> {
         map.into_iter()
             .map(|(label, recap)| RecapRow { label, recap })
@@ -161,11 +180,19 @@ pub(super) async fn staff_reports(
                 rows(by_month),
                 rows(by_course),
                 rows(by_promo),
-                verdict.to_string(),
+                chain_message(&verdict),
                 ok,
             )
         }
-        None => Default::default(),
+        None => (
+            Recap::default(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Message::new("reports-chain-unknown"),
+            false,
+        ),
     };
     let (chart_unit, series) = if days.len() > MAX_DAILY_BARS {
         ("month", &months)
@@ -173,7 +200,7 @@ pub(super) async fn staff_reports(
         ("day", &days)
     };
     let bars = bars(series, |minor| {
-        crate::domain::Money::new(minor, currency).to_string()
+        i18n.money(crate::domain::Money::new(minor, currency))
     });
     let chart_width = (bars.len() as i64 * (BAR_WIDTH + BAR_GAP)).max(BAR_WIDTH);
     render(

@@ -10,7 +10,9 @@ use super::date_range;
 use crate::db::DbConnection;
 use crate::db::schema::{financial_journals, orders};
 use crate::domain::{JournalKind, JournalStatus, Money};
+use crate::i18n::Message;
 use crate::models::journal::JournalRow;
+use crate::msg;
 
 /// Journal filters as typed (all optional).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -41,15 +43,19 @@ pub struct JournalQuery {
 
 impl JournalFilter {
     /// Checks what was typed; the message says what to fix.
-    pub fn parse(&self) -> Result<JournalQuery, String> {
+    pub fn parse(&self) -> Result<JournalQuery, Message> {
         let (from, to) = date_range(&self.from, &self.to)?;
         let kind = match self.kind.trim() {
             "" => None,
-            raw => Some(JournalKind::parse(raw).map_err(|_| format!("Unknown type {raw:?}."))?),
+            raw => {
+                Some(JournalKind::parse(raw).map_err(|_| msg!("staff-unknown-type", value = raw))?)
+            }
         };
         let status = match self.status.trim() {
             "" => None,
-            raw => Some(JournalStatus::parse(raw).map_err(|_| format!("Unknown status {raw:?}."))?),
+            raw => Some(
+                JournalStatus::parse(raw).map_err(|_| msg!("staff-unknown-status", value = raw))?,
+            ),
         };
         let order = Some(self.order.trim().to_uppercase()).filter(|o| !o.is_empty());
         Ok(JournalQuery {

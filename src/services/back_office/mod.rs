@@ -8,6 +8,7 @@ pub mod journal_queries;
 pub mod order_search;
 pub mod revenue;
 
+use crate::i18n::Message;
 use chrono::{NaiveDate, NaiveDateTime};
 
 /// `from`..`to` (inclusive days, UTC) as timestamps; a bad date is an
@@ -15,18 +16,18 @@ use chrono::{NaiveDate, NaiveDateTime};
 pub fn date_range(
     from: &str,
     to: &str,
-) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), String> {
-    let parse = |label: &str, value: &str| -> Result<Option<NaiveDate>, String> {
+) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), Message> {
+    let parse = |bound: &'static str, value: &str| -> Result<Option<NaiveDate>, Message> {
         let value = value.trim();
         if value.is_empty() {
             return Ok(None);
         }
         NaiveDate::parse_from_str(value, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| format!("{label} must be a date like 2026-11-24."))
+            .map_err(|_| Message::new(bound))
     };
-    let from = parse("From", from)?.map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let to = parse("To", to)?.map(|d| {
+    let from = parse("staff-bad-from", from)?.map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let to = parse("staff-bad-to", to)?.map(|d| {
         d.succ_opt()
             .unwrap_or(d)
             .and_hms_opt(0, 0, 0)

@@ -8,6 +8,8 @@ use super::{date_range, escape_like};
 use crate::db::DbConnection;
 use crate::db::schema::{orders, users};
 use crate::domain::{Currency, Money, OrderStatus};
+use crate::i18n::Message;
+use crate::msg;
 
 pub const PAGE_SIZE: i64 = 25;
 
@@ -48,11 +50,13 @@ pub struct OrderQuery {
 
 impl OrderFilter {
     /// Checks what was typed; the message says what to fix.
-    pub fn parse(&self) -> Result<OrderQuery, String> {
+    pub fn parse(&self) -> Result<OrderQuery, Message> {
         let (from, to) = date_range(&self.from, &self.to)?;
         let status = match self.status.trim() {
             "" => None,
-            raw => Some(OrderStatus::parse(raw).map_err(|_| format!("Unknown status {raw:?}."))?),
+            raw => Some(
+                OrderStatus::parse(raw).map_err(|_| msg!("staff-unknown-status", value = raw))?,
+            ),
         };
         Ok(OrderQuery {
             status,

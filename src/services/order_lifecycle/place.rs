@@ -6,11 +6,13 @@ use chrono::NaiveDateTime;
 use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancellation};
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, JournalKind, JournalStatus, Money, OrderStatus, Provider};
+use crate::i18n::Message;
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order};
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
+use crate::msg;
 use crate::services::journal::{JournalEntry, record_journal_entry};
 use crate::services::pricing::{self, PriceLine};
 use crate::services::promo::{self, PromoRejection};
@@ -31,6 +33,24 @@ pub enum CheckoutError {
     BelowMinimumCharge(Money),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+impl CheckoutError {
+    /// The refusal, for the reader's language (a database error has none
+    /// to show: it is a 5xx).
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Promo(rejection) => rejection.message(),
+            Self::OtherCurrency(titles) => {
+                msg!("checkout-other-currency", titles = titles.join(", "))
+            }
+            Self::Withdrawn(titles) => msg!("checkout-withdrawn", titles = titles.join(", ")),
+            Self::BelowMinimumCharge(minimum) => {
+                msg!("checkout-below-minimum", minimum = *minimum)
+            }
+            Self::Database(_) => msg!("error-internal"),
+        }
+    }
 }
 
 pub struct CheckoutRequest {
@@ -190,9 +210,12 @@ fn place_order_in_transaction(
             Some(promo::check(conn, code, &cart_view, now)??)
         }
     };
-    let quote = pricing::quote(&lines, applicable.as_ref().map(|a| a.discount), |course| {
-        applicable.as_ref().is_some_and(|a| a.applies_to(course))
-    });
+    let quote = pricing::quote(
+        &lines,
+        applicable.as_ref().map(|a| a.discount),
+        |course| applicable.as_ref().is_some_and(|a| a.applies_to(course)),
+        currency.rounding_unit(),
+    );
     let snapshot = applicable.as_ref().map(promo::ApplicablePromo::snapshot);
     let free = quote.total_cents == 0;
     if !free && quote.total_cents < currency.minimum_charge() {
