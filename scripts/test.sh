@@ -50,6 +50,10 @@ pip_install() {
 }
 [ "$(pip_version localstripe)" = "$LOCALSTRIPE_VERSION" ] || pip_install "localstripe==$LOCALSTRIPE_VERSION"
 [ "$(pip_version stripe)" = "$STRIPE_PYTHON_VERSION" ] || pip_install "stripe==$STRIPE_PYTHON_VERSION"
+# aiosmtpd: a real SMTP server, which the mail tests send to
+# (tests/mail/smtp_server.py).
+AIOSMTPD_VERSION=1.4.6
+[ "$(pip_version aiosmtpd)" = "$AIOSMTPD_VERSION" ] || pip_install "aiosmtpd==$AIOSMTPD_VERSION"
 
 # --- Rust -------------------------------------------------------------------
 if [ -z "${SKIP_LINT:-}" ]; then

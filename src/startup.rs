@@ -51,6 +51,12 @@ impl Application {
         let state = web::Data::new(AppState::new(pool, settings, payments));
         spawn_housekeeping(state.clone());
         spawn_lms_delivery(state.clone());
+        let mailer = crate::services::mail::delivery::Mailer::new(
+            &state.settings.mail,
+            &state.settings.public_url,
+            state.settings.default_locale,
+        )?;
+        spawn_mail_delivery(state.clone(), std::sync::Arc::new(mailer));
         let server = run(listener, state)?;
         Ok(Self { port, server })
     }
@@ -106,8 +112,9 @@ async fn tokio_blocking<T: Send + 'static>(
         .map_err(|e| anyhow::anyhow!("blocking task failed: {e}"))?
 }
 
-/// How often the outbox is looked at for due events.
-const LMS_POLL: Duration = Duration::from_secs(1);
+/// How often the outboxes (mail, the learning platform's events) are
+/// looked at for due work.
+const OUTBOX_POLL: Duration = Duration::from_secs(1);
 
 /// Delivers the learning platform's events while `serve` runs (when
 /// `LMS_WEBHOOK_URL` is set); a full batch is followed at once by the next.
@@ -136,7 +143,28 @@ fn spawn_lms_delivery(state: web::Data<AppState>) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "LMS event delivery pass failed"),
             }
-            actix_web::rt::time::sleep(LMS_POLL).await;
+            actix_web::rt::time::sleep(OUTBOX_POLL).await;
+        }
+    });
+}
+
+/// Sends queued mail while `serve` runs; a full batch is followed at once
+/// by the next.
+fn spawn_mail_delivery(
+    state: web::Data<AppState>,
+    mailer: std::sync::Arc<crate::services::mail::delivery::Mailer>,
+) {
+    actix_web::rt::spawn(async move {
+        loop {
+            match mailer.send_due(&state.pool).await {
+                Ok(pass) if pass.sent + pass.failed > 0 => {
+                    tracing::debug!(sent = pass.sent, failed = pass.failed, "mail");
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail delivery pass failed"),
+            }
+            actix_web::rt::time::sleep(OUTBOX_POLL).await;
         }
     });
 }

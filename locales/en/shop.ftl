@@ -215,3 +215,20 @@ card-expiry-invalid = Your card's expiration date is incomplete or in the past (
 card-cvc-incomplete = Your card's security code is incomplete.
 pay-3ds-choose = Choose to complete or fail the authentication.
 language-unknown = That language is not one we speak.
+reset-forgot-title = Forgot your password?
+reset-forgot-intro = Enter the email address of your account; we send you a link to choose a new password.
+reset-send-link = Send me a link
+reset-sent = If an account uses that address, a link to choose a new password is on its way. It works once, for { $minutes } minutes.
+reset-sent-hint = Nothing after a few minutes? Check your spam folder, or ask again.
+reset-back-to-login = Back to log in
+reset-throttled = Too many requests from your network. Try again in { $minutes ->
+      [one] 1 minute
+     *[other] { $minutes } minutes
+  }.
+reset-title = Choose a new password
+reset-intro = Your other sessions end when you save it.
+reset-new-password = New password
+reset-save = Save and log in
+reset-invalid = This link does not work any more: it was used already, or it expired.
+reset-ask-again = Ask for a new link
+reset-done = Your password is changed, and you are logged in. Your other sessions have ended.

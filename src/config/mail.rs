@@ -7,9 +7,10 @@ use chrono::TimeDelta;
 /// Where mail goes.
 #[derive(Clone)]
 pub enum MailTransport {
-    /// A mail server: `smtp://user:pass@host:587` (STARTTLS required),
-    /// `smtps://...:465` (TLS), or `smtp://host:25?tls=none` for a local
-    /// relay (lettre's URL forms).
+    /// A mail server: `smtp://user:pass@host:587` (STARTTLS, required),
+    /// `smtps://user:pass@host:465` (TLS), or `smtp://host:25?tls=none`
+    /// for a relay on the same machine (no TLS: say so explicitly). Kept
+    /// in lettre's URL form.
     Smtp { url: String },
     /// No server configured: each mail is written as an `.eml` file here
     /// (and logged), so a development shop still shows what it sends.
@@ -38,10 +39,47 @@ pub struct MailSettings {
 pub const DEFAULT_MAIL_DIR: &str = "data/outbox";
 const DEFAULT_FROM: &str = "kasir <kasir@localhost>";
 
+/// `smtp://` means STARTTLS unless `?tls=none` says otherwise (lettre's
+/// own default is no TLS at all, which would send the password in clear).
+fn lettre_url(raw: &str) -> Result<String, String> {
+    let mut url =
+        reqwest::Url::parse(raw).map_err(|e| format!("SMTP_URL is not a mail server URL ({e})"))?;
+    if url.scheme() != "smtp" {
+        return Ok(raw.to_owned());
+    }
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let tls = pairs
+        .iter()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.clone());
+    let others: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "tls").collect();
+    url.set_query(None);
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in &others {
+            query.append_pair(k, v);
+        }
+        match tls.as_deref() {
+            None => {
+                query.append_pair("tls", "required");
+            }
+            Some("none") => {}
+            Some(other) => {
+                query.append_pair("tls", other);
+            }
+        }
+    }
+    let mut url = url.to_string();
+    if url.ends_with('?') {
+        url.pop();
+    }
+    Ok(url)
+}
+
 pub(super) fn parse_mail(var: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, String> {
     let transport = match var("SMTP_URL") {
         Some(url) => {
-            let url = url.trim().to_owned();
+            let url = lettre_url(url.trim())?;
             // lettre reads the URL the same way when it connects; checking
             // here names a typo at start instead of at the first mail.
             lettre::SmtpTransport::from_url(&url)
@@ -104,6 +142,33 @@ mod tests {
             matches!(mail.transport, MailTransport::Files { ref dir } if dir == &PathBuf::from("data/outbox"))
         );
         assert_eq!(mail.from.email.to_string(), "kasir@localhost");
+    }
+
+    #[test]
+    fn smtp_means_starttls_unless_told_otherwise() {
+        let url = |raw: &str| match parse(&[("SMTP_URL", raw), ("MAIL_FROM", "a@b.co")])
+            .unwrap()
+            .transport
+        {
+            MailTransport::Smtp { url } => url,
+            MailTransport::Files { .. } => unreachable!(),
+        };
+        assert_eq!(
+            url("smtp://u:p@mail.example.com:587"),
+            "smtp://u:p@mail.example.com:587?tls=required"
+        );
+        assert_eq!(
+            url("smtp://127.0.0.1:2525?tls=none"),
+            "smtp://127.0.0.1:2525"
+        );
+        assert_eq!(
+            url("smtps://u:p@mail.example.com"),
+            "smtps://u:p@mail.example.com"
+        );
+        assert_eq!(
+            url("smtp://h:25?tls=opportunistic"),
+            "smtp://h:25?tls=opportunistic"
+        );
     }
 
     #[test]

@@ -199,10 +199,15 @@ fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> 
     applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
 }
 
+/// Connections are opened when asked for, never ahead in the background:
+/// a connection half-open in r2d2's worker thread when a short command
+/// (`kasir reconcile`) exits made libpq crash the process now and then
+/// (SIGSEGV in its exit handlers; diesel#3441). Idle connections stay
+/// pooled after use.
 fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {
     r2d2::Pool::builder()
         .max_size(max_connections)
-        .min_idle(Some(1))
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .build(ConnectionManager { url: url.clone() })
         .map_err(|e| DbSetupError::Pool(e.to_string()))
@@ -284,6 +289,20 @@ macro_rules! lock_rows {
     }};
 }
 pub(crate) use lock_rows;
+
+/// Like [`lock_rows!`], passing over rows another transaction holds
+/// (`FOR UPDATE SKIP LOCKED`): workers of several instances each take
+/// different rows of a queue.
+macro_rules! lock_rows_skip_locked {
+    ($conn:expr, $query:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => $query.for_update().skip_locked().load(c),
+            $crate::db::DbConnection::Sqlite(c) => $query.load(c),
+        }
+    }};
+}
+pub(crate) use lock_rows_skip_locked;
 
 /// A multi-row INSERT. Keep batches under the bind-parameter limits:
 /// 32,766 on SQLite, 65,535 on PostgreSQL.

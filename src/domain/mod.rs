@@ -11,7 +11,7 @@ pub use email::Email;
 pub use money::{Currency, Money};
 pub use status::{
     AccessEnd, DisputeStatus, EnrollmentReason, IntentStatus, JournalKind, JournalStatus, LmsEvent,
-    Locale, OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role, StripeEvent,
-    UnknownValue,
+    Locale, MailKind, OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role,
+    StripeEvent, UnknownValue,
 };
 pub use user_input::{DisplayName, NewPassword};

@@ -255,6 +255,16 @@ impl From<AccessEnd> for EnrollmentReason {
 }
 
 text_enum! {
+    /// The mail kasir sends.
+    pub enum MailKind {
+        Receipt = "receipt", "Payment receipt";
+        RefundNotice = "refund_notice", "Refund notice";
+        DisputeNotice = "dispute_notice", "Dispute notice (to staff)";
+        PasswordReset = "password_reset", "Password reset";
+    }
+}
+
+text_enum! {
     /// The languages kasir speaks; each label is the language's own name.
     pub enum Locale {
         En = "en", "English";

@@ -56,6 +56,8 @@ pub struct OutboxCounts {
 }
 
 impl OutboxEvent {
+    super::outbox::outbox_rows!(lms_outbox);
+
     /// Leases up to `limit` events that are due to this worker until
     /// `lease_until`, oldest first. An event waits while an older one for
     /// the same student and course is undelivered, so a receiver sees an
@@ -91,21 +93,8 @@ impl OutboxEvent {
             .order(lms_outbox::id.asc())
             .limit(limit)
             .select(lms_outbox::id);
-        let ids: Vec<i64> = match conn {
-            DbConnection::Postgresql(c) => due.for_update().skip_locked().load(c)?,
-            DbConnection::Sqlite(c) => due.load(c)?,
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        diesel::update(lms_outbox::table.filter(lms_outbox::id.eq_any(&ids)))
-            .set(lms_outbox::claimed_until.eq(lease_until))
-            .execute(conn)?;
-        lms_outbox::table
-            .filter(lms_outbox::id.eq_any(&ids))
-            .order(lms_outbox::id.asc())
-            .select(Self::as_select())
-            .load(conn)
+        let ids = crate::db::lock_rows_skip_locked!(conn, due)?;
+        Self::lease(conn, ids, lease_until)
     }
 
     pub fn mark_delivered(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {
@@ -115,23 +104,6 @@ impl OutboxEvent {
                 lms_outbox::attempts.eq(lms_outbox::attempts + 1),
                 lms_outbox::claimed_until.eq(None::<NaiveDateTime>),
                 lms_outbox::last_error.eq(None::<String>),
-            ))
-            .execute(conn)
-            .map(drop)
-    }
-
-    pub fn mark_failed(
-        conn: &mut DbConnection,
-        id: i64,
-        error: &str,
-        next_attempt_at: NaiveDateTime,
-    ) -> QueryResult<()> {
-        diesel::update(lms_outbox::table.find(id))
-            .set((
-                lms_outbox::attempts.eq(lms_outbox::attempts + 1),
-                lms_outbox::next_attempt_at.eq(next_attempt_at),
-                lms_outbox::claimed_until.eq(None::<NaiveDateTime>),
-                lms_outbox::last_error.eq(error),
             ))
             .execute(conn)
             .map(drop)

@@ -32,6 +32,8 @@ pub struct NewUser<'a> {
     pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The language they signed up in: mail speaks it.
+    pub locale: Option<Locale>,
 }
 
 impl User {
@@ -103,6 +105,13 @@ impl User {
         )
         .set(users::stripe_customer_id.eq(None::<String>))
         .execute(conn)
+    }
+
+    /// Keeps `locale` as the user's language unless they have one.
+    pub fn adopt_locale(conn: &mut DbConnection, id: UserId, locale: Locale) -> QueryResult<usize> {
+        diesel::update(users::table.find(id).filter(users::locale.is_null()))
+            .set(users::locale.eq(locale))
+            .execute(conn)
     }
 
     pub fn set_locale(conn: &mut DbConnection, id: UserId, locale: Locale) -> QueryResult<usize> {

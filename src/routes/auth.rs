@@ -24,7 +24,7 @@ struct NextQuery {
 
 /// The client's address: the TCP peer, or behind a trusted reverse proxy
 /// the address it forwarded (`TRUSTED_PROXIES`).
-fn client_ip(req: &HttpRequest, state: &AppState) -> String {
+pub(super) fn client_ip(req: &HttpRequest, state: &AppState) -> String {
     let forwarded = req
         .headers()
         .get_all(header::X_FORWARDED_FOR)
@@ -146,6 +146,7 @@ pub(super) async fn register(
     let (email, name, password) = (form.email.clone(), form.name.clone(), form.password);
     let ip = client_ip(&req, &state);
     let limit = state.settings.sign_ups_per_hour;
+    let locale = viewer.locale;
     let result = with_db(&state, move |conn| {
         accounts::register(
             conn,
@@ -153,6 +154,7 @@ pub(super) async fn register(
                 email: &email,
                 name: &name,
                 password: &password,
+                locale,
             },
             &ip,
             limit,
@@ -231,8 +233,12 @@ pub(super) async fn login(
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let (email, password, ip) = (form.email.clone(), form.password, client_ip(&req, &state));
+    let locale = viewer.locale;
     let result = with_db(&state, move |conn| {
-        accounts::authenticate(conn, &email, &password, &ip)
+        let user = accounts::authenticate(conn, &email, &password, &ip)?;
+        // An account without a language takes the one they log in with.
+        User::adopt_locale(conn, user.id, locale)?;
+        Ok::<_, AccountError>(user)
     })
     .await?;
     let (status, error, retry_after) = match result {

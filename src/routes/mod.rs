@@ -14,6 +14,7 @@ mod health;
 mod language;
 pub mod layout;
 mod orders;
+mod password;
 mod sandbox;
 mod staff;
 mod student;
@@ -99,6 +100,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth::login_form)
         .service(auth::login)
         .service(auth::logout)
+        .service(password::forgot_form)
+        .service(password::forgot)
+        .service(password::reset_form)
+        .service(password::reset)
         .service(cart::cart_page)
         .service(cart::cart_count)
         .service(cart::add_item)

@@ -10,7 +10,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::result::Error as DieselError;
 
 use crate::db::{self, DbConnection};
-use crate::domain::{DisplayName, Email, NewPassword, Role};
+use crate::domain::{DisplayName, Email, Locale, NewPassword, Role};
 use crate::i18n::Message;
 use crate::models::login_attempt::LoginAttempt;
 use crate::models::user::{NewUser, User};
@@ -47,6 +47,8 @@ pub enum AccountError {
     Database(#[from] DieselError),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    #[error("could not write the mail: {0}")]
+    Mail(String),
 }
 
 /// Hashes with argon2id and the crate's recommended parameters.
@@ -77,6 +79,8 @@ pub struct Registration<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub password: &'a str,
+    /// The language of the sign-up page, kept as theirs.
+    pub locale: Locale,
 }
 
 /// Creates a student account, at most `sign_ups_per_hour` per address.
@@ -127,6 +131,7 @@ fn create_student(
         role: Role::Student,
         created_at: now,
         updated_at: now,
+        locale: Some(form.locale),
     }
     .insert(conn)
     .map_err(|e| match e {
@@ -197,7 +202,7 @@ pub fn authenticate(
 }
 
 /// Counts a try against `key`, or says how long until one is allowed.
-fn reserve_try(
+pub(crate) fn reserve_try(
     conn: &mut DbConnection,
     key: &str,
     limit: i64,
@@ -255,6 +260,7 @@ pub fn create_staff(
         role: Role::Staff,
         created_at: now,
         updated_at: now,
+        locale: None,
     }
     .insert(conn)?;
     Ok((user, true))

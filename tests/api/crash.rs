@@ -30,6 +30,11 @@ pub fn start_server_with(db: &TestDb, port: u16, secret_key: &str) -> Child {
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("SECRET_KEY", secret_key)
         .env("SIGN_UPS_PER_HOUR", "100000")
+        .env("MAIL_DIR", std::env::temp_dir().join("kasir-test-mail"))
+        .env(
+            "UPLOADS_DIR",
+            std::env::temp_dir().join("kasir-test-uploads"),
+        )
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -4,7 +4,10 @@
 mod helpers;
 mod instances;
 mod journal;
+mod languages;
 mod lms;
+pub mod mail;
+mod password_reset;
 mod properties;
 mod properties_concurrent;
 mod races;

@@ -48,6 +48,7 @@ export async function startKasir(env = {}) {
     BIND_ADDR: `127.0.0.1:${port}`,
     SECRET_KEY: 'browser-test-secret-'.padEnd(80, 'x'),
     UPLOADS_DIR: path.join(dir, 'uploads'),
+    MAIL_DIR: path.join(dir, 'outbox'),
     RUST_LOG: 'warn',
     ...env,
   };
@@ -230,6 +231,48 @@ export async function startStripeStandin(stripe, secretKey) {
     jsUrl: `${url}/v3/`,
     async stop() {
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * A real SMTP server (tests/mail/smtp_server.py, aiosmtpd): `env` points
+ * kasir at it; `messages()` lists what it received, parts decoded.
+ */
+export async function startSmtp() {
+  const script = path.join(ROOT, 'tests', 'mail', 'smtp_server.py');
+  const child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const end = buffered.indexOf('\n');
+      if (end >= 0) resolve(buffered.slice(0, end));
+    });
+    child.once('exit', (code) => reject(new Error(`smtp_server.py exited with ${code}`)));
+  });
+  const ready = JSON.parse(line);
+  return {
+    env: {
+      SMTP_URL: `smtp://127.0.0.1:${ready.smtp_port}?tls=none`,
+      MAIL_FROM: 'Kasir <shop@kasir.test>',
+      MAIL_RETRY_SECONDS: '1',
+    },
+    async messages() {
+      return (await fetch(`${ready.url}/_messages`)).json();
+    },
+    /** Waits for the `count`-th mail and returns it. */
+    async waitFor(count) {
+      const deadline = Date.now() + 20000;
+      while (Date.now() < deadline) {
+        const got = await this.messages();
+        if (got.length >= count) return got[count - 1];
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`mail ${count} never came`);
+    },
+    stop() {
+      child.kill();
     },
   };
 }

@@ -11,6 +11,7 @@ use chrono::TimeDelta;
 use crate::db::{self, DbPool};
 use crate::models::lms_outbox::OutboxEvent;
 use crate::payments::webhook::sign;
+use crate::services::retry;
 
 pub use crate::config::LmsWebhook;
 
@@ -21,23 +22,12 @@ pub const EVENT_ID_HEADER: &str = "Kasir-Event-Id";
 const LEASE: TimeDelta = TimeDelta::minutes(2);
 const BATCH: i64 = 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-const LONGEST_WAIT: TimeDelta = TimeDelta::hours(1);
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
     pub delivered: usize,
     pub failed: usize,
-}
-
-impl LmsWebhook {
-    /// The wait after the `attempts`-th failure.
-    pub fn backoff(&self, attempts: i32) -> TimeDelta {
-        let doublings = attempts.saturating_sub(1).clamp(0, 20) as u32;
-        self.first_retry
-            .checked_mul(2i32.pow(doublings))
-            .map_or(LONGEST_WAIT, |wait| wait.min(LONGEST_WAIT))
-    }
 }
 
 pub fn client() -> reqwest::Client {
@@ -65,7 +55,7 @@ pub async fn deliver_due(
     for event in events {
         let outcome = send(client, hook, &event).await;
         let (id, attempts) = (event.id, event.attempts + 1);
-        let next = db::now() + hook.backoff(attempts);
+        let next = db::now() + retry::backoff(hook.first_retry, attempts);
         let failed = outcome.is_err();
         db::run(pool, move |conn| match &outcome {
             Ok(()) => OutboxEvent::mark_delivered(conn, id, db::now()),
@@ -108,24 +98,4 @@ async fn send(
     let body = response.text().await.unwrap_or_default();
     let body: String = body.chars().take(300).collect();
     Err(format!("HTTP {status}: {body}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_failure_doubles_the_wait_up_to_an_hour() {
-        let hook = LmsWebhook {
-            url: String::new(),
-            secret: String::new(),
-            first_retry: TimeDelta::seconds(10),
-        };
-        let waits: Vec<i64> = (1..=11).map(|a| hook.backoff(a).num_seconds()).collect();
-        assert_eq!(
-            waits,
-            [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]
-        );
-        assert_eq!(hook.backoff(i32::MAX).num_seconds(), 3600);
-    }
 }

@@ -77,6 +77,15 @@ pub fn apply_dispute(
                 &format!("dispute-{}-created", dispute.id),
                 event,
             )?;
+            if !stale {
+                crate::services::mail::queue::dispute_notice(
+                    conn,
+                    order,
+                    dispute.amount,
+                    status,
+                    now,
+                )?;
+            }
         }
         DisputePhase::Updated => {}
         DisputePhase::Closed => {

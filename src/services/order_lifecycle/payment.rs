@@ -210,7 +210,7 @@ pub(super) fn deliver_paid_order(
             CartItem::remove(conn, cart.id, course)?;
         }
     }
-    Ok(())
+    crate::services::mail::queue::receipt(conn, order, now)
 }
 
 /// A failed attempt: the order stays pending (the student may try another

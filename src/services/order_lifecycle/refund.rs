@@ -97,6 +97,7 @@ pub fn apply_charge_refunded(
             idempotency_key: &format!("charge-{}-refund-{}", charge.id, event.id),
         },
     )?;
+    crate::services::mail::queue::refund_notice(conn, order, delta, full, now)?;
     if full {
         let revoked = revoke_order_access(conn, order, AccessEnd::Refunded, now)?;
         return Ok(format!("full refund: access ended for {revoked} course(s)"));

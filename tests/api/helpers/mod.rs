@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod lms;
+pub mod mail;
 pub mod shop;
 pub mod stripe;
 
@@ -163,6 +164,13 @@ pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
         // Tests make many students from one address.
         ("SIGN_UPS_PER_HOUR".into(), "100000".into()),
         (
+            "MAIL_DIR".into(),
+            std::env::temp_dir()
+                .join(format!("kasir-test-mail-{}", uuid::Uuid::new_v4()))
+                .display()
+                .to_string(),
+        ),
+        (
             "UPLOADS_DIR".into(),
             std::env::temp_dir()
                 .join(format!("kasir-test-uploads-{}", uuid::Uuid::new_v4()))
@@ -249,8 +257,10 @@ impl TestApp {
             .expect("run kasir");
         assert!(
             output.status.success(),
-            "kasir {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
+            "kasir {args:?}: {} ({}); stdout: {}",
+            String::from_utf8_lossy(&output.stderr),
+            output.status,
+            String::from_utf8_lossy(&output.stdout)
         );
         String::from_utf8(output.stdout).expect("UTF-8 output")
     }
