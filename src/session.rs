@@ -17,6 +17,9 @@ const SESSION_VERSION: &str = "sv";
 const CSRF_TOKEN: &str = "csrf";
 const FLASHES: &str = "flash";
 const GUEST_CART: &str = "cart";
+/// The promo code applied in the cart, and the last one refused there.
+const PROMO: &str = "promo";
+const PROMO_ATTEMPT: &str = "promo_try";
 /// When the user logged in, and when they were last seen (unix seconds).
 const ISSUED_AT: &str = "iat";
 const LAST_SEEN: &str = "seen";
@@ -78,8 +81,13 @@ impl AppSession<'_> {
         session_version: i32,
     ) -> Result<(), actix_session::SessionInsertError> {
         let flashes = self.peek_flashes();
+        // A code applied in the cart comes along into the account.
+        let promo = self.applied_promo();
         self.0.renew();
         self.0.clear();
+        if let Some(code) = promo {
+            self.0.insert(PROMO, code)?;
+        }
         let now = chrono::Utc::now().timestamp();
         self.0.insert(USER_ID, user_id.0)?;
         self.0.insert(SESSION_VERSION, session_version)?;
@@ -122,6 +130,37 @@ impl AppSession<'_> {
         token: &str,
     ) -> Result<(), actix_session::SessionInsertError> {
         self.0.insert(GUEST_CART, token)
+    }
+
+    /// The promo code applied in the cart.
+    pub fn applied_promo(&self) -> Option<String> {
+        self.0.get::<String>(PROMO).ok().flatten()
+    }
+
+    pub fn apply_promo(&self, code: &str) {
+        // A failed insert only loses the code, which can be typed again.
+        let _ = self.0.insert(PROMO, code);
+        self.0.remove(PROMO_ATTEMPT);
+    }
+
+    pub fn clear_promo(&self) {
+        self.0.remove(PROMO);
+        self.0.remove(PROMO_ATTEMPT);
+    }
+
+    /// A code the cart refused: what was typed and why, shown once under
+    /// the field.
+    pub fn refuse_promo(&self, typed: &str, why: Message) {
+        let mut why = why;
+        cap_quotes(&mut why);
+        let typed: String = typed.chars().take(MAX_FLASH_ARG_CHARS).collect();
+        let _ = self.0.insert(PROMO_ATTEMPT, (typed, why));
+    }
+
+    pub fn take_promo_refusal(&self) -> Option<(String, Message)> {
+        self.0
+            .remove_as::<(String, Message)>(PROMO_ATTEMPT)
+            .and_then(Result::ok)
     }
 
     /// Forgets everything, keeping nothing of the old session but a fresh key.

@@ -47,6 +47,7 @@ impl Application {
             payments = %settings.provider(),
             "kasir listening"
         );
+        routes::assets::init(settings.static_dir.clone());
         let payments = Payments::from_settings(&settings, pool.clone())?;
         let state = web::Data::new(AppState::new(pool, settings, payments));
         spawn_housekeeping(state.clone());
@@ -262,7 +263,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))
             .app_data(multipart_config())
             .configure(routes::configure)
-            .service(actix_files::Files::new("/static", "static").prefer_utf8(true))
     })
     .shutdown_timeout(10)
     .listen(listener)?

@@ -57,6 +57,9 @@ pub struct Settings {
     pub sign_ups_per_hour: i64,
     /// Where uploaded cover images are kept (`UPLOADS_DIR`, `data/uploads`).
     pub uploads_dir: std::path::PathBuf,
+    /// Serve CSS and JavaScript from this directory instead of the copy in
+    /// the binary (`STATIC_DIR`; for development).
+    pub static_dir: Option<std::path::PathBuf>,
     /// Where the learning platform's events go; none: they wait in the
     /// outbox (`LMS_WEBHOOK_URL`, `LMS_WEBHOOK_SECRET`).
     pub lms_webhook: Option<LmsWebhook>,
@@ -136,6 +139,7 @@ impl Settings {
         )
         .map_err(|_| "DEFAULT_LOCALE must be en or id".to_owned()));
         let mail = check.ok(parse_mail(&var));
+        let static_dir = var("STATIC_DIR").map(std::path::PathBuf::from);
         let uploads_dir = std::path::PathBuf::from(
             var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
         );
@@ -181,6 +185,7 @@ impl Settings {
                 session_idle,
                 sign_ups_per_hour,
                 uploads_dir,
+                static_dir,
                 lms_webhook,
                 default_locale,
                 mail,

@@ -55,6 +55,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cover_image -> Nullable<Text>,
+        lms_url -> Nullable<Text>,
     }
 }
 
@@ -231,6 +232,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    refund_requests (id) {
+        id -> Int8,
+        order_id -> Int8,
+        amount_cents -> Int8,
+        currency -> Text,
+        reason -> Text,
+        requested_by -> Int8,
+        idempotency_key -> Text,
+        provider_refund_id -> Nullable<Text>,
+        journalled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     refunds (id) {
         id -> Int8,
         provider_refund_id -> Text,
@@ -333,6 +349,8 @@ diesel::joinable!(promo_code_courses -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> orders (order_id));
 diesel::joinable!(promo_redemptions -> promo_codes (promo_code_id));
 diesel::joinable!(promo_redemptions -> users (user_id));
+diesel::joinable!(refund_requests -> orders (order_id));
+diesel::joinable!(refund_requests -> users (requested_by));
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(sandbox_refunds -> sandbox_payment_intents (payment_intent_id));
 diesel::joinable!(user_courses -> courses (course_id));
@@ -357,6 +375,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promo_code_courses,
     promo_codes,
     promo_redemptions,
+    refund_requests,
     refunds,
     sandbox_payment_intents,
     sandbox_refunds,

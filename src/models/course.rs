@@ -22,6 +22,8 @@ pub struct Course {
     /// A file name under the uploads directory, or none: the catalog then
     /// shows the title's initial.
     pub cover_image: Option<String>,
+    /// The course's page in the learning platform ("Start course").
+    pub lms_url: Option<String>,
 }
 
 #[derive(Insertable, Clone, Debug)]
@@ -37,6 +39,7 @@ pub struct NewCourse<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub cover_image: Option<&'a str>,
+    pub lms_url: Option<&'a str>,
 }
 
 /// What staff may change on a course.
@@ -50,6 +53,7 @@ pub struct CourseFields<'a> {
     pub price_cents: i64,
     pub published: bool,
     pub cover_image: Option<&'a str>,
+    pub lms_url: Option<&'a str>,
     pub updated_at: NaiveDateTime,
 }
 

@@ -12,6 +12,7 @@ use super::csrf::CsrfForm;
 use super::layout::{Layout, Viewer, render, see_other, wants_json};
 use super::{AppState, safe_next, with_db};
 use crate::error::AppError;
+use crate::i18n::Message;
 use crate::models::CourseId;
 use crate::msg;
 use crate::services::cart::{self, CartChange, CartError, CartView, MAX_ITEMS};
@@ -22,6 +23,10 @@ use crate::session::{AppSession, FlashLevel};
 struct CartPage {
     layout: Layout,
     cart: CartView,
+    /// What the promo field holds: the code typed last, or the one applied.
+    promo_typed: String,
+    /// Why that code does not apply, under the field.
+    promo_error: Option<Message>,
 }
 
 #[get("/cart")]
@@ -32,14 +37,84 @@ pub(super) async fn cart_page(
 ) -> Result<HttpResponse, AppError> {
     let owner = viewer.cart_owner();
     let currency = state.settings.currency;
-    let cart = with_db(&state, move |conn| cart::view(conn, &owner, currency)).await??;
+    let session = req.get_session();
+    let session = AppSession(&session);
+    let applied = session.applied_promo().unwrap_or_default();
+    let code = applied.clone();
+    let (cart, still_applies) = with_db(&state, move |conn| {
+        cart::view_with_promo(conn, &owner, currency, &code)
+    })
+    .await??;
+    // A refusal just made wins; else the applied code, if it no longer
+    // fits the cart, says why.
+    let (promo_typed, promo_error) = match session.take_promo_refusal() {
+        Some((typed, why)) => (typed, Some(why)),
+        None => (applied, still_applies.err().map(|r| r.message())),
+    };
     render(
         StatusCode::OK,
         &CartPage {
             layout: Layout::new(&req, &viewer),
             cart,
+            promo_typed,
+            promo_error,
         },
     )
+}
+
+#[derive(Deserialize)]
+struct PromoForm {
+    #[serde(default)]
+    promo_code: String,
+}
+
+/// Applies a promo code in the cart: the page shows the discount and the
+/// new total, or why the code does not apply (keeping what was typed).
+#[post("/cart/promo")]
+pub(super) async fn apply_promo(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    form: CsrfForm<PromoForm>,
+) -> Result<HttpResponse, AppError> {
+    let typed = form.0.promo_code;
+    let session = req.get_session();
+    let session = AppSession(&session);
+    let owner = viewer.cart_owner();
+    let currency = state.settings.currency;
+    let code = typed.clone();
+    let (cart, outcome) = with_db(&state, move |conn| {
+        cart::view_with_promo(conn, &owner, currency, &code)
+    })
+    .await??;
+    match (outcome, &cart.promo) {
+        (Ok(()), Some(applied)) => {
+            session.apply_promo(&applied.code);
+            session.flash(
+                FlashLevel::Success,
+                msg!(
+                    "cart-promo-applied",
+                    code = applied.code.clone(),
+                    discount = applied.discount
+                ),
+            );
+        }
+        (Ok(()), None) => session.refuse_promo(&typed, msg!("promo-enter-code")),
+        (Err(rejection), _) => session.refuse_promo(&typed, rejection.message()),
+    }
+    Ok(see_other("/cart"))
+}
+
+#[post("/cart/promo/delete")]
+pub(super) async fn remove_promo(
+    req: HttpRequest,
+    _form: CsrfForm<super::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = req.get_session();
+    let session = AppSession(&session);
+    session.clear_promo();
+    session.flash(FlashLevel::Info, msg!("cart-promo-removed"));
+    Ok(see_other("/cart"))
 }
 
 #[get("/cart/count")]
@@ -76,11 +151,19 @@ fn parse_course_id(raw: &str) -> Result<CourseId, AppError> {
 
 fn change_json(viewer: &Viewer, change: &CartChange, in_cart: bool) -> HttpResponse {
     let i18n = viewer.i18n();
+    // What the page says, as a form post's flash would.
+    let message = if in_cart {
+        i18n.t1("cart-added", "title", &change.course_title)
+    } else {
+        i18n.t1("cart-removed", "title", &change.course_title)
+    };
     HttpResponse::Ok().json(serde_json::json!({
         "count": change.count,
         "in_cart": in_cart,
         "subtotal": i18n.money(change.subtotal),
         "cart_label": i18n.t1("nav-cart-label", "count", change.count),
+        "message": message,
+        "link": in_cart.then(|| serde_json::json!({ "href": "/cart", "label": i18n.t("cart-view") })),
     }))
 }
 

@@ -68,15 +68,23 @@ pub(super) async fn start_checkout(
 ) -> Result<HttpResponse, AppError> {
     let session = req.get_session();
     let session = AppSession(&session);
+    let typed = form.0.promo_code.filter(|c| !c.trim().is_empty());
     let Some(user) = &viewer.user else {
+        // A guest signs up (or logs in) and comes back to the cart, the
+        // code they typed applied there.
+        if let Some(code) = &typed {
+            session.apply_promo(code.trim());
+        }
         session.flash(FlashLevel::Info, msg!("checkout-log-in-first"));
-        return Ok(see_other("/login?next=%2Fcart"));
+        return Ok(see_other("/register?next=%2Fcart"));
     };
+    // The code typed here, else the one applied in the cart.
+    let promo = typed.or_else(|| session.applied_promo());
     let outcome = checkout::check_out(
         &state.payments,
         &state.pool,
         user.id,
-        form.0.promo_code,
+        promo,
         state.settings.currency,
     )
     .await;
@@ -117,6 +125,8 @@ pub(super) async fn start_checkout(
         }
     };
     flash_removed(&session, &placed.removed_owned);
+    // The code is on the order now; the cart starts afresh.
+    session.clear_promo();
     let order = placed.order;
     tracing::info!(order.id = %order.id, order.number = %order.number, reused = placed.reused, "checkout");
     if order.status == OrderStatus::Paid {

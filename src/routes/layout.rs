@@ -238,6 +238,11 @@ impl Layout {
         self.i18n.lang()
     }
 
+    /// The URL of a static file (`css/app.css`), named by its content.
+    pub fn asset(&self, path: &str) -> String {
+        super::assets::url(path)
+    }
+
     pub fn t(&self, id: &str) -> String {
         self.i18n.t(id)
     }

@@ -3,6 +3,7 @@
 //! template. No handler calls another.
 
 mod api;
+pub mod assets;
 mod auth;
 mod cart;
 mod catalog;
@@ -108,6 +109,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::cart_count)
         .service(cart::add_item)
         .service(cart::remove_item)
+        .service(cart::apply_promo)
+        .service(cart::remove_promo)
         .service(checkout::start_checkout)
         .service(checkout::payment_page)
         .service(sandbox::sandbox_pay)
@@ -118,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(student::orders)
         .configure(staff::configure)
         .service(uploads::upload)
+        .service(assets::serve)
         .service(api::list_enrollments)
         .service(api::check_enrollment)
         .service(health::healthz)

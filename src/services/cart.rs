@@ -10,6 +10,8 @@ use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
+use crate::services::pricing::{self, PriceLine};
+use crate::services::promo::{self, PromoRejection};
 
 /// More than anyone buys at once; keeps a scripted client from growing a
 /// cart without bound.
@@ -58,6 +60,17 @@ pub struct CartLine {
 pub struct CartView {
     pub lines: Vec<CartLine>,
     pub subtotal: Money,
+    /// The code applied in the cart, and what it takes off now.
+    pub promo: Option<AppliedPromo>,
+    /// What checking out would charge.
+    pub total: Money,
+}
+
+/// A promo code applied in the cart.
+#[derive(Clone, Debug)]
+pub struct AppliedPromo {
+    pub code: String,
+    pub discount: Money,
 }
 
 impl CartView {
@@ -124,7 +137,69 @@ pub fn view(
             .sum(),
         currency,
     );
-    Ok(CartView { lines, subtotal })
+    Ok(CartView {
+        lines,
+        subtotal,
+        promo: None,
+        total: subtotal,
+    })
+}
+
+/// The cart with `code` applied, priced as checkout would price it (the
+/// code's own rules; a student's own limit on it too). `Err` says why the
+/// code does not apply to this cart now.
+pub fn view_with_promo(
+    conn: &mut DbConnection,
+    owner: &CartOwner,
+    currency: Currency,
+    code: &str,
+) -> diesel::QueryResult<(CartView, Result<(), PromoRejection>)> {
+    let mut cart = view(conn, owner, currency)?;
+    let Some(code) = promo::normalize_code(code) else {
+        return Ok((cart, Ok(())));
+    };
+    let lines: Vec<PriceLine> = cart
+        .lines
+        .iter()
+        .filter(|l| l.available)
+        .map(|l| PriceLine {
+            course_id: l.course.id,
+            title: l.course.title.clone(),
+            unit_price_cents: l.price.minor,
+        })
+        .collect();
+    let courses: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
+    let user_id = match owner {
+        CartOwner::User(id) => Some(*id),
+        CartOwner::Guest(_) => None,
+    };
+    let check = promo::check(
+        conn,
+        &code,
+        &promo::Cart {
+            user_id,
+            courses: &courses,
+            subtotal_cents: cart.subtotal.minor,
+            currency,
+        },
+        db::now(),
+    )?;
+    let applicable = match check {
+        Ok(applicable) => applicable,
+        Err(rejection) => return Ok((cart, Err(rejection))),
+    };
+    let quote = pricing::quote(
+        &lines,
+        Some(applicable.discount),
+        |course| applicable.applies_to(course),
+        currency.rounding_unit(),
+    );
+    cart.promo = Some(AppliedPromo {
+        code: applicable.promo.code.clone(),
+        discount: Money::new(quote.discount_cents, currency),
+    });
+    cart.total = Money::new(quote.total_cents, currency);
+    Ok((cart, Ok(())))
 }
 
 /// Whether the course can be bought in this shop now.

@@ -27,6 +27,8 @@ pub struct CourseInput {
     /// In the shop's currency, major units ("89.00").
     pub price: String,
     pub published: bool,
+    /// The course's page in the learning platform; empty: none.
+    pub lms_url: String,
     /// The language the form was typed in (the price's separators).
     pub locale: Locale,
 }
@@ -68,6 +70,7 @@ struct Checked {
     description: String,
     price_cents: i64,
     published: bool,
+    lms_url: Option<String>,
 }
 
 fn check(input: &CourseInput, currency: Currency) -> Result<Checked, CatalogError> {
@@ -106,7 +109,17 @@ fn check(input: &CourseInput, currency: Currency) -> Result<Checked, CatalogErro
             max = Money::new(currency.maximum_charge(), currency)
         ));
     }
+    let lms_url = match input.lms_url.trim() {
+        "" => None,
+        url => match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && url.len() <= 500 => {
+                Some(url.to_owned())
+            }
+            _ => return invalid(msg!("course-bad-lms-url", url = url)),
+        },
+    };
     Ok(Checked {
+        lms_url,
         title: title.to_owned(),
         slug,
         summary: summary.to_owned(),
@@ -183,6 +196,7 @@ pub fn create(
             created_at: now,
             updated_at: now,
             cover_image: cover,
+            lms_url: checked.lms_url.as_deref(),
         }
         .insert(conn)?;
         let created = msg!(
@@ -236,6 +250,7 @@ pub fn update(
                 price_cents: checked.price_cents,
                 published: checked.published,
                 cover_image,
+                lms_url: checked.lms_url.as_deref(),
                 updated_at: now,
             },
         )?;
@@ -277,6 +292,12 @@ fn describe_changes(
             "course-change-price",
             old = Money::new(old.price_cents, old.currency),
             new = Money::new(new.price_cents, currency)
+        ));
+    }
+    if old.lms_url != new.lms_url {
+        changes.push(msg!(
+            "course-change-lms-url",
+            url = new.lms_url.clone().unwrap_or_else(|| "—".into())
         ));
     }
     if old.published != new.published {
@@ -323,6 +344,7 @@ mod tests {
             description: String::new(),
             price: price.into(),
             published: false,
+            lms_url: String::new(),
             locale: Locale::En,
         }
     }

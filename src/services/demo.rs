@@ -136,6 +136,7 @@ pub fn seed_demo_catalog(
             created_at: at,
             updated_at: at,
             cover_image: None,
+            lms_url: None,
         }
         .insert_if_new(conn)?;
         added += usize::from(inserted);

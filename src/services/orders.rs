@@ -45,6 +45,20 @@ impl OrderView {
         })
     }
 
+    /// What has been refunded, negative; `None` when nothing was.
+    pub fn refunded(&self) -> Option<Money> {
+        (self.order.refunded_cents > 0)
+            .then(|| Money::new(-self.order.refunded_cents, self.order.currency))
+    }
+
+    /// What the order still holds after its refunds.
+    pub fn remaining(&self) -> Money {
+        Money::new(
+            self.order.total_cents - self.order.refunded_cents,
+            self.order.currency,
+        )
+    }
+
     /// The order of this user with this number; `None` for anyone else's.
     pub fn load_for_user(
         conn: &mut DbConnection,

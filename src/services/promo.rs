@@ -95,7 +95,8 @@ pub fn normalize_code(raw: &str) -> Option<String> {
 }
 
 pub struct Cart<'a> {
-    pub user_id: UserId,
+    /// None: a guest (their own limits are checked at checkout).
+    pub user_id: Option<UserId>,
     pub courses: &'a [CourseId],
     pub subtotal_cents: i64,
     pub currency: Currency,
@@ -152,8 +153,8 @@ pub fn check(
     if !courses.is_empty() && !cart.courses.iter().any(|c| courses.contains(c)) {
         return Ok(Err(PromoRejection::NotForTheseCourses(shown)));
     }
-    if let Some(limit) = promo.per_user_limit
-        && PromoRedemption::live_count_for_user(conn, promo.id, cart.user_id)? >= limit
+    if let (Some(limit), Some(user)) = (promo.per_user_limit, cart.user_id)
+        && PromoRedemption::live_count_for_user(conn, promo.id, user)? >= limit
     {
         return Ok(Err(PromoRejection::AlreadyUsedByYou(shown)));
     }

@@ -62,6 +62,7 @@
       return;
     }
     setCount(data.count, data.cart_label);
+    if (data.message) showMessage(data.message, data.in_cart ? 'ok' : 'info', data.link);
     const control = form.closest('[data-cart-control]');
     if (control) {
       control.querySelector('[data-cart-action="add"]').hidden = data.in_cart;
@@ -71,12 +72,13 @@
     }
     const line = form.closest('[data-cart-line]');
     if (line) {
-      if (data.count === 0) {
+      // With a promo applied the discount changes too: the server says how.
+      if (data.count === 0 || form.hasAttribute('data-reload')) {
         window.location.reload();
         return;
       }
       line.remove();
-      document.querySelectorAll('[data-cart-subtotal]').forEach((el) => { el.textContent = data.subtotal; });
+      document.querySelectorAll('[data-cart-subtotal], [data-cart-total]').forEach((el) => { el.textContent = data.subtotal; });
       document.querySelectorAll('[data-cart-lines]').forEach((el) => { el.textContent = String(data.count); });
     }
   });
@@ -89,6 +91,7 @@
       if (res.ok) {
         const data = await res.json();
         setCount(data.count, data.cart_label);
+    if (data.message) showMessage(data.message, data.in_cart ? 'ok' : 'info', data.link);
       }
     } catch {
       // offline: keep what is shown

@@ -195,3 +195,80 @@ fn serve_warns_at_start_about_courses_priced_in_another_currency() {
         "{line}"
     );
 }
+
+/// The binary carries its CSS and JavaScript: started from an empty
+/// directory (a container holding only the binary), its pages are styled.
+#[actix_web::test]
+async fn the_binary_serves_its_own_assets_from_any_directory() {
+    let dir = std::env::temp_dir().join(format!("kasir-empty-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = crate::crash::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/kasir.db", dir.display()),
+        )
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("SECRET_KEY", "k".repeat(64))
+        .env("RUST_LOG", "error")
+        .env_remove("STATIC_DIR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::crash::wait_healthy(port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let page = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let href = scraper::Html::parse_document(&page)
+        .select(&scraper::Selector::parse("link[rel=stylesheet]").unwrap())
+        .next()
+        .and_then(|l| l.value().attr("href").map(str::to_owned))
+        .expect("a stylesheet link");
+    assert!(
+        href.starts_with("/static/css/app.")
+            && href.ends_with(".css")
+            && href != "/static/css/app.css",
+        "named by its content: {href}"
+    );
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{base}{href}"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let plain = client.get(format!("{base}{href}")).send().await.unwrap();
+    assert!(
+        plain.text().await.unwrap().contains(".navbar"),
+        "the real stylesheet"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/static/../Cargo.toml"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

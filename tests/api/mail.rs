@@ -11,6 +11,7 @@ use kasir::db::schema::mail_outbox;
 use crate::helpers::events::{dispute_event, intent_event};
 use crate::helpers::lms::pairs;
 use crate::helpers::mail::{SmtpServer, link_with};
+use crate::helpers::shop::{Promo, insert_promo};
 use crate::helpers::{Backend, TestApp, location};
 
 /// The path of a link in a mail (test apps' `PUBLIC_URL` has port 0).
@@ -37,7 +38,14 @@ async fn a_paid_order_mails_its_receipt_in_the_students_language(backend: Backen
         ),
         "/"
     );
-    let number = app.bought(&["rust-for-web-developers"], "").await;
+    insert_promo(
+        &mut app.db.connect(),
+        Promo {
+            code: "TEN",
+            ..Promo::default()
+        },
+    );
+    let number = app.bought(&["rust-for-web-developers"], "TEN").await;
 
     let mails = smtp.wait_for(1).await;
     let receipt = &mails[0];
@@ -46,12 +54,17 @@ async fn a_paid_order_mails_its_receipt_in_the_students_language(backend: Backen
         receipt.subject,
         format!("Bukti pembayaran pesanan {number}")
     );
-    assert!(receipt.text.contains("US$89,00"), "{}", receipt.text);
+    // The list price, one discount line (negative once), the total.
+    for part in [&receipt.text, &receipt.html] {
+        assert!(part.contains("US$89,00"), "{part}");
+        assert!(
+            part.contains("-US$8,90") && !part.contains("--US$8,90"),
+            "{part}"
+        );
+        assert!(part.contains("US$80,10"), "{part}");
+    }
     assert!(receipt.text.contains("Rust for Web Developers"));
-    assert!(
-        receipt.html.contains("US$89,00") && receipt.html.contains("<table"),
-        "an HTML part"
-    );
+    assert!(receipt.html.contains("<table"), "an HTML part");
     assert!(
         receipt.message_id.ends_with("@kasir.test"),
         "{}",
@@ -68,7 +81,7 @@ async fn a_paid_order_mails_its_receipt_in_the_students_language(backend: Backen
     // A partial refund tells her, in her language; staff hear of a dispute.
     let boss = TestApp::with_client_of(&app);
     boss.staff("boss@example.com").await;
-    boss.refund(&number, "1000", "late start").await;
+    boss.refund(&number, "10.00", "late start").await;
     let mails = smtp.wait_for(2).await;
     let refund = &mails[1];
     assert_eq!(

@@ -55,6 +55,7 @@ struct FormValues {
     description: String,
     price: String,
     published: bool,
+    lms_url: String,
 }
 
 impl FormValues {
@@ -67,6 +68,7 @@ impl FormValues {
             description: course.description.clone(),
             price: Money::new(course.price_cents, course.currency).to_major_string_in(locale),
             published: course.published,
+            lms_url: course.lms_url.clone().unwrap_or_default(),
         }
     }
 }
@@ -102,6 +104,7 @@ pub(super) struct CourseUpload {
     description: Option<Text<String>>,
     price: Option<Text<String>>,
     published: Option<Text<String>>,
+    lms_url: Option<Text<String>>,
     remove_cover: Option<Text<String>>,
     cover: Option<UploadBytes>,
 }
@@ -125,6 +128,7 @@ impl CourseUpload {
             description: text(self.description),
             price: text(self.price),
             published: self.published.is_some(),
+            lms_url: text(self.lms_url),
             locale,
         };
         (input, remove_cover, cover)
@@ -139,6 +143,7 @@ fn values_of(input: &CourseInput) -> FormValues {
         description: input.description.clone(),
         price: input.price.clone(),
         published: input.published,
+        lms_url: input.lms_url.clone(),
     }
 }
 

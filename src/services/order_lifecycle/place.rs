@@ -202,7 +202,7 @@ fn place_order_in_transaction(
         Some(code) => {
             let course_ids: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
             let cart_view = promo::Cart {
-                user_id,
+                user_id: Some(user_id),
                 courses: &course_ids,
                 subtotal_cents: subtotal,
                 currency,
