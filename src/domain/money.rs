@@ -181,6 +181,15 @@ impl Money {
             .filter(|c| *c != group && *c != '_' && !c.is_whitespace())
             .map(|c| if c == decimal { '.' } else { c })
             .collect();
+        // Plain digits with one decimal point: no exponents (`1e3`), no
+        // signs but a leading minus, no other scripts' digits.
+        let plain = cleaned.strip_prefix('-').unwrap_or(&cleaned);
+        if plain.is_empty()
+            || plain.matches('.').count() > 1
+            || !plain.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            return Err(crate::msg!("money-not-an-amount", input = input.trim()));
+        }
         let amount = bigdecimal::BigDecimal::from_str(&cleaned)
             .map_err(|_| crate::msg!("money-not-an-amount", input = input.trim()))?;
         if amount.sign() == bigdecimal::num_bigint::Sign::Minus {

@@ -26,6 +26,11 @@ impl OrderStatus {
         matches!(self, Self::Paid | Self::PartiallyRefunded | Self::Refunded)
     }
 
+    /// Waiting for its payment: its cart can still be changed.
+    pub fn is_pending(self) -> bool {
+        self == Self::Pending
+    }
+
     /// Money is left on it that a refund could return.
     pub fn is_refundable(self) -> bool {
         matches!(self, Self::Paid | Self::PartiallyRefunded)
@@ -61,6 +66,15 @@ text_enum! {
 }
 
 impl JournalKind {
+    /// The amount as staff read it: money that left the shop (refunds,
+    /// disputed charges) is negative.
+    pub fn shown_amount(self, amount: i64) -> i64 {
+        match self {
+            Self::Refund | Self::Dispute => -amount,
+            _ => amount,
+        }
+    }
+
     /// What a row does to net revenue: + income and reversed refunds,
     /// - refunds and lost disputes; the rest moves no revenue.
     pub fn signed_amount(self, status: JournalStatus, amount: i64) -> i64 {

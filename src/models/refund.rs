@@ -1,9 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::OrderId;
+use super::{OrderId, UserId};
 use crate::db::DbConnection;
-use crate::db::schema::refunds;
+use crate::db::schema::{refund_requests, refunds};
 use crate::domain::{Currency, RefundStatus};
 
 /// A refund the provider told us about, one row per provider refund id.
@@ -96,5 +96,114 @@ impl RefundRow {
             .order(refunds::id.asc())
             .select(Self::as_select())
             .load(conn)
+    }
+}
+
+/// A refund staff asked for, kept from before the provider is asked until
+/// a journal row gives its reason.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = refund_requests)]
+pub struct RefundRequestRow {
+    pub id: i64,
+    pub order_id: OrderId,
+    pub amount_cents: i64,
+    pub currency: Currency,
+    pub reason: String,
+    pub requested_by: UserId,
+    pub idempotency_key: String,
+    pub provider_refund_id: Option<String>,
+    pub journalled_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A refund request before it is sent.
+pub struct NewRefundRequest {
+    pub order_id: OrderId,
+    pub amount_cents: i64,
+    pub currency: Currency,
+    pub reason: String,
+    pub requested_by: UserId,
+    pub idempotency_key: String,
+}
+
+impl RefundRequestRow {
+    /// Notes the request; the same key twice (the same form sent twice)
+    /// is one request. Returns whether it was new.
+    pub fn note(
+        conn: &mut DbConnection,
+        request: &NewRefundRequest,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        crate::db::per_engine!(conn, c => diesel::insert_into(refund_requests::table)
+            .values((
+                refund_requests::order_id.eq(request.order_id),
+                refund_requests::amount_cents.eq(request.amount_cents),
+                refund_requests::currency.eq(request.currency),
+                refund_requests::reason.eq(&request.reason),
+                refund_requests::requested_by.eq(request.requested_by),
+                refund_requests::idempotency_key.eq(&request.idempotency_key),
+                refund_requests::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))
+        .map(|n| n == 1)
+    }
+
+    /// The provider made the refund.
+    pub fn answered(
+        conn: &mut DbConnection,
+        idempotency_key: &str,
+        provider_refund_id: &str,
+    ) -> QueryResult<()> {
+        diesel::update(
+            refund_requests::table.filter(refund_requests::idempotency_key.eq(idempotency_key)),
+        )
+        .set(refund_requests::provider_refund_id.eq(provider_refund_id))
+        .execute(conn)
+        .map(drop)
+    }
+
+    /// The provider refused: nothing was refunded, so nothing to explain.
+    pub fn forget(conn: &mut DbConnection, idempotency_key: &str) -> QueryResult<()> {
+        diesel::delete(
+            refund_requests::table
+                .filter(refund_requests::idempotency_key.eq(idempotency_key))
+                .filter(refund_requests::provider_refund_id.is_null())
+                .filter(refund_requests::journalled_at.is_null()),
+        )
+        .execute(conn)
+        .map(drop)
+    }
+
+    /// The requests a refund of `amount` on the order accounts for, oldest
+    /// first, as many as fit in it; marked journalled.
+    pub fn explain(
+        conn: &mut DbConnection,
+        order_id: OrderId,
+        amount: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<Self>> {
+        let waiting: Vec<Self> = refund_requests::table
+            .filter(refund_requests::order_id.eq(order_id))
+            .filter(refund_requests::journalled_at.is_null())
+            .order(refund_requests::id.asc())
+            .select(Self::as_select())
+            .load(conn)?;
+        let mut left = amount;
+        let mut taken = Vec::new();
+        for request in waiting {
+            if request.amount_cents > left {
+                break;
+            }
+            left -= request.amount_cents;
+            taken.push(request);
+        }
+        let ids: Vec<i64> = taken.iter().map(|r| r.id).collect();
+        if !ids.is_empty() {
+            diesel::update(refund_requests::table.filter(refund_requests::id.eq_any(&ids)))
+                .set(refund_requests::journalled_at.eq(now))
+                .execute(conn)?;
+        }
+        Ok(taken)
     }
 }

@@ -3,12 +3,14 @@
 //! end of access) comes from the provider's `charge.refunded` event, like
 //! any refund made elsewhere (the sandbox delivers its own).
 
-use crate::db::{self, DbPool};
-use crate::domain::Money;
+use crate::db::{self, DbConnection, DbPool};
+use crate::domain::{Locale, Money};
 use crate::i18n::Message;
 use crate::models::UserId;
 use crate::models::installation::Installation;
 use crate::models::order::Order;
+use crate::models::refund::{NewRefundRequest, RefundRequestRow};
+use crate::models::user::User;
 use crate::msg;
 use crate::payments::{Payments, ProviderError};
 use crate::services::webhook_inbox::{self, InboxSettings};
@@ -26,14 +28,28 @@ pub fn refundable(order: &Order) -> Money {
 /// The refund form as typed.
 pub struct RefundRequest {
     pub number: String,
-    /// Minor units; empty: everything that is left.
-    pub amount_cents: String,
+    /// In the shop's currency, as the staff member's language types it
+    /// (`79.00`, `79,00`); empty: everything that is left.
+    pub amount: String,
     pub reason: String,
     pub staff: UserId,
     /// The form's own id, made when it was shown: the same form sent twice
     /// (a double click) is one refund; two forms are two refunds, even of
     /// the same amount.
     pub request_id: Option<String>,
+    pub locale: Locale,
+}
+
+/// What a refund will do, checked and shown before it is made.
+#[derive(Clone, Debug)]
+pub struct RefundPlan {
+    pub order: Order,
+    pub customer_email: String,
+    pub amount: Money,
+    /// The order ends fully refunded: its courses leave the student.
+    pub full: bool,
+    pub courses: Vec<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,22 +70,10 @@ pub enum RefundError {
     Unavailable(#[from] db::Unavailable),
 }
 
-/// Asks the provider to refund. Returns the amount asked for.
-pub async fn request_refund(
-    payments: &Payments,
-    pool: &DbPool,
-    inbox: &InboxSettings,
-    request: RefundRequest,
-) -> Result<Money, RefundError> {
-    let number = request.number.clone();
-    let (order, installation) = db::run(pool, move |conn| {
-        Ok::<_, diesel::result::Error>((
-            Order::find_by_number(conn, &number)?,
-            Installation::id(conn)?,
-        ))
-    })
-    .await??;
-    let order = order.ok_or(RefundError::NotFound)?;
+/// Checks a refund request against the order: what it would do, or why
+/// it cannot be made.
+pub fn plan(conn: &mut DbConnection, request: &RefundRequest) -> Result<RefundPlan, RefundError> {
+    let order = Order::find_by_number(conn, &request.number)?.ok_or(RefundError::NotFound)?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(RefundError::Invalid(msg!("refund-reason-needed")));
@@ -78,20 +82,53 @@ pub async fn request_refund(
     if left.minor <= 0 {
         return Err(RefundError::NotRefundable(msg!("refund-nothing-left")));
     }
-    let amount = match request.amount_cents.trim() {
-        "" => left.minor,
-        raw => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|a| *a > 0)
-            .ok_or_else(|| RefundError::Invalid(msg!("refund-bad-amount")))?,
+    if order.payment_intent_id.is_none() {
+        return Err(RefundError::NotRefundable(msg!("refund-free-order")));
+    }
+    let amount = match request.amount.trim() {
+        "" => left,
+        typed => Money::parse_major_in(typed, order.currency, request.locale)
+            .map_err(RefundError::Invalid)?,
     };
-    if amount > left.minor {
+    if amount.minor <= 0 {
+        return Err(RefundError::Invalid(msg!("refund-zero")));
+    }
+    if amount.minor > left.minor {
         return Err(RefundError::Invalid(msg!("refund-too-much", left = left)));
     }
-    let Some(intent) = order.payment_intent_id.clone() else {
-        return Err(RefundError::NotRefundable(msg!("refund-free-order")));
-    };
+    let customer_email = User::find(conn, order.user_id)?.map_or_else(String::new, |u| u.email);
+    let courses = order.items(conn)?.into_iter().map(|i| i.title).collect();
+    Ok(RefundPlan {
+        full: amount.minor == left.minor,
+        customer_email,
+        amount,
+        courses,
+        reason: reason.to_owned(),
+        order,
+    })
+}
+
+/// Asks the provider to refund. Returns the amount asked for.
+pub async fn request_refund(
+    payments: &Payments,
+    pool: &DbPool,
+    inbox: &InboxSettings,
+    request: RefundRequest,
+) -> Result<Money, RefundError> {
+    let (plan, installation) = db::run(pool, move |conn| {
+        let plan = plan(conn, &request)?;
+        let installation = Installation::id(conn)?;
+        Ok::<_, RefundError>(((plan, request), installation))
+    })
+    .await??;
+    let (plan, request) = plan;
+    let order = &plan.order;
+    let amount = plan.amount.minor;
+    let reason = plan.reason.as_str();
+    let intent = order
+        .payment_intent_id
+        .clone()
+        .ok_or_else(|| RefundError::NotRefundable(msg!("refund-free-order")))?;
     let key = match request.request_id.as_deref().map(str::trim) {
         Some(id)
             if (8..=64).contains(&id.len())
@@ -107,7 +144,35 @@ pub async fn request_refund(
         ),
     };
     tracing::info!(order.id = %order.id, amount, staff.id = %request.staff, reason = %reason, "refund requested");
-    let refund = payments.refund(&intent, amount, &key, reason).await?;
+    // Written before the provider is asked: its `charge.refunded` may
+    // arrive before its answer, and its journal row says why.
+    let noted = NewRefundRequest {
+        order_id: order.id,
+        amount_cents: amount,
+        currency: order.currency,
+        reason: reason.to_owned(),
+        requested_by: request.staff,
+        idempotency_key: key.clone(),
+    };
+    db::run(pool, move |conn| {
+        RefundRequestRow::note(conn, &noted, db::now())
+    })
+    .await??;
+    let refund = match payments.refund(&intent, amount, &key, reason).await {
+        Ok(refund) => refund,
+        Err(e) => {
+            if matches!(e, ProviderError::Rejected(_) | ProviderError::NotFound(_)) {
+                let key = key.clone();
+                db::run(pool, move |conn| RefundRequestRow::forget(conn, &key)).await??;
+            }
+            return Err(e.into());
+        }
+    };
+    let (answered, refund_id) = (key.clone(), refund.id.clone());
+    db::run(pool, move |conn| {
+        RefundRequestRow::answered(conn, &answered, &refund_id)
+    })
+    .await??;
     if let Some(event) = refund.event {
         // The sandbox's own `charge.refunded`, delivered as Stripe would.
         if let Err(e) = webhook_inbox::deliver_signed(pool, inbox, &event).await {

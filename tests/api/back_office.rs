@@ -1,10 +1,11 @@
+use chrono::Datelike;
 use diesel::prelude::*;
 use kasir::db::DbConnection;
 use kasir::db::schema::{financial_journals, orders};
 
 use crate::both_backends;
 use crate::helpers::shop::{Promo, insert_promo};
-use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all};
+use crate::helpers::{Backend, PASSWORD, TestApp, location, select_all, select_attr};
 
 fn order_state(conn: &mut DbConnection, number: &str) -> (String, i64) {
     orders::table
@@ -77,18 +78,21 @@ both_backends! {
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;
 
-        assert_eq!(boss.refund(&number, "1000", "").await.status(), 400, "a reason is required");
-        let too_much = boss.refund(&number, "9000", "goodwill").await;
+        assert_eq!(boss.refund(&number, "10.00", "").await.status(), 400, "a reason is required");
+        let too_much = boss.refund(&number, "90.00", "goodwill").await;
         assert_eq!(too_much.status(), 400);
-        assert!(select_all(&too_much.text().await.unwrap(), "p.lead")[0].contains("more than is left"));
+        let page = too_much.text().await.unwrap();
+        assert!(select_all(&page, "#refund-error")[0].contains("more than is left"), "the refusal is shown on the order page");
+        assert_eq!(select_attr(&page, "#amount", "value"), vec!["90.00"], "what was typed is kept");
+        assert_eq!(select_attr(&page, "#reason", "value"), vec!["goodwill"]);
         assert_eq!(boss.refund(&number, "-5", "goodwill").await.status(), 400);
         // Huge, overflowing, fractional or odd amounts: a 400, nothing sent.
-        for amount in ["99999999999999999999", "9223372036854775807", "-9223372036854775808", "0", "12.5", "1e3", "0x10", "８９"] {
+        for amount in ["99999999999999999999", "9223372036854775807", "-9223372036854775808", "0", "12.555", "1e3", "0x10", "８９", "1.2.3", "$", "--5"] {
             assert_eq!(boss.refund(&number, amount, "goodwill").await.status(), 400, "{amount}");
         }
         assert_eq!(order_state(&mut conn, &number), ("paid".into(), 0));
 
-        assert_eq!(location(&boss.refund(&number, "1000", "late start").await), format!("/staff/orders/{number}"));
+        assert_eq!(location(&boss.refund(&number, "10.00", "late start").await), format!("/staff/orders/{number}"));
         assert_eq!(order_state(&mut conn, &number), ("partially_refunded".into(), 1_000));
         assert_eq!(location(&boss.refund(&number, "", "course cancelled").await), format!("/staff/orders/{number}"));
         assert_eq!(order_state(&mut conn, &number), ("refunded".into(), 8_900));
@@ -102,6 +106,65 @@ both_backends! {
         assert_eq!(select_all(&invoice, "[data-invoice-balance]"), vec!["$0.00"]);
     }
 
+    async fn a_refund_is_typed_in_money_confirmed_once_and_explained_in_the_journal(app: TestApp) {
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let page = boss.get_html(&format!("/staff/orders/{number}")).await;
+        assert_eq!(select_attr(&page, "#amount", "value"), vec!["89.00"], "prefilled with all that is left");
+        let form_id = select_attr(&page, "input[name=request_id]", "value")[0].clone();
+
+        // Sent without confirmation: a page that says what will happen, nothing refunded.
+        let asked = boss
+            .submit(
+                &format!("/staff/orders/{number}/refund"),
+                &[("amount", "10.00"), ("reason", "late start"), ("request_id", &form_id)],
+            )
+            .await;
+        assert_eq!(asked.status(), 200);
+        let confirm = asked.text().await.unwrap();
+        assert_eq!(order_state(&mut conn, &number), ("paid".into(), 0));
+        assert!(select_all(&confirm, "[data-refund-confirm] p")[0].contains("Refund $10.00 to ada@example.com"));
+        assert!(select_all(&confirm, "[data-refund-confirm] p")[1].contains("keeps access"), "a partial refund keeps access");
+        assert_eq!(select_all(&confirm, "[data-refund-confirm] button"), vec!["Refund $10.00"]);
+        let hidden = |name: &str| select_attr(&confirm, &format!("input[name={name}]"), "value");
+        assert_eq!(hidden("amount"), vec!["10.00"]);
+        assert_eq!(hidden("request_id"), vec![form_id.clone()]);
+        assert_eq!(hidden("confirm"), vec!["yes"]);
+
+        // Confirmed: exactly 10.00, in minor units; the same form again (a double click) is the same refund.
+        let fields = [("amount", "10.00"), ("reason", "late start"), ("request_id", form_id.as_str()), ("confirm", "yes")];
+        for _ in 0..2 {
+            let done = boss.submit(&format!("/staff/orders/{number}/refund"), &fields).await;
+            assert_eq!(location(&done), format!("/staff/orders/{number}"));
+        }
+        assert_eq!(order_state(&mut conn, &number), ("partially_refunded".into(), 1_000));
+        let descriptions: Vec<String> = financial_journals::table
+            .filter(financial_journals::type_.eq("refund"))
+            .select(financial_journals::description)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(descriptions.len(), 1);
+        assert!(descriptions[0].contains("$10.00 of $89.00"), "{}", descriptions[0]);
+        assert!(descriptions[0].ends_with(": late start"), "the journal says why: {}", descriptions[0]);
+        let after = boss.get_html(&format!("/staff/orders/{number}")).await;
+        assert_eq!(select_all(&after, "tr[data-journal-type=refund] td:nth-child(4)"), vec!["-$10.00"], "money out is negative");
+        assert_eq!(select_all(&after, "[data-order-refunded]"), vec!["-$10.00"]);
+        assert_eq!(select_all(&after, "[data-order-remaining]"), vec!["$79.00"]);
+        assert_eq!(select_attr(&after, "#amount", "value"), vec!["79.00"], "the rest, prefilled");
+
+        // The rest: the confirmation says access ends.
+        let rest = boss
+            .submit(&format!("/staff/orders/{number}/refund"), &[("amount", "79"), ("reason", "course cancelled")])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(select_all(&rest, "[data-refund-confirm] p")[1].contains("access to Rust for Web Developers ends"));
+    }
+
     async fn the_journal_csv_holds_the_same_rows_and_sums(app: TestApp) {
         let mut conn = app.db.connect();
         app.student("ada@example.com").await;
@@ -109,7 +172,7 @@ both_backends! {
         app.bought(&["ux-design-foundations"], "").await;
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;
-        boss.refund(&number, "1234", "partial, with \"quotes\", commas").await;
+        boss.refund(&number, "12.34", "partial, with \"quotes\", commas").await;
 
         let response = boss.get("/staff/journal.csv").await;
         assert_eq!(response.status(), 200);
@@ -151,7 +214,7 @@ both_backends! {
         // kept up to date by adding only the rows appended since.
         let before = boss.get_html("/staff/reports").await;
         assert_eq!(select_all(&before, "[data-kpi=net]"), vec!["$198.10"]);
-        boss.refund(&b, "1000", "partial").await;
+        boss.refund(&b, "10.00", "partial").await;
         boss.refund(&c, "", "full").await;
         let _ = a;
 
@@ -171,6 +234,30 @@ both_backends! {
         assert_eq!(select_all(&page, "[data-chain]"), vec!["journal chain intact (8 rows)"]);
         assert!(page.contains("<svg class=\"chart\""));
         assert_eq!(boss.get("/staff/reports?from=nope").await.status(), 400);
+        assert!(select_all(&page, "[data-range]")[0].starts_with("All time"), "the range is stated");
+        assert!(select_all(&page, "[data-range]")[0].contains("UTC"), "with its time zone");
+
+        // The recap for the books, as CSV: the same figures in major units.
+        let csv_response = boss.get("/staff/reports.csv").await;
+        assert_eq!(csv_response.status(), 200);
+        assert!(csv_response.headers()["content-disposition"].to_str().unwrap().contains("kasir-recap.csv"));
+        let body = csv_response.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        let row = |section: &str, label: &str| -> Vec<String> {
+            records
+                .iter()
+                .find(|r| &r[0] == section && &r[1] == label)
+                .unwrap_or_else(|| panic!("no {section} {label} in {body}"))
+                .iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(row("total", "all")[2..], ["3", "198.10", "8.90", "79.00", "0.00", "119.10", "USD"]);
+        assert_eq!(row("course", "Modern JavaScript")[2..], ["1", "49.00", "0.00", "10.00", "0.00", "39.00", "USD"]);
+        assert_eq!(row("promo", "TEN")[7], "80.10");
+        assert_eq!(boss.get("/staff/reports.csv?from=nope").await.status(), 400);
+        assert_eq!(app.get("/staff/reports.csv").await.status(), 403, "staff only");
 
         // A date range is applied by the database, on both engines.
         let today = chrono::Utc::now().date_naive();
@@ -178,6 +265,14 @@ both_backends! {
         let kpi_of = |page: &str, name: &str| select_all(page, &format!("[data-kpi={name}]"))[0].clone();
         let range = boss.get_html(&format!("/staff/reports?from={yesterday}&to={today}")).await;
         assert_eq!(kpi_of(&range, "net"), "$119.10");
+        assert!(select_all(&range, "[data-range]")[0].contains("both included; days in UTC"));
+        let ranged_csv = boss.get(&format!("/staff/reports.csv?from={yesterday}&to={today}")).await;
+        assert!(ranged_csv.headers()["content-disposition"].to_str().unwrap().contains(&format!("kasir-recap-{yesterday}-{today}.csv")));
+        // "This month" is one of the presets, and marked when chosen.
+        let month_start = today.with_day(1).unwrap();
+        let this_month = boss.get_html(&format!("/staff/reports?from={month_start}&to={today}")).await;
+        assert_eq!(select_all(&this_month, ".presets [aria-current=page]"), vec!["This month"]);
+        assert_eq!(kpi_of(&this_month, "net"), "$119.10");
         assert_eq!(kpi_of(&range, "orders"), "3");
         let later = boss.get_html(&format!("/staff/reports?from={tomorrow}")).await;
         assert_eq!(kpi_of(&later, "gross"), "$0.00");
@@ -208,7 +303,7 @@ async fn a_stripe_refund_is_sent_to_the_provider_and_applied_by_its_webhook() {
 
     let boss = TestApp::with_client_of(&app);
     boss.staff("boss@example.com").await;
-    let response = boss.refund(&number, "2500", "goodwill").await;
+    let response = boss.refund(&number, "25.00", "goodwill").await;
     assert_eq!(location(&response), format!("/staff/orders/{number}"));
     let page = boss.get_html(&format!("/staff/orders/{number}")).await;
     assert!(

@@ -284,7 +284,8 @@ async fn two_refunds_of_one_amount_are_two_and_a_resent_form_is_one() {
             .submit(
                 &format!("{page}/refund"),
                 &[
-                    ("amount_cents", "1000"),
+                    ("amount", "10.00"),
+                    ("confirm", "yes"),
                     ("reason", "goodwill"),
                     ("request_id", id),
                 ],

@@ -287,7 +287,10 @@ fn plan(conn: &mut DbConnection, users: &[i64], act: Act, event: usize) -> Plann
             match newest(conn, users[student], &["paid", "partially_refunded"]) {
                 Some(order) => Planned::Refund {
                     number: order.number,
-                    amount: (order.total * thirds / 3).max(1).to_string(),
+                    amount: {
+                        let minor = (order.total * thirds / 3).max(1);
+                        format!("{}.{:02}", minor / 100, minor % 100)
+                    },
                 },
                 None => Planned::Nothing,
             }
@@ -400,7 +403,8 @@ async fn fire(app: &TestApp, staff: &TestApp, students: &[TestApp], planned: Pla
                 .submit(
                     &format!("/staff/orders/{number}/refund"),
                     &[
-                        ("amount_cents", amount.as_str()),
+                        ("amount", amount.as_str()),
+                        ("confirm", "yes"),
                         ("reason", "property test"),
                     ],
                 )

@@ -178,7 +178,11 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
     let refund = staff
         .submit(
             &format!("/staff/orders/{}/refund", order.number),
-            &[("amount_cents", "1000"), ("reason", "goodwill")],
+            &[
+                ("amount", "10.00"),
+                ("reason", "goodwill"),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(refund.status(), 303);

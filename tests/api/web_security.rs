@@ -176,7 +176,7 @@ both_backends! {
             (format!("{pay}/sandbox/authenticate"), vec!["decision"]),
             ("/staff/promo-codes".into(), vec!["code", "kind", "percent", "amount", "starts_at", "ends_at", "max_redemptions", "per_user_limit", "min_subtotal", "course_ids"]),
             ("/staff/promo-codes/1/deactivate".into(), vec!["x"]),
-            (format!("/staff/orders/{number}/refund"), vec!["amount_cents", "reason"]),
+            (format!("/staff/orders/{number}/refund"), vec!["amount", "reason", "request_id"]),
             ("/logout".into(), vec!["x"]),
         ];
         for (path, fields) in &forms {

@@ -48,16 +48,31 @@ test('staff open an invoice, refund it, and find the refund in the journal and r
   await Promise.all([office.waitForLoadState(), office.click('button:has-text("Filter")')]);
   await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-orders.png'), fullPage: true });
   await Promise.all([office.waitForURL(new RegExp(`/staff/orders/${number}$`)), office.click(`text=${number}`)]);
+  // A partial refund, typed in money, confirmed on its own page.
+  assert.equal(await office.locator('#amount').inputValue(), '79.00', 'all that is left, prefilled');
+  await office.fill('#amount', '10.00');
+  await office.fill('#reason', 'Started late');
+  await Promise.all([office.waitForEvent('load'), office.click('form >> button:has-text("Refund")')]);
+  assert.match(await office.locator('[data-refund-confirm]').innerText(), /Refund \$10\.00 to ada@example\.com/);
+  assert.match(await office.locator('[data-refund-confirm]').innerText(), /keeps access/);
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-refund-confirm.png'), fullPage: true });
+  await Promise.all([office.waitForURL(new RegExp(`/staff/orders/${number}$`)), office.click('button:has-text("Refund $10.00")')]);
+  assert.match(await office.locator('.flash-ok').innerText(), /Refund of \$10\.00 requested/);
+  assert.equal(await office.locator('[data-order-status]').innerText(), 'Partly refunded');
+  // Then the rest.
+  assert.equal(await office.locator('#amount').inputValue(), '69.00');
   await office.fill('#reason', 'Course did not fit the student');
-  await Promise.all([office.waitForLoadState(), office.click('button:has-text("Refund")')]);
-  assert.match(await office.locator('.flash-ok').innerText(), /Refund of \$79\.00 requested/);
+  await Promise.all([office.waitForEvent('load'), office.click('form >> button:has-text("Refund")')]);
+  assert.match(await office.locator('[data-refund-confirm]').innerText(), /access to Data Analysis with Python ends/);
+  await Promise.all([office.waitForURL(new RegExp(`/staff/orders/${number}$`)), office.click('button:has-text("Refund $69.00")')]);
+  assert.match(await office.locator('.flash-ok').innerText(), /Refund of \$69\.00 requested/);
   assert.equal(await office.locator('[data-order-status]').innerText(), 'Refunded');
   await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-order-refunded.png'), fullPage: true });
 
   await office.click('.tabs >> text=Journal');
   const refundRow = office.locator('tr[data-journal-type="refund"]');
-  assert.equal(await refundRow.count(), 1);
-  assert.match(await refundRow.innerText(), /\$79\.00/);
+  assert.equal(await refundRow.count(), 2);
+  assert.match(await refundRow.first().innerText(), /Started late|\$10\.00/);
   await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-journal.png'), fullPage: true });
 
   await office.click('.tabs >> text=Reports');

@@ -173,7 +173,7 @@ pub(super) async fn staff_journal_csv(
 }
 
 /// Writes CSV records (RFC 4180 quoting, CRLF line ends) into bytes.
-fn csv_bytes(
+pub(super) fn csv_bytes(
     write: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
 ) -> Result<Bytes, AppError> {
     let mut writer = csv::WriterBuilder::new()

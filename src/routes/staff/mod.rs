@@ -31,5 +31,6 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(orders::refund_order)
         .service(journal::staff_journal)
         .service(journal::staff_journal_csv)
-        .service(reports::staff_reports);
+        .service(reports::staff_reports)
+        .service(reports::staff_reports_csv);
 }

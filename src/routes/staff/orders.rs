@@ -16,7 +16,7 @@ use crate::routes::layout::{Layout, Viewer, render, see_other};
 use crate::routes::{AppState, with_db};
 use crate::services::back_office::invoices::{self, OrderStory};
 use crate::services::back_office::order_search::{self, OrderFilter, OrderList};
-use crate::services::refunds::{self, RefundError, RefundRequest};
+use crate::services::refunds::{self, RefundError, RefundPlan, RefundRequest};
 use crate::session::{AppSession, FlashLevel};
 
 #[derive(Template)]
@@ -87,8 +87,16 @@ struct StaffOrderPage {
     story: OrderStory,
     /// What is left to refund; nothing when the order cannot be refunded.
     refundable: Option<Money>,
+    refund: RefundFormState,
+}
+
+/// The refund form as shown: prefilled, or as typed with what is wrong.
+struct RefundFormState {
+    amount: String,
+    reason: String,
     /// This form's own id: the idempotency key of the refund it asks for.
     request_id: String,
+    error: Option<Message>,
 }
 
 #[get("/staff/orders/{order_number}")]
@@ -98,20 +106,54 @@ pub(super) async fn staff_order(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = viewer.require_staff(&req)?.id;
-    let number = path.into_inner();
-    let story = with_db(&state, move |conn| {
+    order_page(
+        &req,
+        &viewer,
+        &state,
+        path.into_inner(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The order page; `typed` is a refund form sent back with its error.
+async fn order_page(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    state: &AppState,
+    number: String,
+    typed: Option<(RefundForm, Message)>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let staff = viewer.require_staff(req)?.id;
+    let story = with_db(state, move |conn| {
         invoices::order_story(conn, &number, staff)
     })
     .await??
     .ok_or(AppError::NotFound)?;
     let left = refunds::refundable(&story.invoice.view.order);
-    render(
-        StatusCode::OK,
-        &StaffOrderPage {
-            layout: Layout::new(&req, &viewer),
-            refundable: (left.minor > 0).then_some(left),
+    let layout = Layout::new(req, viewer);
+    let refund = match typed {
+        Some((form, error)) => RefundFormState {
+            amount: form.amount,
+            reason: form.reason,
+            request_id: form.request_id.unwrap_or_else(crate::session::new_token),
+            error: Some(error),
+        },
+        None => RefundFormState {
+            amount: left.to_major_string_in(layout.i18n.locale),
+            reason: String::new(),
             request_id: crate::session::new_token(),
+            error: None,
+        },
+    };
+    render(
+        status,
+        &StaffOrderPage {
+            layout,
+            refundable: (left.minor > 0).then_some(left),
+            refund,
             story,
         },
     )
@@ -120,14 +162,31 @@ pub(super) async fn staff_order(
 #[derive(Deserialize)]
 struct RefundForm {
     #[serde(default)]
-    amount_cents: String,
+    amount: String,
     #[serde(default)]
     reason: String,
     request_id: Option<String>,
+    /// `yes`: the staff member saw the confirmation page.
+    #[serde(default)]
+    confirm: String,
 }
 
-/// Asks the provider to refund; the refund row, the order's status and the
-/// end of access follow from the provider's `charge.refunded` event.
+#[derive(Template)]
+#[template(path = "staff/refund_confirm.html")]
+struct RefundConfirmPage {
+    layout: Layout,
+    plan: RefundPlan,
+    /// The amount as the confirmation sends it back.
+    amount: String,
+    request_id: String,
+    what: Message,
+    access: Message,
+}
+
+/// A refund form: without `confirm=yes`, the page saying what it will do;
+/// with it, the provider is asked to refund. The refund row, the order's
+/// status and the end of access follow from the provider's
+/// `charge.refunded` event.
 #[post("/staff/orders/{order_number}/refund")]
 pub(super) async fn refund_order(
     req: HttpRequest,
@@ -139,26 +198,78 @@ pub(super) async fn refund_order(
     let staff = viewer.require_staff(&req)?;
     let staff_email = staff.email.clone();
     let number = path.into_inner();
-    let back = format!("/staff/orders/{number}");
+    let form = form.0;
+    let layout = Layout::new(&req, &viewer);
     let request = RefundRequest {
-        number,
-        amount_cents: form.0.amount_cents,
-        reason: form.0.reason,
+        number: number.clone(),
+        amount: form.amount.clone(),
+        reason: form.reason.clone(),
         staff: staff.id,
-        request_id: form.0.request_id,
+        request_id: form.request_id.clone(),
+        locale: layout.i18n.locale,
     };
-    let outcome =
-        refunds::request_refund(&state.payments, &state.pool, &state.inbox, request).await;
+    let outcome = if form.confirm == "yes" {
+        refunds::request_refund(&state.payments, &state.pool, &state.inbox, request)
+            .await
+            .map(Ok)
+    } else {
+        with_db(&state, move |conn| refunds::plan(conn, &request))
+            .await?
+            .map(Err)
+    };
     let session = req.get_session();
     let session = AppSession(&session);
     match outcome {
-        Ok(amount) => session.flash(
+        Ok(Ok(amount)) => session.flash(
             FlashLevel::Success,
             msg!("refund-requested", amount = amount, staff = staff_email),
         ),
+        Ok(Err(plan)) => {
+            let courses = plan.courses.join(", ");
+            return render(
+                StatusCode::OK,
+                &RefundConfirmPage {
+                    amount: plan.amount.to_major_string_in(layout.i18n.locale),
+                    request_id: form.request_id.unwrap_or_else(crate::session::new_token),
+                    what: msg!(
+                        "refund-confirm-what",
+                        amount = plan.amount,
+                        email = plan.customer_email.clone(),
+                        number = plan.order.number.clone()
+                    ),
+                    access: if plan.full {
+                        msg!("refund-confirm-access-ends", courses = courses)
+                    } else {
+                        msg!("refund-confirm-access-kept", courses = courses)
+                    },
+                    layout,
+                    plan,
+                },
+            );
+        }
         Err(RefundError::NotFound) => return Err(AppError::NotFound),
-        Err(RefundError::Invalid(message)) => return Err(AppError::BadRequest(message)),
-        Err(RefundError::NotRefundable(message)) => return Err(AppError::Conflict(message)),
+        Err(RefundError::Invalid(message)) => {
+            return order_page(
+                &req,
+                &viewer,
+                &state,
+                number,
+                Some((form, message)),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+        Err(RefundError::NotRefundable(message)) => {
+            return order_page(
+                &req,
+                &viewer,
+                &state,
+                number,
+                Some((form, message)),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
         Err(RefundError::Provider(e)) => {
             tracing::warn!(error = %e, "refund refused by the provider");
             session.flash(
@@ -169,5 +280,5 @@ pub(super) async fn refund_order(
         Err(RefundError::Database(e)) => return Err(e.into()),
         Err(RefundError::Unavailable(e)) => return Err(e.into()),
     }
-    Ok(see_other(&back))
+    Ok(see_other(&format!("/staff/orders/{number}")))
 }

@@ -91,7 +91,7 @@ pub(super) fn with_running_sum(
             running += signed;
             JournalLine {
                 order_number: number_of(&row),
-                amount: Money::new(row.amount_cents, row.currency),
+                amount: Money::new(row.kind.shown_amount(row.amount_cents), row.currency),
                 running: Money::new(running, row.currency),
                 signed_cents: signed,
                 row,

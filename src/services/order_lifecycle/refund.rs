@@ -12,10 +12,12 @@ use chrono::NaiveDateTime;
 use super::access::{restore_order_access, revoke_order_access};
 use super::{EventError, EventMeta};
 use crate::db::{self, DbConnection};
-use crate::domain::{AccessEnd, Currency, JournalKind, JournalStatus, OrderStatus, RefundStatus};
+use crate::domain::{
+    AccessEnd, Currency, JournalKind, JournalStatus, Money, OrderStatus, RefundStatus,
+};
 use crate::models::journal::JournalRow;
 use crate::models::order::Order;
-use crate::models::refund::{ObservedRefund, RefundRow};
+use crate::models::refund::{ObservedRefund, RefundRequestRow, RefundRow};
 use crate::payments::webhook::{ChargeObject, RefundObject};
 use crate::services::journal::{JournalEntry, record_journal_entry};
 
@@ -80,6 +82,21 @@ pub fn apply_charge_refunded(
     };
     Order::set_refunded(conn, order.id, refunded, status, as_of, now)?;
     let delta = refunded - order.refunded_cents;
+    // Staff's reasons for the refunds this amount counts; none for a
+    // refund made in the provider's dashboard.
+    let reasons: Vec<String> = RefundRequestRow::explain(conn, order.id, delta, now)?
+        .into_iter()
+        .map(|r| r.reason)
+        .collect();
+    let mut description = format!(
+        "Refund on order {} ({} of {} refunded)",
+        order.number,
+        Money::new(refunded, order.currency),
+        Money::new(order.total_cents, order.currency)
+    );
+    if !reasons.is_empty() {
+        description = format!("{description}: {}", reasons.join("; "));
+    }
     record_journal_entry(
         conn,
         &JournalEntry {
@@ -87,10 +104,7 @@ pub fn apply_charge_refunded(
             status: JournalStatus::Success,
             amount_cents: delta,
             currency: order.currency,
-            description: &format!(
-                "Refund on order {} ({} of {} refunded)",
-                order.number, refunded, order.total_cents
-            ),
+            description: &description,
             order_id: Some(order.id),
             metadata: event.raw,
             provider_event_id: Some(event.id),

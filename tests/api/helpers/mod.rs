@@ -372,6 +372,15 @@ pub fn select_all(html: &str, css: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `attr` attribute of each element `css` selects.
+pub fn select_attr(html: &str, css: &str, attr: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap();
+    doc.select(&selector)
+        .filter_map(|el| el.value().attr(attr).map(str::to_owned))
+        .collect()
+}
+
 pub fn location(response: &reqwest::Response) -> String {
     response
         .headers()

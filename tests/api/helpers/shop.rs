@@ -192,10 +192,12 @@ impl TestApp {
         next
     }
 
+    /// A staff refund of `amount` (in major units, as typed; empty: all
+    /// that is left), confirmed.
     pub async fn refund(&self, number: &str, amount: &str, reason: &str) -> reqwest::Response {
         self.submit(
             &format!("/staff/orders/{number}/refund"),
-            &[("amount_cents", amount), ("reason", reason)],
+            &[("amount", amount), ("reason", reason), ("confirm", "yes")],
         )
         .await
     }
