@@ -239,3 +239,4 @@ reports-range-all = All time, from the first sale to today; days in UTC.
 reports-month = Month
 reports-day = Day
 reports-course = Course
+staff-actions = Actions

@@ -230,3 +230,4 @@ reports-range-all = Semua waktu, dari penjualan pertama sampai hari ini; hari da
 reports-month = Bulan
 reports-day = Hari
 reports-course = Kursus
+staff-actions = Tindakan

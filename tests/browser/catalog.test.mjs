@@ -69,7 +69,7 @@ test('a student signs up from the navbar, sees their name, and logs out', async 
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems = watch(page);
   await page.goto(kasir.url + '/');
-  await page.click('text=Sign up');
+  await page.click('text=Sign up >> visible=true');
   await page.fill('#name', 'Ada Lovelace');
   await page.fill('#email', 'ada@example.com');
   await page.fill('#password', 'correct horse battery');
@@ -83,7 +83,7 @@ test('a student signs up from the navbar, sees their name, and logs out', async 
   assert.equal(await page.locator('h1').innerText(), 'Rust for Web Developers');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'course.png'), fullPage: true });
 
-  await page.click('button:has-text("Log out")');
+  await page.click('button:has-text("Log out") >> visible=true');
   await page.waitForSelector('.flash-info');
   assert.equal(await page.locator('.nav-user').count(), 0);
   assert.equal(await page.locator('text=Log in').count() > 0, true);

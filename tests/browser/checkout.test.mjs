@@ -40,7 +40,10 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
     await addToCart(page, 'Rust for Web Developers');
     await addToCart(page, 'Modern JavaScript');
     await page.click('.cart-link');
+    await page.click('text=Have a promo code?');
     await page.fill('#promo_code', 'launch20');
+    await Promise.all([page.waitForEvent('load'), page.click('button:has-text("Apply")')]);
+    assert.equal(await page.locator('[data-cart-total]').innerText(), '$110.40', 'the cart shows the discounted total');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'cart-with-promo.png'), fullPage: true });
     await Promise.all([page.waitForURL(/\/checkout\/INV-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
 

@@ -80,7 +80,7 @@ test('a student in Indonesia buys in rupiah, gets the receipt by mail, and reset
   await page.screenshot({ path: path.join(SCREENSHOTS, 'id-invoice.png'), fullPage: true });
 
   // She logs out, forgets her password, and resets it from the mail.
-  await Promise.all([page.waitForURL(kasir.url + '/'), page.click('button:has-text("Keluar")')]);
+  await Promise.all([page.waitForURL(kasir.url + '/'), page.click('button:has-text("Keluar") >> visible=true')]);
   await page.goto(kasir.url + '/login');
   await page.click('text=Lupa kata sandi?');
   await page.fill('#email', 'siti@example.com');
