@@ -91,7 +91,6 @@
       if (res.ok) {
         const data = await res.json();
         setCount(data.count, data.cart_label);
-    if (data.message) showMessage(data.message, data.in_cart ? 'ok' : 'info', data.link);
       }
     } catch {
       // offline: keep what is shown

@@ -33,6 +33,9 @@ test('adding and removing from the catalog updates the counter without a reload'
   const pg = page.locator('.course-card', { hasText: 'PostgreSQL in Practice' });
   await rust.getByRole('button', { name: 'Add to cart' }).click();
   await page.waitForFunction(() => document.querySelector('#cart-count').textContent === '1');
+  // Said in words too, not only by the badge, with the way to the cart.
+  assert.match(await page.locator('#flashes .flash-ok').innerText(), /Rust for Web Developers is in your cart/);
+  assert.equal(await page.locator('#flashes .flash-ok a').getAttribute('href'), '/cart');
   await pg.getByRole('button', { name: 'Add to cart' }).click();
   await page.waitForFunction(() => document.querySelector('#cart-count').textContent === '2');
   assert.equal(await rust.locator('.tag-in-cart').isVisible(), true);
