@@ -241,3 +241,5 @@ my-courses-start = Start course
 invoice-print = Print
 summary-refunded = Refunded
 summary-remaining = Remaining
+order-title = Order { $number }
+order-not-invoice = Not an invoice: an invoice is issued, with its own number, when the order is paid.

@@ -226,3 +226,5 @@ my-courses-start = Mulai kursus
 invoice-print = Cetak
 summary-refunded = Dikembalikan
 summary-remaining = Sisa
+order-title = Pesanan { $number }
+order-not-invoice = Bukan faktur: faktur diterbitkan, dengan nomornya sendiri, saat pesanan dibayar.

@@ -47,7 +47,7 @@ pub struct SeedReport {
     pub grants: u64,
 }
 
-/// `INV-<year>-<id>`-style number of a seeded order.
+/// `ORD-<year>-<id>`-style number of a seeded order.
 fn order_number(created: chrono::NaiveDateTime, id: crate::models::OrderId) -> String {
-    format!("INV-{}-{:06}", created.format("%Y"), id.0)
+    format!("ORD-{}-{:06}", created.format("%Y"), id.0)
 }

@@ -60,6 +60,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    document_sequences (kind, year) {
+        kind -> Text,
+        year -> Int4,
+        last_number -> Int8,
+    }
+}
+
+diesel::table! {
     financial_journals (id) {
         id -> Int8,
         #[sql_name = "type"]
@@ -178,6 +186,8 @@ diesel::table! {
         dispute_id -> Nullable<Text>,
         dispute_status -> Nullable<Text>,
         refunds_as_of -> Nullable<Timestamp>,
+        invoice_number -> Nullable<Text>,
+        legacy_number -> Nullable<Text>,
     }
 }
 
@@ -363,6 +373,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     course_changes,
     courses,
+    document_sequences,
     financial_journals,
     installation,
     journal_chain,

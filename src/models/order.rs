@@ -1,6 +1,7 @@
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::document_sequence::{self, DocumentKind};
 use super::{CourseId, OrderId, PromoCodeId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{order_items, orders};
@@ -37,6 +38,10 @@ pub struct Order {
     pub dispute_status: Option<DisputeStatus>,
     /// When the charge snapshot that set `refunded_cents` was taken.
     pub refunds_as_of: Option<NaiveDateTime>,
+    /// Given when the order is paid, from a gap-free yearly sequence.
+    pub invoice_number: Option<String>,
+    /// The number the order had before order and invoice numbers parted.
+    pub legacy_number: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -111,14 +116,6 @@ impl Order {
         Ok(rows.into_iter().next())
     }
 
-    pub fn find_by_number(conn: &mut DbConnection, number: &str) -> QueryResult<Option<Self>> {
-        orders::table
-            .filter(orders::number.eq(number))
-            .select(Self::as_select())
-            .first(conn)
-            .optional()
-    }
-
     pub fn pending_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Vec<Self>> {
         orders::table
             .filter(orders::user_id.eq(user_id))
@@ -177,6 +174,13 @@ impl Order {
             orders::updated_at.eq(now),
         ))
         .execute(conn)?;
+        if moved == 1 {
+            // Numbered in the payment's transaction: gap-free, in payment order.
+            let number = document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
+            diesel::update(orders::table.find(id))
+                .set(orders::invoice_number.eq(number))
+                .execute(conn)?;
+        }
         Ok(moved == 1)
     }
 
@@ -329,14 +333,15 @@ impl Order {
 }
 
 impl NewOrder<'_> {
-    /// Inserts the order and its lines, and gives it its human number
-    /// (`INV-<year>-<id, 6 digits>`), unique because the id is.
+    /// Inserts the order and its lines, and gives it its order number
+    /// (`ORD-<year>-<id, 6 digits>`), unique because the id is. Its invoice
+    /// number comes when it is paid.
     pub fn insert(&self, conn: &mut DbConnection, lines: &[NewOrderItem]) -> QueryResult<Order> {
         let id: OrderId = diesel::insert_into(orders::table)
             .values(self)
             .returning(orders::id)
             .get_result(conn)?;
-        let number = format!("INV-{}-{:06}", self.created_at.format("%Y"), id.0);
+        let number = format!("ORD-{}-{:06}", self.created_at.format("%Y"), id.0);
         diesel::update(orders::table.find(id))
             .set(orders::number.eq(&number))
             .execute(conn)?;
@@ -365,26 +370,4 @@ pub struct NewOrderItem {
     pub unit_price_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
-}
-
-/// An order as a list shows it.
-#[derive(Queryable, Selectable, Clone, Debug)]
-#[diesel(table_name = orders)]
-pub struct OrderSummary {
-    pub number: String,
-    pub status: OrderStatus,
-    pub total_cents: i64,
-    pub currency: Currency,
-    pub created_at: NaiveDateTime,
-}
-
-impl OrderSummary {
-    /// The user's orders, newest first.
-    pub fn list_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Vec<Self>> {
-        orders::table
-            .filter(orders::user_id.eq(user_id))
-            .order((orders::created_at.desc(), orders::id.desc()))
-            .select(Self::as_select())
-            .load(conn)
-    }
 }

@@ -65,9 +65,9 @@ impl OrderView {
         number: &str,
         user_id: UserId,
     ) -> diesel::QueryResult<Option<Self>> {
-        match Order::find_by_number(conn, number)? {
-            Some(order) if order.user_id == user_id => Self::load(conn, order).map(Some),
-            _ => Ok(None),
+        match Order::find_by_number_for_user(conn, number, user_id)? {
+            Some(order) => Self::load(conn, order).map(Some),
+            None => Ok(None),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::db::DbConnection;
 use crate::domain::{Money, OrderStatus};
 use crate::models::UserId;
 use crate::models::course::Course;
-use crate::models::order::OrderSummary;
+use crate::models::order_lookup::OrderSummary;
 use crate::models::user_course::UserCourse;
 
 #[derive(Clone, Debug)]
@@ -31,6 +31,7 @@ pub struct OrderRow {
     pub placed_at: NaiveDateTime,
     pub total: Money,
     pub status: OrderStatus,
+    pub invoice_number: Option<String>,
 }
 
 pub fn order_history(
@@ -44,6 +45,7 @@ pub fn order_history(
             placed_at: order.created_at,
             number: order.number,
             status: order.status,
+            invoice_number: order.invoice_number,
         })
         .collect())
 }

@@ -50,7 +50,7 @@ both_backends! {
 
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;
-        let list = |html: &str| select_all(html, "tbody td code").into_iter().filter(|c| c.starts_with("INV-")).collect::<Vec<_>>();
+        let list = |html: &str| select_all(html, "tbody td code").into_iter().filter(|c| c.starts_with("ORD-")).collect::<Vec<_>>();
 
         let all = boss.get_html("/staff/orders").await;
         assert_eq!(list(&all), vec![eves.clone(), pending.clone(), paid.clone()], "newest first");

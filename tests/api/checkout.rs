@@ -23,7 +23,7 @@ both_backends! {
         let order = &orders[0];
         assert_eq!(location(&response), format!("/checkout/{}", order.number));
         let year = chrono::Utc::now().format("%Y").to_string();
-        assert_eq!(order.number, format!("INV-{year}-{:06}", order.id));
+        assert_eq!(order.number, format!("ORD-{year}-{:06}", order.id));
         assert_eq!(order.status, "pending");
         assert_eq!((order.subtotal_cents, order.discount_cents, order.total_cents), (15_800, 0, 15_800));
         assert_eq!(order.provider, "sandbox");
@@ -192,7 +192,7 @@ both_backends! {
 
         // ONCE works once; a second order by the same student is refused.
         let first = app.checkout("once").await;
-        assert!(location(&first).starts_with("/checkout/INV-"));
+        assert!(location(&first).starts_with("/checkout/ORD-"));
         // Pretend the first order was paid (fulfilment is the webhook's
         // job): its use is redeemed, and a new cart no longer supersedes it.
         app.add_course("modern-javascript").await;
@@ -347,7 +347,7 @@ both_backends! {
         assert_eq!(eve.get(&format!("{pay_url}/complete")).await.status(), 404);
         let steal = eve.submit(&format!("{pay_url}/sandbox"), &[("card_number", "4242424242424242"), ("expiry", "12/40"), ("cvc", "123")]).await;
         assert_eq!(steal.status(), 404);
-        assert_eq!(app.get("/checkout/INV-1999-000001").await.status(), 404);
+        assert_eq!(app.get("/checkout/ORD-1999-000001").await.status(), 404);
     }
 }
 

@@ -384,7 +384,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
         } else {
             to
         };
-        assert!(to.starts_with("/checkout/INV-"), "{to}");
+        assert!(to.starts_with("/checkout/ORD-"), "{to}");
         assert_eq!(
             browser.get(&to).await.status(),
             200,

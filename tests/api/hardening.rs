@@ -82,7 +82,7 @@ both_backends! {
         assert_eq!(reserved_count(&mut conn, "ALMOST"), 0, "no promo use is held");
         // At $1.00 it goes through.
         let placed = app.checkout("").await;
-        assert!(location(&placed).starts_with("/checkout/INV-"));
+        assert!(location(&placed).starts_with("/checkout/ORD-"));
     }
 
     async fn the_sweep_gives_up_orders_nobody_pays_and_gives_their_promo_uses_back(app: TestApp) {

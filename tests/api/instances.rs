@@ -168,7 +168,7 @@ async fn two_instances_share_one_postgres_database_and_keep_the_invariants() {
     });
     let pay_pages: Vec<String> = futures_util::future::join_all(checkouts).await;
     assert!(
-        pay_pages.iter().all(|p| p.starts_with("/checkout/INV-")),
+        pay_pages.iter().all(|p| p.starts_with("/checkout/ORD-")),
         "{pay_pages:?}"
     );
 
@@ -251,6 +251,30 @@ async fn two_instances_share_one_postgres_database_and_keep_the_invariants() {
         .load(&mut conn)
         .unwrap();
     assert_eq!(paid.len(), STUDENTS);
+    // Paid at once on two instances, the invoices are numbered 1..=8 in
+    // each year they were paid in: none shared, none skipped.
+    let invoices: Vec<(chrono::NaiveDateTime, String)> = orders::table
+        .filter(orders::status.eq("paid"))
+        .select((
+            orders::paid_at.assume_not_null(),
+            orders::invoice_number.assume_not_null(),
+        ))
+        .load(&mut conn)
+        .unwrap();
+    let mut by_year: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (paid_at, number) in invoices {
+        by_year
+            .entry(paid_at.format("%Y").to_string())
+            .or_default()
+            .push(number);
+    }
+    for (year, mut numbers) in by_year {
+        numbers.sort();
+        let expected: Vec<String> = (1..=numbers.len())
+            .map(|n| format!("INV-{year}-{n:06}"))
+            .collect();
+        assert_eq!(numbers, expected, "gap-free and unique");
+    }
     let incomes: Vec<(Option<i64>, i64)> = financial_journals::table
         .filter(financial_journals::type_.eq("income"))
         .select((

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod instances;
+mod invoices;
 mod journal;
 mod languages;
 mod lms;

@@ -30,13 +30,13 @@ before(async () => {
   await signUp(page, kasir.url, 'ada@example.com');
   await addToCart(page, 'Rust for Web Developers');
   await page.goto(kasir.url + '/cart');
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
   paidNumber = page.url().split('/').pop();
   await payInSandbox(page, '4242 4242 4242 4242');
   await page.goto(kasir.url + '/');
   await addToCart(page, 'Modern JavaScript');
   await page.goto(kasir.url + '/cart');
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
   pendingNumber = page.url().split('/').pop();
   await context.close();
   const staff = await browser.newContext();

@@ -26,7 +26,7 @@ test('staff open an invoice, refund it, and find the refund in the journal and r
   await signUp(page, kasir.url, 'ada@example.com');
   await addToCart(page, 'Data Analysis with Python');
   await page.goto(kasir.url + '/cart');
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
   const number = page.url().split('/').pop();
   await payInSandbox(page, '4242 4242 4242 4242');
   await page.goto(kasir.url + '/orders');

@@ -124,7 +124,7 @@ test('a promo code applied in the cart changes the total at once and comes throu
   await page.fill('#password', PASSWORD);
   await Promise.all([page.waitForURL(kasir.url + '/cart'), page.click('button[type=submit]')]);
   assert.equal(await page.locator('[data-cart-total]').innerText(), '$80.10');
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
   assert.equal(await page.locator('[data-order-discount]').innerText(), '-$8.90');
   assert.equal(await page.locator('[data-order-total]').first().innerText(), '$80.10');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'pay-mobile.png'), fullPage: true });

@@ -57,7 +57,7 @@ test('staff create a course with a cover, a student buys it, staff reprice and w
   await page.goto(kasir.url + '/');
   await addToCart(page, 'Kubernetes from Zero');
   await page.goto(kasir.url + '/cart');
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Checkout")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
   const number = page.url().split('/').pop();
   await payInSandbox(page, '4242 4242 4242 4242');
 

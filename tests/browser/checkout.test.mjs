@@ -45,7 +45,7 @@ test('sandbox: staff makes a code, a student pays with 4242 and sees the result'
     await Promise.all([page.waitForEvent('load'), page.click('button:has-text("Apply")')]);
     assert.equal(await page.locator('[data-cart-total]').innerText(), '$110.40', 'the cart shows the discounted total');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'cart-with-promo.png'), fullPage: true });
-    await Promise.all([page.waitForURL(/\/checkout\/INV-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
+    await Promise.all([page.waitForURL(/\/checkout\/ORD-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
 
     // $89 + $49 = $138, 20 % off = $27.60, total $110.40, all from the server.
     assert.equal(await page.locator('[data-order-discount]').innerText(), '-$27.60');
@@ -93,7 +93,7 @@ test('stripe: the Payment Element pays, shows a decline in place, and a bank deb
     await signUp(page, kasir.url, email);
     await addToCart(page, course);
     await page.goto(kasir.url + '/cart');
-    await Promise.all([page.waitForURL(/\/checkout\/INV-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
+    await Promise.all([page.waitForURL(/\/checkout\/ORD-\d{4}-\d{6}$/), page.click('button:has-text("Checkout")')]);
     await page.locator('#payment-element [data-standin="payment-element"]').waitFor();
     return { context, page, problems, number: page.url().split('/').pop() };
   };
@@ -110,7 +110,7 @@ test('stripe: the Payment Element pays, shows a decline in place, and a bank deb
     const errors = declined.page.locator('#payment-errors');
     await errors.waitFor({ state: 'visible' });
     assert.equal(await errors.innerText(), 'Your card was declined.');
-    assert.match(declined.page.url(), /\/checkout\/INV-\d{4}-\d{6}$/, 'still on the payment page');
+    assert.match(declined.page.url(), /\/checkout\/ORD-\d{4}-\d{6}$/, 'still on the payment page');
     assert.equal(await declined.page.locator('#pay-button').isEnabled(), true, 'the student can try again');
     await declined.page.screenshot({ path: path.join(SCREENSHOTS, 'payment-element-declined.png'), fullPage: true });
     assert.deepEqual(declined.problems, []);

@@ -53,7 +53,7 @@ test('a student in Indonesia buys in rupiah, gets the receipt by mail, and reset
   assert.equal(await page.locator('[data-cart-subtotal]').innerText(), 'Rp799.000');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'id-cart.png'), fullPage: true });
 
-  await Promise.all([page.waitForURL(/\/checkout\/INV-/), page.click('button:has-text("Bayar")')]);
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Bayar")')]);
   const number = page.url().split('/').pop();
   assert.equal(await page.locator('[data-order-total]').innerText(), 'Rp799.000');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'id-payment.png'), fullPage: true });

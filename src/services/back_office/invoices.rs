@@ -34,12 +34,14 @@ pub fn invoice(
     viewer: UserId,
     is_staff: bool,
 ) -> QueryResult<Option<Invoice>> {
-    let Some(order) = Order::find_by_number(conn, number)? else {
+    let found = if is_staff {
+        Order::find_by_number(conn, number)?
+    } else {
+        Order::find_by_number_for_user(conn, number, viewer)?
+    };
+    let Some(order) = found else {
         return Ok(None);
     };
-    if order.user_id != viewer && !is_staff {
-        return Ok(None);
-    }
     let (name, email): (String, String) = users::table
         .find(order.user_id)
         .select((users::name, users::email))

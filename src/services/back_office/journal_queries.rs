@@ -125,7 +125,12 @@ pub fn journal_rows(
         sql = sql.filter(financial_journals::created_at.lt(to));
     }
     if let Some(number) = &query.order {
-        sql = sql.filter(orders::number.eq(number.clone()));
+        sql = sql.filter(
+            orders::number
+                .eq(number.clone())
+                .or(orders::invoice_number.eq(number.clone()))
+                .or(orders::legacy_number.eq(number.clone())),
+        );
     }
     sql.order(financial_journals::id.asc())
         .limit(limit)

@@ -81,6 +81,7 @@ pub struct StaffOrderRow {
     pub currency: Currency,
     pub promo_code: Option<String>,
     pub review_note: Option<String>,
+    pub invoice_number: Option<String>,
 }
 
 impl StaffOrderRow {
@@ -124,10 +125,14 @@ pub fn staff_orders(
                 );
             }
             if !query.number.is_empty() {
+                // An order, invoice or former number.
+                let pattern = format!("%{}%", escape_like(&query.number));
                 sql = sql.filter(
                     orders::number
-                        .like(format!("%{}%", escape_like(&query.number)))
-                        .escape('\\'),
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(orders::invoice_number.like(pattern.clone()).escape('\\'))
+                        .or(orders::legacy_number.like(pattern).escape('\\')),
                 );
             }
             if !query.promo.is_empty() {
@@ -163,6 +168,7 @@ pub fn staff_orders(
             orders::currency,
             orders::promo_code,
             orders::review_note,
+            orders::invoice_number,
         ))
         .load::<StaffOrderRow>(conn)?;
     Ok(OrderList {
