@@ -240,3 +240,5 @@ reports-month = Month
 reports-day = Day
 reports-course = Course
 staff-actions = Actions
+staff-documents = Documents
+staff-no-invoice = No invoice: the order is not paid.

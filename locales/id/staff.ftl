@@ -231,3 +231,5 @@ reports-month = Bulan
 reports-day = Hari
 reports-course = Kursus
 staff-actions = Tindakan
+staff-documents = Dokumen
+staff-no-invoice = Tidak ada faktur: pesanan belum dibayar.

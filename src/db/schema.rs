@@ -60,6 +60,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    credit_notes (id) {
+        id -> Int8,
+        number -> Text,
+        order_id -> Int8,
+        invoice_number -> Text,
+        amount_cents -> Int8,
+        currency -> Text,
+        refunded_cents -> Int8,
+        reason -> Nullable<Text>,
+        issued_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     document_sequences (kind, year) {
         kind -> Text,
         year -> Int4,
@@ -344,6 +358,7 @@ diesel::joinable!(cart_items -> courses (course_id));
 diesel::joinable!(carts -> users (user_id));
 diesel::joinable!(course_changes -> courses (course_id));
 diesel::joinable!(course_changes -> users (staff_id));
+diesel::joinable!(credit_notes -> orders (order_id));
 diesel::joinable!(financial_journals -> orders (reference_id));
 diesel::joinable!(lms_outbox -> courses (course_id));
 diesel::joinable!(lms_outbox -> users (user_id));
@@ -373,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     carts,
     course_changes,
     courses,
+    credit_notes,
     document_sequences,
     financial_journals,
     installation,

@@ -6,6 +6,7 @@ pub mod api_token;
 pub mod cart;
 pub mod course;
 pub mod course_change;
+pub mod credit_note;
 pub mod document_sequence;
 pub mod ids;
 pub mod installation;

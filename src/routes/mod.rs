@@ -117,6 +117,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sandbox::sandbox_authenticate)
         .service(checkout::complete_page)
         .service(orders::invoice_page)
+        .service(orders::credit_note_page)
         .service(student::my_courses)
         .service(student::orders)
         .configure(staff::configure)

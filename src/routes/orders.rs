@@ -8,7 +8,7 @@ use super::layout::{Layout, Viewer, render};
 use super::{AppState, with_db};
 use crate::domain::Provider;
 use crate::error::AppError;
-use crate::services::back_office::invoices::{self, Invoice};
+use crate::services::back_office::invoices::{self, CreditNoteDoc, Invoice};
 
 #[derive(Template)]
 #[template(path = "orders/invoice.html")]
@@ -44,6 +44,38 @@ pub(super) async fn invoice_page(
         &InvoicePage {
             layout: Layout::new(&req, &viewer),
             invoice,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "orders/credit_note.html")]
+struct CreditNotePage {
+    layout: Layout,
+    doc: CreditNoteDoc,
+}
+
+/// A credit note, printable like its invoice; the same access rule.
+#[get("/orders/{order_number}/credit-notes/{note_number}")]
+pub(super) async fn credit_note_page(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let user = viewer.require_login(&req)?;
+    let (user_id, staff) = (user.id, user.is_staff());
+    let (number, note) = path.into_inner();
+    let doc = with_db(&state, move |conn| {
+        invoices::credit_note(conn, &number, &note, user_id, staff)
+    })
+    .await??
+    .ok_or(AppError::NotFound)?;
+    render(
+        StatusCode::OK,
+        &CreditNotePage {
+            layout: Layout::new(&req, &viewer),
+            doc,
         },
     )
 }

@@ -162,3 +162,112 @@ both_backends! {
         assert_eq!(invoice_of(&mut conn, &pending).1, Some(format!("INV-{year}-000003")));
     }
 }
+
+both_backends! {
+    async fn each_refund_issues_a_credit_note_against_the_invoice_that_nobody_can_change(app: TestApp) {
+        use kasir::db::schema::{credit_notes, document_sequences, webhook_events};
+        let mut conn = app.db.connect();
+        let year = chrono::Utc::now().year();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let invoice = format!("INV-{year}-000001");
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        boss.refund(&number, "10.00", "late start").await;
+        boss.refund(&number, "", "course cancelled").await;
+
+        let notes: Vec<(String, String, i64, i64, Option<String>)> = credit_notes::table
+            .order(credit_notes::id.asc())
+            .select((
+                credit_notes::number,
+                credit_notes::invoice_number,
+                credit_notes::amount_cents,
+                credit_notes::refunded_cents,
+                credit_notes::reason,
+            ))
+            .load(&mut conn)
+            .unwrap();
+        let (first, second) = (format!("CN-{year}-000001"), format!("CN-{year}-000002"));
+        assert_eq!(
+            notes,
+            vec![
+                (first.clone(), invoice.clone(), 1_000, 1_000, Some("late start".into())),
+                (second.clone(), invoice.clone(), 7_900, 8_900, Some("course cancelled".into())),
+            ]
+        );
+
+        // The same refund event delivered again issues nothing.
+        let payloads: Vec<String> = webhook_events::table
+            .filter(webhook_events::type_.eq("charge.refunded"))
+            .select(webhook_events::payload)
+            .load(&mut conn)
+            .unwrap();
+        for payload in &payloads {
+            assert!(app.deliver(payload).await.status().is_success());
+        }
+        let count: i64 = credit_notes::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(count, 2, "a redelivery is not a refund");
+
+        // The invoice lists them; each is its own printable document.
+        let page = app.get_html(&format!("/orders/{number}")).await;
+        assert_eq!(select_all(&page, "tr[data-credit-note] td.num"), vec!["-$10.00", "-$79.00"]);
+        assert_eq!(select_all(&page, "[data-invoice-balance]"), vec!["$0.00"]);
+        let path = format!("/orders/{number}/credit-notes/{first}");
+        let note = app.get_html(&path).await;
+        assert_eq!(select_all(&note, "h1[data-document]"), vec!["Credit note"]);
+        assert_eq!(select_all(&note, "[data-credits-invoice]"), vec![invoice.clone()]);
+        assert_eq!(select_all(&note, "[data-credited]"), vec!["-$10.00"]);
+        assert_eq!(select_all(&note, "[data-remaining]"), vec!["$79.00"]);
+        assert!(select_all(&note, "[data-credit-reason]")[0].contains("late start"));
+        assert_eq!(app.get(&format!("/orders/{invoice}/credit-notes/{second}")).await.status(), 200, "by the invoice number too");
+        assert_eq!(boss.get(&path).await.status(), 200, "staff see it");
+        let eve = TestApp::with_client_of(&app);
+        eve.student("eve@example.com").await;
+        assert_eq!(eve.get(&path).await.status(), 404, "not Eve's");
+        let eves = eve.bought(&["modern-javascript"], "").await;
+        assert_eq!(eve.get(&format!("/orders/{eves}/credit-notes/{first}")).await.status(), 404, "not this order's");
+        assert_eq!(app.get(&format!("/orders/{number}/credit-notes/CN-1999-000001")).await.status(), 404);
+        let staff_page = boss.get_html(&format!("/staff/orders/{number}")).await;
+        assert_eq!(select_all(&staff_page, "[data-documents] [data-credit-note] code"), vec![first.clone(), second.clone()]);
+
+        // Issued documents are not edited or deleted, even by SQL.
+        let edit = diesel::update(credit_notes::table).set(credit_notes::amount_cents.eq(1_i64)).execute(&mut conn);
+        assert!(format!("{:?}", edit.unwrap_err()).contains("immutable"));
+        let delete = diesel::delete(credit_notes::table).execute(&mut conn);
+        assert!(format!("{:?}", delete.unwrap_err()).contains("immutable"));
+
+        // Shops with refunds from before credit notes: the migration issues
+        // theirs, in journal order, and the sequence goes on from there.
+        remigrate_credit_notes(&mut conn, &app.db.url);
+        let migrated: Vec<(String, i64, i64, Option<String>)> = credit_notes::table
+            .order(credit_notes::id.asc())
+            .select((credit_notes::number, credit_notes::amount_cents, credit_notes::refunded_cents, credit_notes::reason))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(migrated, vec![(first.clone(), 1_000, 1_000, None), (second.clone(), 7_900, 8_900, None)]);
+        let last: i64 = document_sequences::table
+            .filter(document_sequences::kind.eq("credit_note"))
+            .select(document_sequences::last_number)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(last, 2);
+    }
+}
+
+/// Runs the credit-note migration's down and up again over refunds.
+fn remigrate_credit_notes(conn: &mut DbConnection, url: &str) {
+    use diesel::connection::SimpleConnection;
+    let (down, up) = if url.starts_with("postgres") {
+        (
+            include_str!("../../migrations/postgres/2026-11-30-000006_credit_notes/down.sql"),
+            include_str!("../../migrations/postgres/2026-11-30-000006_credit_notes/up.sql"),
+        )
+    } else {
+        (
+            include_str!("../../migrations/sqlite/2026-11-30-000006_credit_notes/down.sql"),
+            include_str!("../../migrations/sqlite/2026-11-30-000006_credit_notes/up.sql"),
+        )
+    };
+    conn.batch_execute(down).unwrap();
+    conn.batch_execute(up).unwrap();
+}

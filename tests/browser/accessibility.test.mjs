@@ -107,6 +107,11 @@ for (const { name: width, ...options } of WIDTHS) {
       ['complete', `/checkout/${paidNumber}/complete`],
       ['orders', '/orders'],
       ['invoice', `/orders/${paidNumber}`],
+      ['credit-note', async (p) => {
+        await p.goto(`${kasir.url}/orders/${paidNumber}`);
+        await Promise.all([p.waitForEvent('load'), p.locator('tr[data-credit-note] a').first().click()]);
+      }],
+      ['pending-order', `/orders/${pendingNumber}`],
       ['my-courses', '/my-courses'],
       ['menu-open', async (p) => {
         await p.goto(kasir.url + '/my-courses');

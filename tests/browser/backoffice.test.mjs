@@ -68,6 +68,18 @@ test('staff open an invoice, refund it, and find the refund in the journal and r
   assert.match(await office.locator('.flash-ok').innerText(), /Refund of \$69\.00 requested/);
   assert.equal(await office.locator('[data-order-status]').innerText(), 'Refunded');
   await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-order-refunded.png'), fullPage: true });
+  // Each refund issued a credit note against the invoice: print the first.
+  const notes = office.locator('[data-documents] [data-credit-note] a');
+  assert.equal(await notes.count(), 2);
+  await Promise.all([office.waitForURL(/\/credit-notes\/CN-\d{4}-\d{6}$/), notes.first().click()]);
+  assert.equal(await office.locator('h1[data-document]').innerText(), 'Credit note');
+  assert.equal(await office.locator('[data-credited]').innerText(), '-$10.00');
+  assert.match(await office.locator('[data-credit-reason]').innerText(), /Started late/);
+  await office.emulateMedia({ media: 'print' });
+  assert.equal(await office.locator('.navbar').isVisible(), false, 'printed without the navbar');
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'credit-note-print.png'), fullPage: true });
+  await office.emulateMedia({ media: 'screen' });
+  await office.goto(`${kasir.url}/staff/orders/${number}`);
 
   await office.click('.tabs >> text=Journal');
   const refundRow = office.locator('tr[data-journal-type="refund"]');

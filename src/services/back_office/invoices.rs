@@ -8,8 +8,9 @@ use super::escape_like;
 use super::journal_queries::{JournalLine, with_running_sum};
 use crate::db::DbConnection;
 use crate::db::schema::{courses, user_courses, users, webhook_events};
-use crate::domain::{AccessEnd, JournalKind, Money};
+use crate::domain::{AccessEnd, Money};
 use crate::models::UserId;
+use crate::models::credit_note::CreditNote;
 use crate::models::journal::JournalRow;
 use crate::models::order::Order;
 use crate::models::webhook_event::WebhookEvent;
@@ -20,8 +21,8 @@ pub struct Invoice {
     pub view: OrderView,
     pub customer_name: String,
     pub customer_email: String,
-    /// When and how much (positive) was refunded.
-    pub refunds: Vec<(NaiveDateTime, Money)>,
+    /// The credit notes its refunds issued, oldest first.
+    pub credit_notes: Vec<CreditNote>,
     /// Negative: everything refunded, when anything was.
     pub refunded: Option<Money>,
     pub balance: Money,
@@ -46,11 +47,7 @@ pub fn invoice(
         .find(order.user_id)
         .select((users::name, users::email))
         .first(conn)?;
-    let refunds = JournalRow::for_order(conn, order.id)?
-        .into_iter()
-        .filter(|row| row.kind == JournalKind::Refund)
-        .map(|row| (row.created_at, Money::new(row.amount_cents, row.currency)))
-        .collect();
+    let credit_notes = CreditNote::for_order(conn, order.id)?;
     let money = |minor: i64| Money::new(minor, order.currency);
     let refunded = (order.refunded_cents > 0).then(|| money(-order.refunded_cents));
     let balance = money(order.total_cents - order.refunded_cents);
@@ -58,10 +55,35 @@ pub fn invoice(
         view: OrderView::load(conn, order)?,
         customer_name: name,
         customer_email: email,
-        refunds,
+        credit_notes,
         refunded,
         balance,
     }))
+}
+
+/// A credit note with the invoice it credits, if `viewer` may see it.
+pub struct CreditNoteDoc {
+    pub note: CreditNote,
+    pub invoice: Invoice,
+}
+
+/// The credit note `note_number` of order `number` (either of its numbers).
+pub fn credit_note(
+    conn: &mut DbConnection,
+    number: &str,
+    note_number: &str,
+    viewer: UserId,
+    is_staff: bool,
+) -> QueryResult<Option<CreditNoteDoc>> {
+    let Some(invoice) = invoice(conn, number, viewer, is_staff)? else {
+        return Ok(None);
+    };
+    let note = invoice
+        .credit_notes
+        .iter()
+        .find(|n| n.number == note_number)
+        .cloned();
+    Ok(note.map(|note| CreditNoteDoc { note, invoice }))
 }
 
 /// A grant the order gave, and whether and why it ended.

@@ -15,6 +15,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::{
     AccessEnd, Currency, JournalKind, JournalStatus, Money, OrderStatus, RefundStatus,
 };
+use crate::models::credit_note::{CreditNote, NewCreditNote};
 use crate::models::journal::JournalRow;
 use crate::models::order::Order;
 use crate::models::refund::{ObservedRefund, RefundRequestRow, RefundRow};
@@ -88,14 +89,30 @@ pub fn apply_charge_refunded(
         .into_iter()
         .map(|r| r.reason)
         .collect();
+    // The document for the accountant, in the same transaction.
+    let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    let invoice = order.invoice_number.as_deref().unwrap_or(&order.number);
+    let note = CreditNote::issue(
+        conn,
+        &NewCreditNote {
+            order_id: order.id,
+            invoice_number: invoice,
+            amount_cents: delta,
+            currency: order.currency,
+            refunded_cents: refunded,
+            reason: reason.as_deref(),
+        },
+        now,
+    )?;
     let mut description = format!(
-        "Refund on order {} ({} of {} refunded)",
+        "Refund on order {} ({} of {} refunded), credit note {} on invoice {invoice}",
         order.number,
         Money::new(refunded, order.currency),
-        Money::new(order.total_cents, order.currency)
+        Money::new(order.total_cents, order.currency),
+        note.number,
     );
-    if !reasons.is_empty() {
-        description = format!("{description}: {}", reasons.join("; "));
+    if let Some(reason) = &reason {
+        description = format!("{description}: {reason}");
     }
     record_journal_entry(
         conn,
