@@ -23,6 +23,7 @@ mod mail;
 mod payments;
 mod proxies;
 mod secret_key;
+mod seller;
 
 pub use lms::LmsWebhook;
 use lms::parse_lms_webhook;
@@ -34,6 +35,7 @@ pub use proxies::client_address;
 use proxies::parse_trusted_proxies;
 pub use secret_key::SecretKey;
 use secret_key::load_or_generate_secret_key;
+pub use seller::Seller;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -57,14 +59,13 @@ pub struct Settings {
     pub sign_ups_per_hour: i64,
     /// Where uploaded cover images are kept (`UPLOADS_DIR`, `data/uploads`).
     pub uploads_dir: std::path::PathBuf,
-    /// Serve CSS and JavaScript from this directory instead of the copy in
-    /// the binary (`STATIC_DIR`; for development).
+    /// `STATIC_DIR`: serve static/ from here, not the binary (development).
     pub static_dir: Option<std::path::PathBuf>,
-    /// Where the learning platform's events go; none: they wait in the
-    /// outbox (`LMS_WEBHOOK_URL`, `LMS_WEBHOOK_SECRET`).
+    /// Who invoices are from (`SELLER_*`, `INVOICE_FOOTER`).
+    pub seller: Seller,
+    /// Where LMS events go (`LMS_WEBHOOK_*`); none: they wait in the outbox.
     pub lms_webhook: Option<LmsWebhook>,
-    /// The language of pages for readers who chose none and whose browser
-    /// asks for none we speak (`DEFAULT_LOCALE`, `en`).
+    /// Pages' language when neither reader nor browser chose (`DEFAULT_LOCALE`).
     pub default_locale: crate::domain::Locale,
     pub mail: MailSettings,
 }
@@ -140,6 +141,7 @@ impl Settings {
         .map_err(|_| "DEFAULT_LOCALE must be en or id".to_owned()));
         let mail = check.ok(parse_mail(&var));
         let static_dir = var("STATIC_DIR").map(std::path::PathBuf::from);
+        let seller = Seller::from_vars(&var);
         let uploads_dir = std::path::PathBuf::from(
             var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
         );
@@ -186,6 +188,7 @@ impl Settings {
                 sign_ups_per_hour,
                 uploads_dir,
                 static_dir,
+                seller,
                 lms_webhook,
                 default_locale,
                 mail,

@@ -23,6 +23,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    billing_details (user_id) {
+        user_id -> Int8,
+        company -> Nullable<Text>,
+        address -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     carts (id) {
         id -> Int8,
         user_id -> Nullable<Int8>,
@@ -202,6 +212,10 @@ diesel::table! {
         refunds_as_of -> Nullable<Timestamp>,
         invoice_number -> Nullable<Text>,
         legacy_number -> Nullable<Text>,
+        seller_details -> Nullable<Text>,
+        buyer_company -> Nullable<Text>,
+        buyer_address -> Nullable<Text>,
+        buyer_tax_id -> Nullable<Text>,
     }
 }
 
@@ -358,6 +372,7 @@ diesel::joinable!(cart_items -> courses (course_id));
 diesel::joinable!(carts -> users (user_id));
 diesel::joinable!(course_changes -> courses (course_id));
 diesel::joinable!(course_changes -> users (staff_id));
+diesel::joinable!(billing_details -> users (user_id));
 diesel::joinable!(credit_notes -> orders (order_id));
 diesel::joinable!(financial_journals -> orders (reference_id));
 diesel::joinable!(lms_outbox -> courses (course_id));
@@ -384,6 +399,7 @@ diesel::joinable!(user_courses -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    billing_details,
     cart_items,
     carts,
     course_changes,

@@ -4,6 +4,7 @@
 mod email;
 mod money;
 mod status;
+mod tax_id;
 pub(crate) mod text_enum;
 mod user_input;
 
@@ -14,4 +15,5 @@ pub use status::{
     Locale, MailKind, OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role,
     StripeEvent, UnknownValue,
 };
+pub use tax_id::TaxId;
 pub use user_input::{DisplayName, NewPassword};

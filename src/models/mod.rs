@@ -3,6 +3,7 @@
 //! transaction.
 
 pub mod api_token;
+pub mod billing;
 pub mod cart;
 pub mod course;
 pub mod course_change;

@@ -42,6 +42,13 @@ pub struct Order {
     pub invoice_number: Option<String>,
     /// The number the order had before order and invoice numbers parted.
     pub legacy_number: Option<String>,
+    /// The seller's details when the order was placed (JSON of
+    /// `config::Seller`); none for orders placed before they were kept.
+    pub seller_details: Option<String>,
+    /// The buyer's billing details when the order was placed.
+    pub buyer_company: Option<String>,
+    pub buyer_address: Option<String>,
+    pub buyer_tax_id: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -62,6 +69,10 @@ pub struct NewOrder<'a> {
     pub cart_fingerprint: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub seller_details: Option<&'a str>,
+    pub buyer_company: Option<&'a str>,
+    pub buyer_address: Option<&'a str>,
+    pub buyer_tax_id: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]

@@ -11,9 +11,11 @@ use serde::Deserialize;
 use super::csrf::CsrfForm;
 use super::layout::{Layout, Viewer, render, see_other, wants_json};
 use super::{AppState, safe_next, with_db};
+use crate::domain::TaxId;
 use crate::error::AppError;
 use crate::i18n::Message;
 use crate::models::CourseId;
+use crate::models::billing::Billing;
 use crate::msg;
 use crate::services::cart::{self, CartChange, CartError, CartView, MAX_ITEMS};
 use crate::session::{AppSession, FlashLevel};
@@ -27,6 +29,31 @@ struct CartPage {
     promo_typed: String,
     /// Why that code does not apply, under the field.
     promo_error: Option<Message>,
+    /// The invoice details form, for a logged-in student.
+    billing: Option<BillingState>,
+}
+
+/// The billing details form: as saved, or as typed with what is wrong.
+struct BillingState {
+    company: String,
+    address: String,
+    tax_id: String,
+    error: Option<Message>,
+}
+
+impl BillingState {
+    fn saved(billing: Billing) -> Self {
+        Self {
+            company: billing.company.unwrap_or_default(),
+            address: billing.address.unwrap_or_default(),
+            tax_id: billing.tax_id.unwrap_or_default(),
+            error: None,
+        }
+    }
+
+    fn is_filled(&self) -> bool {
+        !(self.company.is_empty() && self.address.is_empty() && self.tax_id.is_empty())
+    }
 }
 
 #[get("/cart")]
@@ -35,16 +62,31 @@ pub(super) async fn cart_page(
     viewer: Viewer,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    show_cart(&req, &viewer, &state, None, StatusCode::OK).await
+}
+
+/// The cart page; `typed` is a billing form sent back with its error.
+async fn show_cart(
+    req: &HttpRequest,
+    viewer: &Viewer,
+    state: &web::Data<AppState>,
+    typed: Option<BillingState>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let owner = viewer.cart_owner();
+    let user = viewer.user.as_ref().map(|u| u.id);
     let currency = state.settings.currency;
     let session = req.get_session();
     let session = AppSession(&session);
     let applied = session.applied_promo().unwrap_or_default();
     let code = applied.clone();
-    let (cart, still_applies) = with_db(&state, move |conn| {
-        cart::view_with_promo(conn, &owner, currency, &code)
+    let (cart, still_applies, saved) = with_db(state, move |conn| {
+        let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code)?;
+        let saved = user.map(|u| Billing::for_user(conn, u)).transpose()?;
+        Ok::<_, diesel::result::Error>((cart, still, saved))
     })
     .await??;
+    let billing = typed.or_else(|| saved.map(BillingState::saved));
     // A refusal just made wins; else the applied code, if it no longer
     // fits the cart, says why.
     let (promo_typed, promo_error) = match session.take_promo_refusal() {
@@ -52,14 +94,76 @@ pub(super) async fn cart_page(
         None => (applied, still_applies.err().map(|r| r.message())),
     };
     render(
-        StatusCode::OK,
+        status,
         &CartPage {
-            layout: Layout::new(&req, &viewer),
+            layout: Layout::new(req, viewer),
             cart,
             promo_typed,
             promo_error,
+            billing,
         },
     )
+}
+
+#[derive(Deserialize)]
+struct BillingForm {
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    tax_id: String,
+}
+
+/// Saves the student's invoice details (all optional): the next order's
+/// invoice carries them. A mistake stays on the form with what was typed.
+#[post("/cart/billing")]
+pub(super) async fn save_billing(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    form: CsrfForm<BillingForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = viewer.require_login(&req)?.id;
+    let form = form.0;
+    let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let checked = TaxId::parse(&form.tax_id).and_then(|tax_id| {
+        if form.company.trim().chars().count() > 200 || form.address.trim().chars().count() > 500 {
+            return Err(msg!("billing-too-long"));
+        }
+        Ok(Billing {
+            company: text(&form.company),
+            address: text(&form.address),
+            tax_id: tax_id.map(|t| t.as_str().to_owned()),
+        })
+    });
+    let billing = match checked {
+        Ok(billing) => billing,
+        Err(error) => {
+            let typed = BillingState {
+                company: form.company,
+                address: form.address,
+                tax_id: form.tax_id,
+                error: Some(error),
+            };
+            return show_cart(&req, &viewer, &state, Some(typed), StatusCode::BAD_REQUEST).await;
+        }
+    };
+    let empty = billing.is_empty();
+    with_db(&state, move |conn| {
+        billing.save(conn, user, crate::db::now())
+    })
+    .await??;
+    let session = req.get_session();
+    AppSession(&session).flash(
+        FlashLevel::Success,
+        if empty {
+            msg!("billing-cleared")
+        } else {
+            msg!("billing-saved")
+        },
+    );
+    Ok(see_other("/cart"))
 }
 
 #[derive(Deserialize)]

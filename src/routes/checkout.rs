@@ -86,6 +86,7 @@ pub(super) async fn start_checkout(
         user.id,
         promo,
         state.settings.currency,
+        &state.settings.seller,
     )
     .await;
     let placed = match outcome {

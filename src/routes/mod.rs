@@ -111,6 +111,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cart::remove_item)
         .service(cart::apply_promo)
         .service(cart::remove_promo)
+        .service(cart::save_billing)
         .service(checkout::start_checkout)
         .service(checkout::payment_page)
         .service(sandbox::sandbox_pay)

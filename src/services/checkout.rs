@@ -3,6 +3,7 @@
 //! first, and the order gets its PaymentIntent for the student's Customer.
 //! Provider calls happen outside database transactions.
 
+use crate::config::Seller;
 use crate::db::{self, DbPool};
 use crate::domain::{Currency, IntentStatus, OrderStatus, StripeEvent};
 use crate::models::installation::Installation;
@@ -62,7 +63,9 @@ pub async fn check_out(
     user_id: UserId,
     promo_code: Option<String>,
     currency: Currency,
+    seller: &Seller,
 ) -> Result<Checkout, StartPaymentError> {
+    let seller_details = seller.snapshot();
     let mut settled = Vec::new();
     // Each round settles every older order it is shown; a third is only
     // needed if the student checks out in another tab at the same moment.
@@ -73,6 +76,7 @@ pub async fn check_out(
             currency,
             provider: payments.provider(),
             settled: settled.clone(),
+            seller_details: seller_details.clone(),
         };
         let outcome = db::run(pool, move |conn| lifecycle::place_order(conn, &request)).await??;
         match outcome {

@@ -103,6 +103,12 @@ for (const { name: width, ...options } of WIDTHS) {
         await p.fill('#promo_code', 'NOPE');
         await Promise.all([p.waitForEvent('load'), p.click('button:has-text("Apply")')]);
       }],
+      ['cart-billing-error', async (p) => {
+        await p.goto(kasir.url + '/cart');
+        await p.click('text=Invoice to a company?');
+        await p.fill('#tax_id', 'DE123');
+        await Promise.all([p.waitForEvent('load'), p.click('button:has-text("Save invoice details")')]);
+      }],
       ['pay', `/checkout/${pendingNumber}`],
       ['complete', `/checkout/${paidNumber}/complete`],
       ['orders', '/orders'],

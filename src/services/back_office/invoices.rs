@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::escape_like;
 use super::journal_queries::{JournalLine, with_running_sum};
+use crate::config::Seller;
 use crate::db::DbConnection;
 use crate::db::schema::{courses, user_courses, users, webhook_events};
 use crate::domain::{AccessEnd, Money};
@@ -23,6 +24,9 @@ pub struct Invoice {
     pub customer_email: String,
     /// The credit notes its refunds issued, oldest first.
     pub credit_notes: Vec<CreditNote>,
+    /// The seller as they were when the order was placed; none for older
+    /// orders.
+    pub seller: Option<Seller>,
     /// Negative: everything refunded, when anything was.
     pub refunded: Option<Money>,
     pub balance: Money,
@@ -51,11 +55,13 @@ pub fn invoice(
     let money = |minor: i64| Money::new(minor, order.currency);
     let refunded = (order.refunded_cents > 0).then(|| money(-order.refunded_cents));
     let balance = money(order.total_cents - order.refunded_cents);
+    let seller = Seller::from_snapshot(order.seller_details.as_deref());
     Ok(Some(Invoice {
         view: OrderView::load(conn, order)?,
         customer_name: name,
         customer_email: email,
         credit_notes,
+        seller,
         refunded,
         balance,
     }))

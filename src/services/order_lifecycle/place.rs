@@ -7,6 +7,7 @@ use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancell
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, JournalKind, JournalStatus, Money, OrderStatus, Provider};
 use crate::i18n::Message;
+use crate::models::billing::Billing;
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order};
@@ -62,6 +63,8 @@ pub struct CheckoutRequest {
     /// Older pending orders whose PaymentIntent is known to be canceled at
     /// the provider (or that have none): only these may be superseded.
     pub settled: Vec<OrderId>,
+    /// The seller's details as the order keeps them (JSON).
+    pub seller_details: String,
 }
 
 pub enum CheckoutOutcome {
@@ -236,6 +239,8 @@ fn place_order_in_transaction(
         })
         .collect();
     let placeholder = format!("new-{}", crate::session::new_token());
+    // Who the invoice will be to, as remembered now.
+    let buyer = Billing::for_user(conn, user_id)?;
     let order = NewOrder {
         number: &placeholder,
         user_id,
@@ -255,6 +260,10 @@ fn place_order_in_transaction(
         cart_fingerprint: Some(&print),
         created_at: now,
         updated_at: now,
+        seller_details: Some(&request.seller_details),
+        buyer_company: buyer.company.as_deref(),
+        buyer_address: buyer.address.as_deref(),
+        buyer_tax_id: buyer.tax_id.as_deref(),
     }
     .insert(conn, &items)?;
     if let Some(applicable) = &applicable {
