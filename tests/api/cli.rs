@@ -202,22 +202,17 @@ fn serve_warns_at_start_about_courses_priced_in_another_currency() {
 async fn the_binary_serves_its_own_assets_from_any_directory() {
     let dir = std::env::temp_dir().join(format!("kasir-empty-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = crate::crash::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kasir"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/kasir.db", dir.display()),
-        )
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("SECRET_KEY", "k".repeat(64))
-        .env("RUST_LOG", "error")
-        .env_remove("STATIC_DIR")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = crate::crash::spawn_on_own_port(
+        Command::new(env!("CARGO_BIN_EXE_kasir"))
+            .arg("serve")
+            .current_dir(&dir)
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/kasir.db", dir.display()),
+            )
+            .env("SECRET_KEY", "k".repeat(64))
+            .env_remove("STATIC_DIR"),
+    );
     crate::crash::wait_healthy(port).await;
     let base = format!("http://127.0.0.1:{port}");
     let page = reqwest::get(format!("{base}/"))

@@ -18,28 +18,76 @@ use crate::helpers::{Backend, TestDb, csrf_from, test_settings};
 const ORDERS: usize = 40;
 const SECRET_KEY: &str = "crash-test-secret-key-that-is-long-enough-for-the-cookie-signing-1234";
 
-fn start_server(db: &TestDb, port: u16) -> Child {
-    start_server_with(db, port, SECRET_KEY)
+fn start_server(db: &TestDb) -> (Child, u16) {
+    start_server_with(db, SECRET_KEY)
 }
 
-/// `kasir serve` on `db` (sandbox payments, demo catalog on first start).
-pub fn start_server_with(db: &TestDb, port: u16, secret_key: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kasir"))
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("SECRET_KEY", secret_key)
-        .env("SIGN_UPS_PER_HOUR", "100000")
-        .env("MAIL_DIR", std::env::temp_dir().join("kasir-test-mail"))
-        .env(
-            "UPLOADS_DIR",
-            std::env::temp_dir().join("kasir-test-uploads"),
-        )
-        .env("RUST_LOG", "error")
+/// `kasir serve` on `db` (sandbox payments, demo catalog on first start),
+/// on a port it picks itself; returns it with the port.
+pub fn start_server_with(db: &TestDb, secret_key: &str) -> (Child, u16) {
+    spawn_on_own_port(
+        Command::new(env!("CARGO_BIN_EXE_kasir"))
+            .arg("serve")
+            .env("DATABASE_URL", &db.url)
+            .env("SECRET_KEY", secret_key)
+            .env("SIGN_UPS_PER_HOUR", "100000")
+            .env("MAIL_DIR", std::env::temp_dir().join("kasir-test-mail"))
+            .env(
+                "UPLOADS_DIR",
+                std::env::temp_dir().join("kasir-test-uploads"),
+            ),
+    )
+}
+
+/// Starts `kasir serve` bound to port 0 and reads the port it got from its
+/// "kasir listening" log line. (Picking a free port here and handing it
+/// over leaves a window in which another test's process can take it.)
+pub fn spawn_on_own_port(command: &mut Command) -> (Child, u16) {
+    use std::io::BufRead;
+    let mut child = command
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "error,kasir::startup=info")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("start kasir")
+        .expect("start kasir");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("kasir exited before it listened")
+            .expect("kasir's log is text");
+        if let Some(port) = listening_port(&line) {
+            break port;
+        }
+    };
+    // Keep reading, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, port)
+}
+
+/// Where to kill is chosen at random; the seed is printed, and
+/// `KASIR_CRASH_SEED=<seed>` replays a failing run.
+fn seeded_rng() -> rand::rngs::StdRng {
+    let seed = std::env::var("KASIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("crash test seed {seed} (replay with KASIR_CRASH_SEED={seed})");
+    rand::SeedableRng::seed_from_u64(seed)
+}
+
+/// The port in a "kasir listening address=127.0.0.1:PORT ..." line.
+fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("kasir listening") {
+        return None;
+    }
+    let address = line.split("address=").nth(1)?.split_whitespace().next()?;
+    address
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.port())
 }
 
 pub async fn wait_healthy(port: u16) {
@@ -56,14 +104,6 @@ pub async fn wait_healthy(port: u16) {
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Pending orders with PaymentIntents `pi_crash_<n>`, one student and one course each.
@@ -164,8 +204,7 @@ async fn kill_when(
 async fn killed_mid_burst_then_redelivered(backend: Backend) {
     let db = TestDb::create(backend);
     // The first start migrates and seeds; then the orders are arranged.
-    let port = free_port();
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db);
     wait_healthy(port).await;
     let mut conn = db.connect();
     let arranged = arrange_orders(&mut conn);
@@ -188,7 +227,7 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
     let burst = send_all(port, &events, &secret);
     // Kill it at a random point of the burst: the rest are then mid-flight
     // (in the socket, in a transaction, or not yet read).
-    let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=ORDERS as i64 / 2);
+    let kill_after = rand::Rng::gen_range(&mut seeded_rng(), 1..=ORDERS as i64 / 2);
     eprintln!("{backend:?}: SIGKILL once {kill_after} events are processed");
     let kill = kill_when(&mut server, &db.url, move |conn| {
         webhook_events::table
@@ -219,8 +258,7 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
     );
 
     // Restart and redeliver everything, as Stripe's retries would.
-    let port = free_port();
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db);
     wait_healthy(port).await;
     let second_try = send_all(port, &events, &secret).await;
     server.kill().unwrap();
@@ -247,14 +285,12 @@ async fn killed_mid_burst_then_redelivered(backend: Backend) {
         .get_result(&mut conn)
         .unwrap();
     let mut income_orders: Vec<i64> = income.into_iter().flatten().collect();
+    let income_rows = income_orders.len();
     income_orders.sort();
     income_orders.dedup();
     assert_eq!(paid as usize, ORDERS, "every order paid");
-    assert_eq!(
-        income_orders.len(),
-        ORDERS,
-        "one income row per order, none twice"
-    );
+    assert_eq!(income_rows, ORDERS, "one income row per order, none twice");
+    assert_eq!(income_orders.len(), ORDERS, "an income row for every order");
     assert_eq!(grants as usize, ORDERS, "one grant per order, none twice");
     assert_eq!(processed as usize, ORDERS);
 }
@@ -280,8 +316,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
 
     const STUDENTS: usize = 16;
     let db = TestDb::create(backend);
-    let port = free_port();
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db);
     wait_healthy(port).await;
     let mut conn = db.connect();
     insert_promo(
@@ -327,7 +362,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
     // Everyone checks out at once; the server dies at a random point. (The
     // burst makes at most five orders: the code's uses; the others are
     // refused it and sent back to their carts.)
-    let kill_after = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=4);
+    let kill_after = rand::Rng::gen_range(&mut seeded_rng(), 1..=4);
     eprintln!("{backend:?}: SIGKILL once {kill_after} orders exist");
     // The tokens first: the kill may only cut the checkouts themselves.
     let mut tokens = Vec::new();
@@ -360,8 +395,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
     eprintln!("{backend:?}: {cut} of {STUDENTS} checkouts were cut off by the kill");
 
     // Restart; everyone who has no payment page yet tries again.
-    let port = free_port();
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db);
     wait_healthy(port).await;
     for browser in &browsers {
         let browser = browser.on(port);
@@ -419,6 +453,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
         all.iter().filter(|o| o.2 == "pending").collect();
     assert_eq!(open.len(), STUDENTS, "{all:?}");
     let mut owners: Vec<i64> = open.iter().map(|o| o.1).collect();
+    owners.sort();
     owners.dedup();
     assert_eq!(owners.len(), STUDENTS);
     let without_intent: i64 = orders::table

@@ -12,7 +12,7 @@ use kasir::db::schema::{financial_journals, orders, promo_codes, promo_redemptio
 use kasir::services::journal::{ChainVerdict, verify_chain};
 use stripe_webhook::Webhook;
 
-use crate::crash::{free_port, start_server_with, wait_healthy};
+use crate::crash::{start_server_with, wait_healthy};
 use crate::helpers::events::intent_event;
 use crate::helpers::shop::{Promo, course_id, insert_promo};
 use crate::helpers::{Backend, PASSWORD, TestDb, csrf_from, location, navbar_user, test_settings};
@@ -74,12 +74,10 @@ struct Instances {
 
 impl Instances {
     async fn start(db: &TestDb, count: usize) -> Self {
-        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
         // Started together on the empty database: migrations take turns.
-        let servers = ports
-            .iter()
-            .map(|&port| start_server_with(db, port, SECRET_KEY))
-            .collect();
+        let (servers, ports): (Vec<Child>, Vec<u16>) = (0..count)
+            .map(|_| start_server_with(db, SECRET_KEY))
+            .unzip();
         for &port in &ports {
             wait_healthy(port).await;
         }

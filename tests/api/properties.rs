@@ -24,7 +24,7 @@ use kasir::services::order_lifecycle::{
 };
 use kasir::services::webhook_inbox::{self, Verified};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use crate::helpers::shop::{Promo, insert_promo};
 use crate::helpers::{Backend, TestDb};
@@ -617,12 +617,7 @@ fn check_histories(backend: Backend) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(24);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        // CI checks out clean: no regression files written into the tree.
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::helpers::replayable_runner("event_histories", cases);
     runner
         .run(&history(), |history| run(backend, &history))
         .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
@@ -727,11 +722,7 @@ fn hostile_events_are_answered_and_never_break_the_money_invariants() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(24);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::helpers::replayable_runner("hostile_events", cases);
     let purchases = vec![
         Purchase {
             courses: vec![0],

@@ -18,7 +18,7 @@ use kasir::db::schema::{
 };
 use kasir::services::journal::{ChainVerdict, verify_chain};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 
 use crate::helpers::events::{dispute_event, intent_event};
 use crate::helpers::shop::{Promo, course_id, insert_promo};
@@ -118,11 +118,7 @@ fn cases() -> u32 {
 
 #[test]
 fn overlapping_histories_keep_money_and_access_invariants_on_postgres() {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = crate::helpers::replayable_runner("overlapping_histories", cases());
     runner
         .run(&history(), |groups| {
             actix_web::rt::System::new().block_on(run(groups))

@@ -436,3 +436,32 @@ pub fn insert_bulk_courses(conn: &mut kasir::db::DbConnection, n: usize) {
             .unwrap();
     }
 }
+
+/// A property-test runner whose failures can be replayed: the seed is
+/// printed (`KASIR_PROPTEST_SEED=<seed>` runs the same cases again), and
+/// failing cases are kept in `target/proptest-regressions/<name>.txt`
+/// (outside the tracked tree) and tried first on the next local run.
+pub fn replayable_runner(name: &'static str, cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{
+        Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner,
+    };
+    let seed = std::env::var("KASIR_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("{name}: proptest seed {seed} (replay with KASIR_PROPTEST_SEED={seed})");
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&seed.to_le_bytes());
+    }
+    let path: &'static str =
+        Box::leak(format!("target/proptest-regressions/{name}.txt").into_boxed_str());
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(path))),
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    )
+}
