@@ -266,6 +266,30 @@ both_backends! {
         let staff_page = boss.get_html(&format!("/staff/orders/{number}")).await;
         assert_eq!(select_all(&staff_page, "[data-documents] [data-credit-note] code"), vec![first.clone(), second.clone()]);
 
+        // The accountant's list: every document, newest first, and as CSV.
+        let docs = boss.get_html("/staff/documents").await;
+        let eves_invoice = invoice_of(&mut conn, &eves).1.unwrap();
+        assert_eq!(
+            select_all(&docs, "tr[data-document-row] td:nth-child(2) code"),
+            vec![eves_invoice.clone(), second.clone(), first.clone(), invoice.clone()]
+        );
+        let notes_only = boss.get_html("/staff/documents?type=credit_note").await;
+        assert_eq!(select_all(&notes_only, "tr[data-document-row] td:nth-child(2) code"), vec![second.clone(), first.clone()]);
+        assert_eq!(boss.get("/staff/documents?type=receipt").await.status(), 400);
+        assert_eq!(app.get("/staff/documents").await.status(), 403);
+        let body = boss.get("/staff/documents.csv").await.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let records: Vec<Vec<String>> =
+            reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+        assert_eq!(records.len(), 4);
+        let cn = records.iter().find(|r| r[1] == first).expect("the first credit note");
+        assert_eq!(
+            (cn[0].as_str(), cn[3].as_str(), cn[4].as_str(), cn[6].as_str(), cn[9].as_str(), cn[10].as_str()),
+            ("credit_note", number.as_str(), invoice.as_str(), "ada@example.com", "-10.00", "USD")
+        );
+        let inv = records.iter().find(|r| r[1] == invoice).expect("the invoice");
+        assert_eq!((inv[0].as_str(), inv[9].as_str()), ("invoice", "89.00"));
+
         // Issued documents are not edited or deleted, even by SQL.
         let edit = diesel::update(credit_notes::table).set(credit_notes::amount_cents.eq(1_i64)).execute(&mut conn);
         assert!(format!("{:?}", edit.unwrap_err()).contains("immutable"));

@@ -156,6 +156,7 @@ for (const { name: width, ...options } of WIDTHS) {
         await p.fill('#reason', 'Too much');
         await Promise.all([p.waitForEvent('load'), p.click('form >> button:has-text("Refund")')]);
       }],
+      ['staff-documents', '/staff/documents'],
       ['staff-journal', '/staff/journal'],
       ['staff-reports', '/staff/reports'],
       ['staff-reports-month', async (p) => {

@@ -4,6 +4,7 @@
 //! the role on the server, every time.
 
 mod courses;
+mod documents;
 mod integrations;
 mod journal;
 mod orders;
@@ -26,6 +27,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(promo_codes::promo_codes)
         .service(promo_codes::create_promo_code)
         .service(promo_codes::deactivate_promo_code)
+        .service(documents::staff_documents)
+        .service(documents::staff_documents_csv)
         .service(orders::staff_orders)
         .service(orders::staff_order)
         .service(orders::refund_order)

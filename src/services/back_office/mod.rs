@@ -3,6 +3,7 @@
 //! Filters arrive as typed queries (the handler parses what was typed);
 //! results are typed values that templates format.
 
+pub mod documents;
 pub mod invoices;
 pub mod journal_queries;
 pub mod order_search;

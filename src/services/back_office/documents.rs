@@ -1,0 +1,187 @@
+//! The documents the accountant books: invoices (when an order was paid)
+//! and credit notes (when a refund was counted), newest first.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{credit_notes, orders, users};
+use crate::domain::{Currency, Money};
+use crate::i18n::Message;
+
+/// Which documents to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentType {
+    Invoice,
+    CreditNote,
+}
+
+impl DocumentType {
+    pub const ALL: &'static [Self] = &[Self::Invoice, Self::CreditNote];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice",
+            Self::CreditNote => "credit_note",
+        }
+    }
+
+    /// Its name's message id.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice-heading",
+            Self::CreditNote => "credit-note-heading",
+        }
+    }
+
+    /// An empty filter is every type.
+    pub fn parse_filter(value: &str) -> Result<Option<Self>, Message> {
+        match value.trim() {
+            "" => Ok(None),
+            v => Self::ALL
+                .iter()
+                .copied()
+                .find(|t| t.as_str() == v)
+                .map(Some)
+                .ok_or_else(|| Message::new("documents-bad-type")),
+        }
+    }
+}
+
+/// One document as the list and the CSV show it.
+#[derive(Clone, Debug)]
+pub struct DocumentRow {
+    pub kind: DocumentType,
+    pub number: String,
+    pub issued_at: NaiveDateTime,
+    pub order_number: String,
+    /// For a credit note: the invoice it credits.
+    pub credits: Option<String>,
+    pub buyer_name: String,
+    pub buyer_email: String,
+    pub buyer_company: Option<String>,
+    pub buyer_tax_id: Option<String>,
+    /// What the document is for; negative for a credit note.
+    pub amount: Money,
+}
+
+/// The filter, parsed.
+pub struct DocumentQuery {
+    pub kind: Option<DocumentType>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+type Buyer = (String, String, Option<String>, Option<String>);
+
+/// The documents issued in the range, newest first.
+pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<Vec<DocumentRow>> {
+    let mut rows = Vec::new();
+    if query.kind != Some(DocumentType::CreditNote) {
+        let mut invoices = orders::table
+            .inner_join(users::table)
+            .filter(orders::invoice_number.is_not_null())
+            .into_boxed();
+        if let Some(from) = query.from {
+            invoices = invoices.filter(orders::paid_at.ge(from));
+        }
+        if let Some(to) = query.to {
+            invoices = invoices.filter(orders::paid_at.lt(to));
+        }
+        let found: Vec<(String, NaiveDateTime, String, i64, Currency, Buyer)> = invoices
+            .select((
+                orders::invoice_number.assume_not_null(),
+                orders::paid_at.assume_not_null(),
+                orders::number,
+                orders::total_cents,
+                orders::currency,
+                (
+                    users::name,
+                    users::email,
+                    orders::buyer_company,
+                    orders::buyer_tax_id,
+                ),
+            ))
+            .load(conn)?;
+        rows.extend(
+            found
+                .into_iter()
+                .map(|(number, at, order, total, currency, buyer)| {
+                    row(
+                        DocumentType::Invoice,
+                        number,
+                        at,
+                        order,
+                        None,
+                        Money::new(total, currency),
+                        buyer,
+                    )
+                }),
+        );
+    }
+    if query.kind != Some(DocumentType::Invoice) {
+        let mut notes = credit_notes::table
+            .inner_join(orders::table.inner_join(users::table))
+            .into_boxed();
+        if let Some(from) = query.from {
+            notes = notes.filter(credit_notes::issued_at.ge(from));
+        }
+        if let Some(to) = query.to {
+            notes = notes.filter(credit_notes::issued_at.lt(to));
+        }
+        let found: Vec<(String, NaiveDateTime, String, String, i64, Currency, Buyer)> = notes
+            .select((
+                credit_notes::number,
+                credit_notes::issued_at,
+                orders::number,
+                credit_notes::invoice_number,
+                credit_notes::amount_cents,
+                credit_notes::currency,
+                (
+                    users::name,
+                    users::email,
+                    orders::buyer_company,
+                    orders::buyer_tax_id,
+                ),
+            ))
+            .load(conn)?;
+        rows.extend(found.into_iter().map(
+            |(number, at, order, credits, amount, currency, buyer)| {
+                row(
+                    DocumentType::CreditNote,
+                    number,
+                    at,
+                    order,
+                    Some(credits),
+                    Money::new(-amount, currency),
+                    buyer,
+                )
+            },
+        ));
+    }
+    rows.sort_by(|a, b| (b.issued_at, &b.number).cmp(&(a.issued_at, &a.number)));
+    Ok(rows)
+}
+
+fn row(
+    kind: DocumentType,
+    number: String,
+    issued_at: NaiveDateTime,
+    order_number: String,
+    credits: Option<String>,
+    amount: Money,
+    (buyer_name, buyer_email, buyer_company, buyer_tax_id): Buyer,
+) -> DocumentRow {
+    DocumentRow {
+        kind,
+        number,
+        issued_at,
+        order_number,
+        credits,
+        buyer_name,
+        buyer_email,
+        buyer_company,
+        buyer_tax_id,
+        amount,
+    }
+}
