@@ -31,3 +31,5 @@ dispute-status-prevented = Dispute prevented
 access-end-refunded = refunded
 access-end-dispute-opened = dispute opened
 access-end-dispute-lost = dispute lost
+journal-kind-tax-collected = Tax collected
+journal-kind-tax-refunded = Tax refunded

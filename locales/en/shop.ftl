@@ -266,3 +266,6 @@ billing-address = Billing address
 billing-tax-id = Tax number (NPWP or VAT number)
 billing-save = Save invoice details
 invoice-tax-id = Tax number: { $id }
+invoice-tax-included = Of which { $tax }
+credit-note-tax = Of which { $tax }
+summary-tax-included = Includes { $tax }

@@ -250,3 +250,5 @@ documents-credits = Credits
 documents-buyer = Buyer
 documents-none = No documents in this range.
 documents-type = Type
+reports-tax = Tax
+reports-net-of-tax = Net of tax

@@ -31,3 +31,5 @@ dispute-status-prevented = Sengketa dicegah
 access-end-refunded = dana dikembalikan
 access-end-dispute-opened = sengketa dibuka
 access-end-dispute-lost = sengketa kalah
+journal-kind-tax-collected = Pajak dipungut
+journal-kind-tax-refunded = Pajak dikembalikan

@@ -251,3 +251,6 @@ billing-address = Alamat penagihan
 billing-tax-id = Nomor pajak (NPWP atau nomor PPN)
 billing-save = Simpan detail faktur
 invoice-tax-id = Nomor pajak: { $id }
+invoice-tax-included = Termasuk { $tax }
+credit-note-tax = Termasuk { $tax }
+summary-tax-included = Termasuk { $tax }

@@ -241,3 +241,5 @@ documents-credits = Mengkredit
 documents-buyer = Pembeli
 documents-none = Tidak ada dokumen pada rentang ini.
 documents-type = Jenis
+reports-tax = Pajak
+reports-net-of-tax = Bersih setelah pajak

@@ -24,6 +24,7 @@ mod payments;
 mod proxies;
 mod secret_key;
 mod seller;
+mod url;
 
 pub use lms::LmsWebhook;
 use lms::parse_lms_webhook;
@@ -35,7 +36,9 @@ pub use proxies::client_address;
 use proxies::parse_trusted_proxies;
 pub use secret_key::SecretKey;
 use secret_key::load_or_generate_secret_key;
-pub use seller::Seller;
+pub use seller::{Seller, TaxLabel, TaxSettings};
+pub(crate) use url::origin_of;
+use url::parse_public_url;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -63,6 +66,8 @@ pub struct Settings {
     pub static_dir: Option<std::path::PathBuf>,
     /// Who invoices are from (`SELLER_*`, `INVOICE_FOOTER`).
     pub seller: Seller,
+    /// The sales tax (`TAX_RATE_BPS`, `TAX_INCLUSIVE`, `TAX_NAME`); none: untaxed.
+    pub tax: Option<TaxSettings>,
     /// Where LMS events go (`LMS_WEBHOOK_*`); none: they wait in the outbox.
     pub lms_webhook: Option<LmsWebhook>,
     /// Pages' language when neither reader nor browser chose (`DEFAULT_LOCALE`).
@@ -142,6 +147,7 @@ impl Settings {
         let mail = check.ok(parse_mail(&var));
         let static_dir = var("STATIC_DIR").map(std::path::PathBuf::from);
         let seller = Seller::from_vars(&var);
+        let tax = check.ok(TaxSettings::from_vars(&var)).flatten();
         let uploads_dir = std::path::PathBuf::from(
             var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
         );
@@ -189,6 +195,7 @@ impl Settings {
                 uploads_dir,
                 static_dir,
                 seller,
+                tax,
                 lms_webhook,
                 default_locale,
                 mail,
@@ -287,22 +294,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn parse_public_url(raw: Option<String>, bind_addr: Option<SocketAddr>) -> Result<String, String> {
-    let url = match raw {
-        Some(url) => url.trim().trim_end_matches('/').to_owned(),
-        None => format!(
-            "http://{}",
-            bind_addr.map_or_else(|| DEFAULT_BIND_ADDR.into(), |a| a.to_string())
-        ),
-    };
-    match origin_of(&url) {
-        Some(_) => Ok(url),
-        None => Err(format!(
-            "PUBLIC_URL must start with http:// or https:// and name a host, not {url:?}"
-        )),
-    }
-}
-
 /// A whole number of seconds, at least one.
 fn parse_seconds(
     name: &str,
@@ -319,19 +310,6 @@ fn parse_seconds(
             .map(chrono::TimeDelta::seconds)
             .ok_or_else(|| format!("{name} must be a number of seconds, not {v:?}")),
     }
-}
-
-/// `scheme://host[:port]` of an http(s) URL.
-pub(crate) fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next()?;
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return None;
-    }
-    Some(format!("{scheme}://{host}"))
 }
 
 fn parse_bool(name: &str, raw: Option<String>, default: bool) -> Result<bool, String> {

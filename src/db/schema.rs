@@ -80,6 +80,7 @@ diesel::table! {
         refunded_cents -> Int8,
         reason -> Nullable<Text>,
         issued_at -> Timestamp,
+        tax_cents -> Int8,
     }
 }
 
@@ -181,6 +182,7 @@ diesel::table! {
         unit_price_cents -> Int8,
         discount_cents -> Int8,
         total_cents -> Int8,
+        tax_cents -> Int8,
     }
 }
 
@@ -216,6 +218,7 @@ diesel::table! {
         buyer_company -> Nullable<Text>,
         buyer_address -> Nullable<Text>,
         buyer_tax_id -> Nullable<Text>,
+        tax_cents -> Int8,
     }
 }
 

@@ -54,6 +54,10 @@ text_enum! {
         Canceled = "canceled", "Order canceled";
         /// A payment that did not match its order, never applied.
         PaymentMismatch = "payment_mismatch", "Payment mismatch";
+        /// The sales tax a payment's income holds: owed to the state.
+        Tax = "tax_collected", "Tax collected";
+        /// The tax part of a refund (a reversed refund's is collected again).
+        TaxRefunded = "tax_refunded", "Tax refunded";
     }
 }
 
@@ -70,7 +74,7 @@ impl JournalKind {
     /// disputed charges) is negative.
     pub fn shown_amount(self, amount: i64) -> i64 {
         match self {
-            Self::Refund | Self::Dispute => -amount,
+            Self::Refund | Self::Dispute | Self::TaxRefunded => -amount,
             _ => amount,
         }
     }

@@ -24,6 +24,8 @@ pub struct CreditNote {
     pub refunded_cents: i64,
     pub reason: Option<String>,
     pub issued_at: NaiveDateTime,
+    /// The tax part of the amount credited.
+    pub tax_cents: i64,
 }
 
 /// What a new credit note says.
@@ -34,6 +36,7 @@ pub struct NewCreditNote<'a> {
     pub currency: Currency,
     pub refunded_cents: i64,
     pub reason: Option<&'a str>,
+    pub tax_cents: i64,
 }
 
 impl CreditNote {
@@ -54,6 +57,7 @@ impl CreditNote {
                 credit_notes::refunded_cents.eq(note.refunded_cents),
                 credit_notes::reason.eq(note.reason),
                 credit_notes::issued_at.eq(now),
+                credit_notes::tax_cents.eq(note.tax_cents),
             ))
             .returning(credit_notes::all_columns)
             .get_result(conn)
@@ -78,6 +82,11 @@ impl CreditNote {
     /// The amount credited, negative as it reduces the invoice.
     pub fn credited(&self) -> Money {
         Money::new(-self.amount_cents, self.currency)
+    }
+
+    /// The tax part of the amount credited, negative.
+    pub fn tax_credited(&self) -> Money {
+        Money::new(-self.tax_cents, self.currency)
     }
 
     /// What the invoice holds once this note is counted.

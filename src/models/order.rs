@@ -49,6 +49,9 @@ pub struct Order {
     pub buyer_company: Option<String>,
     pub buyer_address: Option<String>,
     pub buyer_tax_id: Option<String>,
+    /// The sales tax `total_cents` holds (prices include it); 0 when
+    /// untaxed. Its name and rate are in `seller_details`.
+    pub tax_cents: i64,
 }
 
 #[derive(Insertable)]
@@ -73,6 +76,7 @@ pub struct NewOrder<'a> {
     pub buyer_company: Option<&'a str>,
     pub buyer_address: Option<&'a str>,
     pub buyer_tax_id: Option<&'a str>,
+    pub tax_cents: i64,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -83,6 +87,8 @@ pub struct OrderItem {
     pub unit_price_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
+    /// The tax in `total_cents`.
+    pub tax_cents: i64,
 }
 
 impl Order {
@@ -365,6 +371,7 @@ impl NewOrder<'_> {
                     order_items::unit_price_cents.eq(line.unit_price_cents),
                     order_items::discount_cents.eq(line.discount_cents),
                     order_items::total_cents.eq(line.total_cents),
+                    order_items::tax_cents.eq(line.tax_cents),
                 ))
                 .execute(conn)?;
         }
@@ -381,4 +388,5 @@ pub struct NewOrderItem {
     pub unit_price_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
+    pub tax_cents: i64,
 }

@@ -86,7 +86,7 @@ pub(super) async fn start_checkout(
         user.id,
         promo,
         state.settings.currency,
-        &state.settings.seller,
+        (&state.settings.seller, state.settings.tax.as_ref()),
     )
     .await;
     let placed = match outcome {

@@ -21,6 +21,15 @@ impl InvoicePage {
     fn free(&self) -> bool {
         self.invoice.view.order.provider == Provider::Free
     }
+
+    /// Columns before the amounts: one more with a tax column.
+    fn span(&self) -> usize {
+        if self.invoice.view.tax.is_some() {
+            4
+        } else {
+            3
+        }
+    }
 }
 
 #[get("/orders/{order_number}")]

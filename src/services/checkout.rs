@@ -3,7 +3,7 @@
 //! first, and the order gets its PaymentIntent for the student's Customer.
 //! Provider calls happen outside database transactions.
 
-use crate::config::Seller;
+use crate::config::{Seller, TaxSettings};
 use crate::db::{self, DbPool};
 use crate::domain::{Currency, IntentStatus, OrderStatus, StripeEvent};
 use crate::models::installation::Installation;
@@ -63,9 +63,9 @@ pub async fn check_out(
     user_id: UserId,
     promo_code: Option<String>,
     currency: Currency,
-    seller: &Seller,
+    (seller, tax): (&Seller, Option<&TaxSettings>),
 ) -> Result<Checkout, StartPaymentError> {
-    let seller_details = seller.snapshot();
+    let seller_details = seller.snapshot(tax);
     let mut settled = Vec::new();
     // Each round settles every older order it is shown; a third is only
     // needed if the student checks out in another tab at the same moment.
@@ -77,6 +77,7 @@ pub async fn check_out(
             provider: payments.provider(),
             settled: settled.clone(),
             seller_details: seller_details.clone(),
+            tax: tax.cloned(),
         };
         let outcome = db::run(pool, move |conn| lifecycle::place_order(conn, &request)).await??;
         match outcome {

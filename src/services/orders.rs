@@ -13,6 +13,10 @@ pub struct OrderView {
     /// Negative: what the promo took off.
     pub discount: Option<Money>,
     pub total: Money,
+    /// The sales tax the total includes, when the order was taxed.
+    pub tax: Option<Money>,
+    /// Its name as the order kept it (`PPN`).
+    pub tax_name: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -22,6 +26,8 @@ pub struct OrderLineView {
     /// Negative.
     pub discount: Option<Money>,
     pub total: Money,
+    /// The tax in `total`.
+    pub tax: Money,
 }
 
 impl OrderView {
@@ -36,11 +42,16 @@ impl OrderView {
                     unit_price: money(item.unit_price_cents),
                     discount: (item.discount_cents > 0).then(|| money(-item.discount_cents)),
                     total: money(item.total_cents),
+                    tax: money(item.tax_cents),
                 })
                 .collect(),
             subtotal: money(order.subtotal_cents),
             discount: (order.discount_cents > 0).then(|| money(-order.discount_cents)),
             total: money(order.total_cents),
+            tax: (order.tax_cents > 0).then(|| money(order.tax_cents)),
+            tax_name: crate::config::Seller::from_snapshot(order.seller_details.as_deref())
+                .and_then(|s| s.tax)
+                .map(|t| t.name),
             order,
         })
     }

@@ -21,7 +21,11 @@ pub struct PricedLine {
     pub title: String,
     pub unit_price_cents: i64,
     pub discount_cents: i64,
+    /// What the line costs after its discount, tax included when prices
+    /// include it, without it when tax is added on top.
     pub total_cents: i64,
+    /// The tax in (or on top of) `total_cents`.
+    pub tax_cents: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +33,20 @@ pub struct Quote {
     pub lines: Vec<PricedLine>,
     pub subtotal_cents: i64,
     pub discount_cents: i64,
+    /// The tax in the total (it includes it either way).
+    pub tax_cents: i64,
+    /// What the buyer pays.
     pub total_cents: i64,
+}
+
+/// A sales tax (PPN, VAT): its rate, and whether prices include it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaxRate {
+    /// Basis points: 1 100 = 11 %.
+    pub bps: i32,
+    /// Prices include the tax (Indonesian consumer prices do); else it is
+    /// added on top.
+    pub inclusive: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +68,26 @@ pub fn percent_of(amount: i64, bps: i32, unit: i64) -> i64 {
         .to_i64()
         .map_or(amount, |units| units.saturating_mul(unit))
         .clamp(0, amount)
+}
+
+/// `amount`'s share of a `part` of `whole` (the tax in a refund: `part`
+/// is the order's tax, `whole` its total), rounded half-up to `unit`.
+pub fn share_of(amount: i64, part: i64, whole: i64, unit: i64) -> i64 {
+    if whole <= 0 || part <= 0 || amount <= 0 {
+        return 0;
+    }
+    if amount >= whole {
+        return part;
+    }
+    let unit = unit.max(1);
+    let exact = BigDecimal::from(amount) * BigDecimal::from(part)
+        / BigDecimal::from(whole)
+        / BigDecimal::from(unit);
+    exact
+        .with_scale_round(0, RoundingMode::HalfUp)
+        .to_i64()
+        .map_or(0, |units| units.saturating_mul(unit))
+        .clamp(0, part)
 }
 
 /// Prices the lines; `discount` applies to the lines `eligible` accepts,
@@ -102,14 +139,60 @@ pub fn quote(
             unit_price_cents: line.unit_price_cents,
             discount_cents,
             total_cents: line.unit_price_cents - discount_cents,
+            tax_cents: 0,
         })
         .collect();
     Quote {
         lines: priced,
         subtotal_cents,
         discount_cents: discount_total,
+        tax_cents: 0,
         total_cents: subtotal_cents - discount_total,
     }
+}
+
+/// Adds `tax` to a quote: computed once on what the lines cost after
+/// discounts (rounded half-up to `unit`, like discounts), then spread over
+/// the lines by the same largest-remainder rule, so the lines' taxes add
+/// up to the order's exactly. Inclusive: the total stays, the tax is the
+/// part of it that is tax (`total × r / (1 + r)`). On top: the total
+/// grows by the tax.
+pub fn with_tax(mut quote: Quote, tax: Option<TaxRate>, unit: i64) -> Quote {
+    let Some(tax) = tax.filter(|t| t.bps > 0) else {
+        return quote;
+    };
+    let net = quote.total_cents;
+    let unit = unit.max(1);
+    let tax_total = if tax.inclusive {
+        let exact = BigDecimal::from(net) * BigDecimal::from(tax.bps)
+            / BigDecimal::from(10_000 + i64::from(tax.bps))
+            / BigDecimal::from(unit);
+        exact
+            .with_scale_round(0, RoundingMode::HalfUp)
+            .to_i64()
+            .map_or(0, |units| units.saturating_mul(unit))
+            .clamp(0, net)
+    } else {
+        percent_of(net, tax.bps, unit)
+    };
+    let weights: Vec<i64> = quote.lines.iter().map(|l| l.total_cents).collect();
+    let shares = if tax_total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
+        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
+        allocate(tax_total / unit, &units)
+            .into_iter()
+            .map(|share| share * unit)
+            .collect()
+    } else {
+        allocate(tax_total, &weights)
+    };
+    for (line, share) in quote.lines.iter_mut().zip(shares) {
+        line.tax_cents = share;
+    }
+    quote.tax_cents = tax_total;
+    if !tax.inclusive {
+        quote.total_cents = net + tax_total;
+    }
+    quote
 }
 
 /// Splits `total` over `weights` in proportion, in whole minor units that
@@ -141,108 +224,5 @@ fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(id: i64, price: i64) -> PriceLine {
-        PriceLine {
-            course_id: CourseId(id),
-            title: format!("c{id}"),
-            unit_price_cents: price,
-        }
-    }
-
-    #[test]
-    fn percent_rounds_half_up_to_the_minor_unit() {
-        assert_eq!(percent_of(8_900, 1_000, 1), 890); // 10 % of $89.00
-        assert_eq!(percent_of(1_005, 5_000, 1), 503); // 502.5 -> 503
-        assert_eq!(percent_of(1_003, 5_000, 1), 502); // 501.5 -> 502
-        assert_eq!(percent_of(999, 3_333, 1), 333); // 332.9667 -> 333
-        assert_eq!(percent_of(4_900, 10_000, 1), 4_900);
-        assert_eq!(percent_of(0, 2_500, 1), 0);
-        // JPY has no minor unit below the yen: ¥4,900 at 15 % = ¥735.
-        assert_eq!(percent_of(4_900, 1_500, 1), 735);
-    }
-
-    #[test]
-    fn a_discount_is_spread_over_eligible_lines_and_adds_up() {
-        let lines = [line(1, 8_900), line(2, 6_900), line(3, 4_900)];
-        let q = quote(&lines, Some(Discount::PercentBps(1_000)), |_| true, 1);
-        assert_eq!(q.subtotal_cents, 20_700);
-        assert_eq!(q.discount_cents, 2_070);
-        assert_eq!(q.total_cents, 18_630);
-        assert_eq!(q.lines.iter().map(|l| l.discount_cents).sum::<i64>(), 2_070);
-        assert_eq!(
-            q.lines.iter().map(|l| l.total_cents).sum::<i64>(),
-            q.total_cents
-        );
-        assert_eq!(q.lines[0].discount_cents, 890);
-    }
-
-    #[test]
-    fn a_restricted_code_discounts_only_its_courses() {
-        let lines = [line(1, 8_900), line(2, 6_900)];
-        let q = quote(
-            &lines,
-            Some(Discount::PercentBps(5_000)),
-            |id| id == CourseId(2),
-            1,
-        );
-        assert_eq!(q.discount_cents, 3_450);
-        assert_eq!(q.lines[0].discount_cents, 0);
-        assert_eq!(q.lines[1].discount_cents, 3_450);
-        assert_eq!(q.total_cents, 12_350);
-    }
-
-    #[test]
-    fn a_fixed_discount_is_capped_at_what_it_applies_to() {
-        let lines = [line(1, 1_000), line(2, 3_000)];
-        let q = quote(
-            &lines,
-            Some(Discount::Fixed(5_000)),
-            |id| id == CourseId(1),
-            1,
-        );
-        assert_eq!(q.discount_cents, 1_000);
-        assert_eq!(q.total_cents, 3_000);
-        let free = quote(&lines, Some(Discount::Fixed(10_000)), |_| true, 1);
-        assert_eq!(free.total_cents, 0);
-        assert!(free.lines.iter().all(|l| l.total_cents == 0));
-    }
-
-    #[test]
-    fn leftover_cents_go_to_the_largest_remainders() {
-        // 100 over three equal lines: 34 + 33 + 33.
-        assert_eq!(allocate(100, &[500, 500, 500]), vec![34, 33, 33]);
-        assert_eq!(allocate(7, &[1, 1, 100]), vec![0, 0, 7]);
-        assert_eq!(allocate(3, &[1, 1, 1]), vec![1, 1, 1]);
-        for total in 0..=300 {
-            let shares = allocate(total, &[99, 101, 100]);
-            assert_eq!(shares.iter().sum::<i64>(), total);
-            assert!(shares.iter().zip([99, 101, 100]).all(|(s, w)| *s <= w));
-        }
-    }
-
-    #[test]
-    fn rupiah_discounts_are_whole_rupiah() {
-        // 0.01 % of Rp299.000 is Rp29,90: rounded to Rp30 (3,000 minor units).
-        assert_eq!(percent_of(29_900_000, 1, 100), 3_000);
-        let lines = [line(1, 79_900_000), line(2, 29_900_000)];
-        let q = quote(&lines, Some(Discount::PercentBps(1_234)), |_| true, 100);
-        assert_eq!(q.discount_cents % 100, 0);
-        assert!(q.lines.iter().all(|l| l.discount_cents % 100 == 0), "{q:?}");
-        assert_eq!(
-            q.lines.iter().map(|l| l.discount_cents).sum::<i64>(),
-            q.discount_cents
-        );
-    }
-
-    #[test]
-    fn no_discount_means_totals_equal_prices() {
-        let q = quote(&[line(1, 4_900)], None, |_| true, 1);
-        assert_eq!(
-            (q.subtotal_cents, q.discount_cents, q.total_cents),
-            (4_900, 0, 4_900)
-        );
-    }
-}
+#[path = "pricing_tests.rs"]
+mod tests;

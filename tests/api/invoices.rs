@@ -465,3 +465,129 @@ async fn billing_details_on_sqlite() {
 async fn billing_details_on_postgres() {
     billing_details_are_checked_remembered_and_kept_as_they_were(Backend::Postgres).await;
 }
+
+/// PPN 11 % in the prices, as Indonesian consumer prices include it.
+async fn tax_in_the_prices_is_spread_journalled_credited_and_reported(backend: Backend) {
+    use kasir::db::schema::{credit_notes, financial_journals, order_items};
+    let app = TestApp::spawn_with(backend, &[("TAX_RATE_BPS", "1100"), ("TAX_NAME", "PPN")]).await;
+    let mut conn = app.db.connect();
+    crate::helpers::shop::insert_promo(
+        &mut conn,
+        crate::helpers::shop::Promo {
+            code: "TEN",
+            ..crate::helpers::shop::Promo::default()
+        },
+    );
+    app.student("ada@example.com").await;
+    let number = app
+        .bought(&["rust-for-web-developers", "modern-javascript"], "TEN")
+        .await;
+
+    // 89.00 + 49.00 - 10 % = 124.20, which holds 124.20 × 11/111 = 12.3081 -> 12.31
+    // of PPN, spread 7.94 + 4.37 by the lines' shares (largest remainder).
+    let (total, tax): (i64, i64) = orders::table
+        .filter(orders::number.eq(&number))
+        .select((orders::total_cents, orders::tax_cents))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(
+        (total, tax),
+        (12_420, 1_231),
+        "the price paid does not change"
+    );
+    let line_taxes: Vec<i64> = order_items::table
+        .inner_join(orders::table)
+        .filter(orders::number.eq(&number))
+        .order(order_items::id.asc())
+        .select(order_items::tax_cents)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(line_taxes, vec![794, 437]);
+    let journal = |conn: &mut DbConnection| -> Vec<(String, i64)> {
+        financial_journals::table
+            .order(financial_journals::id.asc())
+            .select((financial_journals::type_, financial_journals::amount_cents))
+            .load(conn)
+            .unwrap()
+    };
+    assert_eq!(
+        journal(&mut conn),
+        vec![
+            ("payment_initiated".into(), 12_420),
+            ("income".into(), 12_420),
+            ("tax_collected".into(), 1_231)
+        ]
+    );
+    let invoice = app.get_html(&format!("/orders/{number}")).await;
+    assert_eq!(
+        select_all(&invoice, "[data-line-tax]"),
+        vec!["$7.94", "$4.37"]
+    );
+    assert_eq!(select_all(&invoice, "[data-invoice-tax]"), vec!["$12.31"]);
+    assert!(invoice.contains("Of which PPN 11%"), "named with its rate");
+
+    // A partial refund carries its share of the tax; the rest carries the rest.
+    let boss = TestApp::with_client_of(&app);
+    boss.staff("boss@example.com").await;
+    boss.refund(&number, "10.00", "late start").await;
+    let reports = boss.get_html("/staff/reports").await;
+    let kpi = |page: &str, name: &str| select_all(page, &format!("[data-kpi={name}]"))[0].clone();
+    assert_eq!(
+        kpi(&reports, "tax"),
+        "$11.32",
+        "12.31 collected, 0.99 refunded"
+    );
+    assert_eq!(kpi(&reports, "net-of-tax"), "$102.88");
+    let first_note: (String, i64) = credit_notes::table
+        .select((credit_notes::number, credit_notes::tax_cents))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(first_note.1, 99, "10.00 × 1231/12420 = 0.9911");
+    let note = app
+        .get_html(&format!("/orders/{number}/credit-notes/{}", first_note.0))
+        .await;
+    assert_eq!(select_all(&note, "[data-credited-tax]"), vec!["-$0.99"]);
+    boss.refund(&number, "", "cancelled").await;
+    let taxes: i64 = credit_notes::table
+        .select(credit_notes::tax_cents)
+        .load::<i64>(&mut conn)
+        .unwrap()
+        .iter()
+        .sum();
+    assert_eq!(
+        taxes, 1_231,
+        "refunded in full, the tax is credited in full"
+    );
+    let reports = boss.get_html("/staff/reports").await;
+    assert_eq!(kpi(&reports, "tax"), "$0.00");
+    let rows = journal(&mut conn);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.0 == "tax_refunded")
+            .map(|r| r.1)
+            .collect::<Vec<_>>(),
+        vec![99, 1_132]
+    );
+
+    // The accountant's CSV: gross, tax and net of tax per document.
+    let body = boss.get("/staff/documents.csv").await.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let records: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    let invoice_row = records.iter().find(|r| r[0] == "invoice").unwrap();
+    assert_eq!(invoice_row[9..], ["124.20", "USD", "12.31", "111.89"]);
+    let note_row = records.iter().find(|r| r[1] == first_note.0).unwrap();
+    assert_eq!(note_row[9..], ["-10.00", "USD", "-0.99", "-9.01"]);
+}
+
+#[actix_web::test]
+async fn tax_on_sqlite() {
+    tax_in_the_prices_is_spread_journalled_credited_and_reported(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn tax_on_postgres() {
+    tax_in_the_prices_is_spread_journalled_credited_and_reported(Backend::Postgres).await;
+}

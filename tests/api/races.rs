@@ -114,7 +114,8 @@ async fn two_requests_starting_one_payment_keep_the_intent_alive() {
         currency: Currency::parse("USD").unwrap(),
         provider: Provider::Sandbox,
         settled: Vec::new(),
-        seller_details: kasir::config::Seller::default().snapshot(),
+        seller_details: kasir::config::Seller::default().snapshot(None),
+        tax: None,
     };
     let CheckoutOutcome::Placed(placed) = lifecycle::place_order(&mut conn, &request).unwrap()
     else {

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::Locale;
+use crate::domain::{Locale, Money};
 use crate::error::AppError;
 use crate::i18n::Message;
 use crate::routes::layout::{Layout, Viewer, render};
@@ -107,6 +107,8 @@ pub(super) async fn staff_documents_csv(
             "buyer_tax_id",
             "amount",
             "currency",
+            "tax",
+            "net_of_tax",
         ])?;
         for row in &rows {
             w.write_record([
@@ -121,6 +123,9 @@ pub(super) async fn staff_documents_csv(
                 row.buyer_tax_id.as_deref().unwrap_or(""),
                 &row.amount.to_major_string_in(Locale::En),
                 row.amount.currency.code(),
+                &row.tax.to_major_string_in(Locale::En),
+                &Money::new(row.amount.minor - row.tax.minor, row.amount.currency)
+                    .to_major_string_in(Locale::En),
             ])?;
         }
         Ok(())

@@ -63,6 +63,8 @@ pub struct DocumentRow {
     pub buyer_tax_id: Option<String>,
     /// What the document is for; negative for a credit note.
     pub amount: Money,
+    /// The sales tax in `amount` (same sign).
+    pub tax: Money,
 }
 
 /// The filter, parsed.
@@ -73,6 +75,21 @@ pub struct DocumentQuery {
 }
 
 type Buyer = (String, String, Option<String>, Option<String>);
+/// (amount, tax) in minor units.
+type Amounts = (i64, i64);
+/// An invoice as selected: number, paid at, order, amounts, currency, buyer.
+type InvoiceFound = (String, NaiveDateTime, String, Amounts, Currency, Buyer);
+/// A credit note as selected: number, issued at, order, credited invoice,
+/// amounts, currency, buyer.
+type NoteFound = (
+    String,
+    NaiveDateTime,
+    String,
+    String,
+    Amounts,
+    Currency,
+    Buyer,
+);
 
 /// The documents issued in the range, newest first.
 pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<Vec<DocumentRow>> {
@@ -88,12 +105,12 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
         if let Some(to) = query.to {
             invoices = invoices.filter(orders::paid_at.lt(to));
         }
-        let found: Vec<(String, NaiveDateTime, String, i64, Currency, Buyer)> = invoices
+        let found: Vec<InvoiceFound> = invoices
             .select((
                 orders::invoice_number.assume_not_null(),
                 orders::paid_at.assume_not_null(),
                 orders::number,
-                orders::total_cents,
+                (orders::total_cents, orders::tax_cents),
                 orders::currency,
                 (
                     users::name,
@@ -106,14 +123,14 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
         rows.extend(
             found
                 .into_iter()
-                .map(|(number, at, order, total, currency, buyer)| {
+                .map(|(number, at, order, (total, tax), currency, buyer)| {
                     row(
                         DocumentType::Invoice,
                         number,
                         at,
                         order,
                         None,
-                        Money::new(total, currency),
+                        (Money::new(total, currency), Money::new(tax, currency)),
                         buyer,
                     )
                 }),
@@ -129,13 +146,13 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
         if let Some(to) = query.to {
             notes = notes.filter(credit_notes::issued_at.lt(to));
         }
-        let found: Vec<(String, NaiveDateTime, String, String, i64, Currency, Buyer)> = notes
+        let found: Vec<NoteFound> = notes
             .select((
                 credit_notes::number,
                 credit_notes::issued_at,
                 orders::number,
                 credit_notes::invoice_number,
-                credit_notes::amount_cents,
+                (credit_notes::amount_cents, credit_notes::tax_cents),
                 credit_notes::currency,
                 (
                     users::name,
@@ -146,14 +163,14 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
             ))
             .load(conn)?;
         rows.extend(found.into_iter().map(
-            |(number, at, order, credits, amount, currency, buyer)| {
+            |(number, at, order, credits, (amount, tax), currency, buyer)| {
                 row(
                     DocumentType::CreditNote,
                     number,
                     at,
                     order,
                     Some(credits),
-                    Money::new(-amount, currency),
+                    (Money::new(-amount, currency), Money::new(-tax, currency)),
                     buyer,
                 )
             },
@@ -169,7 +186,7 @@ fn row(
     issued_at: NaiveDateTime,
     order_number: String,
     credits: Option<String>,
-    amount: Money,
+    (amount, tax): (Money, Money),
     (buyer_name, buyer_email, buyer_company, buyer_tax_id): Buyer,
 ) -> DocumentRow {
     DocumentRow {
@@ -183,5 +200,6 @@ fn row(
         buyer_company,
         buyer_tax_id,
         amount,
+        tax,
     }
 }

@@ -67,6 +67,29 @@ pub fn invoice(
     }))
 }
 
+impl Invoice {
+    /// The tax's name as the order kept it (`PPN`).
+    pub fn tax_name(&self) -> String {
+        self.seller
+            .as_ref()
+            .and_then(|s| s.tax.as_ref())
+            .map_or_else(|| "Tax".to_owned(), |t| t.name.clone())
+    }
+
+    /// `PPN 11%`, in the reader's way of writing a percentage.
+    pub fn tax_label(&self, i18n: impl std::borrow::Borrow<crate::i18n::I18n>) -> String {
+        let rate = self
+            .seller
+            .as_ref()
+            .and_then(|s| s.tax.as_ref())
+            .map(|t| t.bps);
+        match rate {
+            Some(bps) => format!("{} {}", self.tax_name(), i18n.borrow().percent(bps)),
+            None => self.tax_name(),
+        }
+    }
+}
+
 /// A credit note with the invoice it credits, if `viewer` may see it.
 pub struct CreditNoteDoc {
     pub note: CreditNote,

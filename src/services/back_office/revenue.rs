@@ -20,11 +20,19 @@ pub struct Recap {
     pub refunds: i64,
     pub disputes: i64,
     pub orders: i64,
+    /// Sales tax collected, less the tax part of refunds: in `gross`, owed
+    /// to the state.
+    pub tax: i64,
 }
 
 impl Recap {
     pub fn net(&self) -> i64 {
         self.gross - self.refunds - self.disputes
+    }
+
+    /// What the shop keeps once the tax is paid over.
+    pub fn net_of_tax(&self) -> i64 {
+        self.net() - self.tax
     }
 }
 
@@ -71,6 +79,8 @@ impl MovementGroup {
             // A refund that failed: the money stayed, refunds go down.
             (JournalKind::RefundReversed, _) => delta.refunds = -self.amount,
             (JournalKind::Dispute, JournalStatus::Failed) => delta.disputes = self.amount,
+            (JournalKind::Tax, _) => delta.tax = self.amount,
+            (JournalKind::TaxRefunded, _) => delta.tax = -self.amount,
             _ => return None,
         }
         Some(delta)
@@ -153,11 +163,13 @@ pub fn revenue_between(
         range += &format!(" AND j.created_at < {}", next());
     }
     let moving = format!(
-        "j.type IN ('{}', '{}', '{}', '{}'){range}",
+        "j.type IN ('{}', '{}', '{}', '{}', '{}', '{}'){range}",
         JournalKind::Income,
         JournalKind::Refund,
         JournalKind::RefundReversed,
-        JournalKind::Dispute
+        JournalKind::Dispute,
+        JournalKind::Tax,
+        JournalKind::TaxRefunded
     );
     let share = |value: &str| {
         format!(
@@ -233,6 +245,7 @@ fn add(into: &mut Recap, delta: &Recap) {
     into.refunds += delta.refunds;
     into.disputes += delta.disputes;
     into.orders += delta.orders;
+    into.tax += delta.tax;
 }
 
 /// The whole history's recap and the last journal row it covers: each

@@ -11,6 +11,8 @@ mod dispute;
 mod payment;
 mod place;
 mod refund;
+mod tax;
+mod unapplied;
 
 pub use dispute::{DisputePhase, apply_dispute};
 pub use payment::{

@@ -124,6 +124,14 @@ pub fn fulfill_in_transaction(
             idempotency_key: &format!("order-{}-income", order.id.0),
         },
     )?;
+    super::tax::record_tax(
+        conn,
+        &order,
+        JournalKind::Tax,
+        order.tax_cents,
+        &format!("Tax in the payment of order {}", order.number),
+        &format!("order-{}-tax", order.id.0),
+    )?;
     tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
     Ok(FulfillOutcome::Fulfilled)
 }

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancellation};
+use crate::config::TaxSettings;
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, JournalKind, JournalStatus, Money, OrderStatus, Provider};
 use crate::i18n::Message;
@@ -65,6 +66,8 @@ pub struct CheckoutRequest {
     pub settled: Vec<OrderId>,
     /// The seller's details as the order keeps them (JSON).
     pub seller_details: String,
+    /// The sales tax the prices include, if any.
+    pub tax: Option<TaxSettings>,
 }
 
 pub enum CheckoutOutcome {
@@ -213,10 +216,14 @@ fn place_order_in_transaction(
             Some(promo::check(conn, code, &cart_view, now)??)
         }
     };
-    let quote = pricing::quote(
-        &lines,
-        applicable.as_ref().map(|a| a.discount),
-        |course| applicable.as_ref().is_some_and(|a| a.applies_to(course)),
+    let quote = pricing::with_tax(
+        pricing::quote(
+            &lines,
+            applicable.as_ref().map(|a| a.discount),
+            |course| applicable.as_ref().is_some_and(|a| a.applies_to(course)),
+            currency.rounding_unit(),
+        ),
+        request.tax.as_ref().map(|t| t.rate),
         currency.rounding_unit(),
     );
     let snapshot = applicable.as_ref().map(promo::ApplicablePromo::snapshot);
@@ -236,6 +243,7 @@ fn place_order_in_transaction(
             unit_price_cents: l.unit_price_cents,
             discount_cents: l.discount_cents,
             total_cents: l.total_cents,
+            tax_cents: l.tax_cents,
         })
         .collect();
     let placeholder = format!("new-{}", crate::session::new_token());
@@ -264,6 +272,7 @@ fn place_order_in_transaction(
         buyer_company: buyer.company.as_deref(),
         buyer_address: buyer.address.as_deref(),
         buyer_tax_id: buyer.tax_id.as_deref(),
+        tax_cents: quote.tax_cents,
     }
     .insert(conn, &items)?;
     if let Some(applicable) = &applicable {

@@ -10,13 +10,12 @@
 use chrono::NaiveDateTime;
 
 use super::access::{restore_order_access, revoke_order_access};
+use super::tax::{record_tax, refunded_tax};
+use super::unapplied::apply_unapplied_refund;
 use super::{EventError, EventMeta};
 use crate::db::{self, DbConnection};
-use crate::domain::{
-    AccessEnd, Currency, JournalKind, JournalStatus, Money, OrderStatus, RefundStatus,
-};
+use crate::domain::{AccessEnd, JournalKind, JournalStatus, Money, OrderStatus, RefundStatus};
 use crate::models::credit_note::{CreditNote, NewCreditNote};
-use crate::models::journal::JournalRow;
 use crate::models::order::Order;
 use crate::models::refund::{ObservedRefund, RefundRequestRow, RefundRow};
 use crate::payments::webhook::{ChargeObject, RefundObject};
@@ -89,6 +88,8 @@ pub fn apply_charge_refunded(
         .into_iter()
         .map(|r| r.reason)
         .collect();
+    // The tax part of what was refunded.
+    let tax_part = refunded_tax(order, order.refunded_cents, refunded);
     // The document for the accountant, in the same transaction.
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     let invoice = order.invoice_number.as_deref().unwrap_or(&order.number);
@@ -101,6 +102,7 @@ pub fn apply_charge_refunded(
             currency: order.currency,
             refunded_cents: refunded,
             reason: reason.as_deref(),
+            tax_cents: tax_part,
         },
         now,
     )?;
@@ -127,6 +129,14 @@ pub fn apply_charge_refunded(
             provider_event_id: Some(event.id),
             idempotency_key: &format!("charge-{}-refund-{}", charge.id, event.id),
         },
+    )?;
+    record_tax(
+        conn,
+        order,
+        JournalKind::TaxRefunded,
+        tax_part,
+        &format!("Tax part of credit note {}", note.number),
+        &format!("charge-{}-refund-{}-tax", charge.id, event.id),
     )?;
     crate::services::mail::queue::refund_notice(conn, order, delta, full, now)?;
     if full {
@@ -204,6 +214,16 @@ pub fn apply_refund_update(
         ));
     }
     let refunded = order.refunded_cents - taken_back;
+    // The tax part of a refund that did not happen is owed again.
+    let tax_back = refunded_tax(order, refunded, order.refunded_cents);
+    record_tax(
+        conn,
+        order,
+        JournalKind::Tax,
+        tax_back,
+        &format!("Tax on refund {} that was reversed", refund.id),
+        &format!("refund-{}-reversed-tax", refund.id),
+    )?;
     let new_status = if refunded == 0 {
         OrderStatus::Paid
     } else {
@@ -305,50 +325,6 @@ fn record_reversal(
             idempotency_key: &format!("refund-{}-reversed", refund.id),
         },
     )
-}
-
-/// A refund on an order that was canceled before its payment was applied
-/// (a payment that succeeds after that is flagged, never income): the
-/// money still went back, so it is journalled, as its own kind that
-/// revenue does not count, and the order is left as it is.
-fn apply_unapplied_refund(
-    conn: &mut DbConnection,
-    order: &Order,
-    charge: &ChargeObject,
-    event: EventMeta<'_>,
-) -> Result<String, EventError> {
-    let earlier: i64 = JournalRow::for_order(conn, order.id)?
-        .iter()
-        .filter(|row| row.kind == JournalKind::UnappliedRefund)
-        .map(|row| match row.status {
-            JournalStatus::Failed => -row.amount_cents,
-            _ => row.amount_cents,
-        })
-        .sum();
-    let refunded = charge.amount_refunded;
-    if refunded <= earlier {
-        return Ok("refund already recorded".into());
-    }
-    let delta = refunded - earlier;
-    record_journal_entry(
-        conn,
-        &JournalEntry {
-            kind: JournalKind::UnappliedRefund,
-            status: JournalStatus::Success,
-            amount_cents: delta,
-            currency: Currency::parse(&charge.currency).unwrap_or(order.currency),
-            description: &format!(
-                "Refund of a payment never applied to order {} ({refunded} refunded)",
-                order.number
-            ),
-            order_id: Some(order.id),
-            metadata: event.raw,
-            provider_event_id: Some(event.id),
-            idempotency_key: &format!("charge-{}-refund-{}", charge.id, event.id),
-        },
-    )?;
-    tracing::warn!(order.id = %order.id, delta, "refund of a payment that was never applied");
-    Ok(format!("refund of an unapplied payment: {delta}"))
 }
 
 impl RefundObject {

@@ -68,6 +68,8 @@ struct ReportsPage {
     chain: Message,
     chain_ok: bool,
     error: Option<Message>,
+    /// The shop charges tax, or did in this range: tax columns.
+    show_tax: bool,
 }
 
 impl ReportsPage {
@@ -182,6 +184,7 @@ pub(super) async fn staff_reports(
         i18n.money(crate::domain::Money::new(minor, currency))
     });
     let today = chrono::Utc::now().date_naive();
+    let show_tax = state.settings.tax.is_some() || total.tax != 0;
     render(
         status,
         &ReportsPage {
@@ -199,6 +202,7 @@ pub(super) async fn staff_reports(
             promos,
             chart,
             chart_unit,
+            show_tax,
             chain,
             chain_ok,
             error,
@@ -234,6 +238,8 @@ pub(super) async fn staff_reports_csv(
             "disputes_lost",
             "net",
             "currency",
+            "tax",
+            "net_of_tax",
         ])?;
         let sections = [
             (
@@ -258,6 +264,8 @@ pub(super) async fn staff_reports_csv(
                     amount(r.disputes),
                     amount(r.net()),
                     currency.code().to_owned(),
+                    amount(r.tax),
+                    amount(r.net_of_tax()),
                 ])?;
             }
         }
