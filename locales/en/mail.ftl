@@ -17,3 +17,4 @@ mail-reset-subject = Reset your kasir password
 mail-reset-intro = Someone (we hope you) asked to reset the password of your kasir account. Choose a new one here:
 mail-reset-button = Choose a new password
 mail-reset-expires = The link works once, for { $minutes } minutes. If you did not ask for it, ignore this mail: your password stays as it is.
+mail-invoice-number = Invoice number: { $number }

@@ -269,3 +269,4 @@ invoice-tax-id = Tax number: { $id }
 invoice-tax-included = Of which { $tax }
 credit-note-tax = Of which { $tax }
 summary-tax-included = Includes { $tax }
+invoice-tax = Tax

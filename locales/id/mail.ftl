@@ -17,3 +17,4 @@ mail-reset-subject = Atur ulang kata sandi kasir Anda
 mail-reset-intro = Seseorang (semoga Anda) meminta untuk mengatur ulang kata sandi akun kasir Anda. Pilih kata sandi baru di sini:
 mail-reset-button = Pilih kata sandi baru
 mail-reset-expires = Tautan ini hanya berlaku sekali, selama { $minutes } menit. Jika Anda tidak memintanya, abaikan email ini: kata sandi Anda tetap sama.
+mail-invoice-number = Nomor faktur: { $number }

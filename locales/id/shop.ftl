@@ -254,3 +254,4 @@ invoice-tax-id = Nomor pajak: { $id }
 invoice-tax-included = Termasuk { $tax }
 credit-note-tax = Termasuk { $tax }
 summary-tax-included = Termasuk { $tax }
+invoice-tax = Pajak

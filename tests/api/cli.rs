@@ -267,3 +267,49 @@ async fn the_binary_serves_its_own_assets_from_any_directory() {
     let _ = child.wait();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `LOG_FORMAT=json`: one JSON object per log line, for a log collector.
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("kasir-json-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/kasir.db", dir.display()),
+        )
+        .env("SECRET_KEY", "k".repeat(64))
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "kasir=info")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut listening = None;
+    for line in lines {
+        let line = line.unwrap();
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if entry["fields"]["message"] == "kasir listening" {
+            listening = Some(entry);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let entry = listening.expect("a 'kasir listening' line");
+    assert_eq!(entry["level"], "INFO");
+    assert_eq!(entry["target"], "kasir::startup");
+    let address = entry["fields"]["address"].as_str().unwrap();
+    assert!(
+        address.parse::<std::net::SocketAddr>().unwrap().port() > 0,
+        "{address}"
+    );
+    assert_eq!(entry["fields"]["database"], "sqlite");
+}

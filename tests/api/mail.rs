@@ -64,6 +64,14 @@ async fn a_paid_order_mails_its_receipt_in_the_students_language(backend: Backen
         assert!(part.contains("US$80,10"), "{part}");
     }
     assert!(receipt.text.contains("Rust for Web Developers"));
+    let invoice: String = kasir::db::schema::orders::table
+        .filter(kasir::db::schema::orders::number.eq(&number))
+        .select(kasir::db::schema::orders::invoice_number.assume_not_null())
+        .first(&mut app.db.connect())
+        .unwrap();
+    for part in [&receipt.text, &receipt.html] {
+        assert!(part.contains(&format!("Nomor faktur: {invoice}")), "{part}");
+    }
     assert!(receipt.html.contains("<table"), "an HTML part");
     assert!(
         receipt.message_id.ends_with("@kasir.test"),
