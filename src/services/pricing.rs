@@ -57,17 +57,23 @@ pub enum Discount {
     Fixed(i64),
 }
 
-/// `bps` of `amount`, rounded half-up to a multiple of `unit` minor units.
-pub fn percent_of(amount: i64, bps: i32, unit: i64) -> i64 {
+/// `value × num / den`, rounded half-up to a multiple of `unit` minor
+/// units (bigdecimal, never a float), between 0 and `value`.
+fn scaled(value: i64, num: i64, den: i64, unit: i64) -> i64 {
     let unit = unit.max(1);
-    let exact = BigDecimal::from(amount) * BigDecimal::from(bps)
-        / BigDecimal::from(10_000)
+    let exact = BigDecimal::from(value) * BigDecimal::from(num)
+        / BigDecimal::from(den)
         / BigDecimal::from(unit);
     exact
         .with_scale_round(0, RoundingMode::HalfUp)
         .to_i64()
-        .map_or(amount, |units| units.saturating_mul(unit))
-        .clamp(0, amount)
+        .map_or(value, |units| units.saturating_mul(unit))
+        .clamp(0, value)
+}
+
+/// `bps` of `amount`, rounded half-up to a multiple of `unit` minor units.
+pub fn percent_of(amount: i64, bps: i32, unit: i64) -> i64 {
+    scaled(amount, i64::from(bps), 10_000, unit)
 }
 
 /// `amount`'s share of a `part` of `whole` (the tax in a refund: `part`
@@ -79,15 +85,7 @@ pub fn share_of(amount: i64, part: i64, whole: i64, unit: i64) -> i64 {
     if amount >= whole {
         return part;
     }
-    let unit = unit.max(1);
-    let exact = BigDecimal::from(amount) * BigDecimal::from(part)
-        / BigDecimal::from(whole)
-        / BigDecimal::from(unit);
-    exact
-        .with_scale_round(0, RoundingMode::HalfUp)
-        .to_i64()
-        .map_or(0, |units| units.saturating_mul(unit))
-        .clamp(0, part)
+    scaled(part, amount, whole, unit)
 }
 
 /// Prices the lines; `discount` applies to the lines `eligible` accepts,
@@ -115,17 +113,7 @@ pub fn quote(
         .iter()
         .map(|&i| lines[i].unit_price_cents)
         .collect();
-    // Whole units per line when everything is in whole units; else cents.
-    let unit = unit.max(1);
-    let shares = if discount_total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
-        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
-        allocate(discount_total / unit, &units)
-            .into_iter()
-            .map(|share| share * unit)
-            .collect()
-    } else {
-        allocate(discount_total, &weights)
-    };
+    let shares = allocate_in(discount_total, &weights, unit);
     let mut line_discounts = vec![0; lines.len()];
     for (share, &i) in shares.into_iter().zip(&eligible_idx) {
         line_discounts[i] = share;
@@ -162,29 +150,14 @@ pub fn with_tax(mut quote: Quote, tax: Option<TaxRate>, unit: i64) -> Quote {
         return quote;
     };
     let net = quote.total_cents;
-    let unit = unit.max(1);
+    let bps = i64::from(tax.bps);
     let tax_total = if tax.inclusive {
-        let exact = BigDecimal::from(net) * BigDecimal::from(tax.bps)
-            / BigDecimal::from(10_000 + i64::from(tax.bps))
-            / BigDecimal::from(unit);
-        exact
-            .with_scale_round(0, RoundingMode::HalfUp)
-            .to_i64()
-            .map_or(0, |units| units.saturating_mul(unit))
-            .clamp(0, net)
+        scaled(net, bps, 10_000 + bps, unit)
     } else {
         percent_of(net, tax.bps, unit)
     };
     let weights: Vec<i64> = quote.lines.iter().map(|l| l.total_cents).collect();
-    let shares = if tax_total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
-        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
-        allocate(tax_total / unit, &units)
-            .into_iter()
-            .map(|share| share * unit)
-            .collect()
-    } else {
-        allocate(tax_total, &weights)
-    };
+    let shares = allocate_in(tax_total, &weights, unit);
     for (line, share) in quote.lines.iter_mut().zip(shares) {
         line.tax_cents = share;
     }
@@ -193,6 +166,21 @@ pub fn with_tax(mut quote: Quote, tax: Option<TaxRate>, unit: i64) -> Quote {
         quote.total_cents = net + tax_total;
     }
     quote
+}
+
+/// [`allocate`] in whole `unit`s when the total and every weight are
+/// whole units (whole rupiah stay whole); else in minor units.
+fn allocate_in(total: i64, weights: &[i64], unit: i64) -> Vec<i64> {
+    let unit = unit.max(1);
+    if total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
+        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
+        allocate(total / unit, &units)
+            .into_iter()
+            .map(|share| share * unit)
+            .collect()
+    } else {
+        allocate(total, weights)
+    }
 }
 
 /// Splits `total` over `weights` in proportion, in whole minor units that

@@ -110,29 +110,28 @@ both_backends! {
     }
 }
 
-/// Runs the invoice-number migration's down and up again on a database
-/// holding orders: as it ran on shops that had orders before it.
-fn remigrate(conn: &mut DbConnection, url: &str) {
+/// Runs migration `name`'s down and up again on a database holding data:
+/// as it ran on shops that had data before it.
+fn remigrate(
+    conn: &mut DbConnection,
+    url: &str,
+    name: &str,
+    between: impl FnOnce(&mut DbConnection),
+) {
     use diesel::connection::SimpleConnection;
-    let (down, up) = if url.starts_with("postgres") {
-        (
-            include_str!("../../migrations/postgres/2026-11-30-000005_invoice_numbers/down.sql"),
-            include_str!("../../migrations/postgres/2026-11-30-000005_invoice_numbers/up.sql"),
-        )
+    let engine = if url.starts_with("postgres") {
+        "postgres"
     } else {
-        (
-            include_str!("../../migrations/sqlite/2026-11-30-000005_invoice_numbers/down.sql"),
-            include_str!("../../migrations/sqlite/2026-11-30-000005_invoice_numbers/up.sql"),
-        )
+        "sqlite"
     };
-    conn.batch_execute(down).unwrap();
-    let legacy: Vec<String> = orders::table
-        .select(orders::number)
-        .order(orders::id.asc())
-        .load(conn)
-        .unwrap();
-    assert!(legacy.iter().all(|n| n.starts_with("INV-")), "{legacy:?}");
-    conn.batch_execute(up).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(engine)
+        .join(name);
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    conn.batch_execute(&read("down.sql")).unwrap();
+    between(conn);
+    conn.batch_execute(&read("up.sql")).unwrap();
 }
 
 both_backends! {
@@ -149,7 +148,10 @@ both_backends! {
         app.add_course("modern-javascript").await;
         let pending = location(&app.checkout("").await).trim_start_matches("/checkout/").to_owned();
 
-        remigrate(&mut conn, &app.db.url);
+        remigrate(&mut conn, &app.db.url, "2026-11-30-000005_invoice_numbers", |conn| {
+            let legacy: Vec<String> = orders::table.select(orders::number).order(orders::id.asc()).load(conn).unwrap();
+            assert!(legacy.iter().all(|n| n.starts_with("INV-")), "{legacy:?}");
+        });
         let numbered = yearly_numbers("INV", &[paid_at(&mut conn, &eves), paid_at(&mut conn, &first)]);
 
         let rows: Vec<(String, Option<String>, Option<String>)> = orders::table
@@ -298,7 +300,7 @@ both_backends! {
 
         // Shops with refunds from before credit notes: the migration issues
         // theirs, in journal order, and the sequence goes on from there.
-        remigrate_credit_notes(&mut conn, &app.db.url);
+        remigrate(&mut conn, &app.db.url, "2026-11-30-000006_credit_notes", |_| {});
         let migrated: Vec<(String, i64, i64, Option<String>)> = credit_notes::table
             .order(credit_notes::id.asc())
             .select((credit_notes::number, credit_notes::amount_cents, credit_notes::refunded_cents, credit_notes::reason))
@@ -312,24 +314,6 @@ both_backends! {
             .unwrap();
         assert_eq!(counted.iter().sum::<i64>(), 2, "the sequence goes on from the migrated notes");
     }
-}
-
-/// Runs the credit-note migration's down and up again over refunds.
-fn remigrate_credit_notes(conn: &mut DbConnection, url: &str) {
-    use diesel::connection::SimpleConnection;
-    let (down, up) = if url.starts_with("postgres") {
-        (
-            include_str!("../../migrations/postgres/2026-11-30-000006_credit_notes/down.sql"),
-            include_str!("../../migrations/postgres/2026-11-30-000006_credit_notes/up.sql"),
-        )
-    } else {
-        (
-            include_str!("../../migrations/sqlite/2026-11-30-000006_credit_notes/down.sql"),
-            include_str!("../../migrations/sqlite/2026-11-30-000006_credit_notes/up.sql"),
-        )
-    };
-    conn.batch_execute(down).unwrap();
-    conn.batch_execute(up).unwrap();
 }
 
 const SELLER: &[(&str, &str)] = &[
