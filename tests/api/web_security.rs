@@ -172,6 +172,8 @@ both_backends! {
             ("/cart/items".into(), vec!["course_id", "next"]),
             ("/cart/items/1/delete".into(), vec!["next"]),
             ("/checkout".into(), vec!["promo_code"]),
+            ("/cart/promo".into(), vec!["promo_code"]),
+            ("/cart/billing".into(), vec!["company", "address", "tax_id"]),
             (format!("{pay}/sandbox"), vec!["card_number", "expiry", "cvc"]),
             (format!("{pay}/sandbox/authenticate"), vec!["decision"]),
             ("/staff/promo-codes".into(), vec!["code", "kind", "percent", "amount", "starts_at", "ends_at", "max_redemptions", "per_user_limit", "min_subtotal", "course_ids"]),
@@ -198,6 +200,14 @@ both_backends! {
         let flash = select_all(&cart.text().await.unwrap(), ".flash-error").join(" ");
         assert!(flash.contains("We don't know the promo code"), "{flash}");
         assert!(flash.len() < 200, "{} characters echoed", flash.len());
+        // The same code applied in the cart: refused under the field, cut short.
+        let applied = app.submit("/cart/promo", &[("promo_code", long_code.as_str())]).await;
+        assert_eq!(applied.status(), 303);
+        let cart = app.get("/cart").await;
+        assert_eq!(cart.status(), 200);
+        let refusal = select_all(&cart.text().await.unwrap(), "#promo-error").join(" ");
+        assert!(refusal.contains("We don't know the promo code"), "{refusal}");
+        assert!(refusal.len() < 200, "{} characters echoed", refusal.len());
         assert_eq!(app.get("/orders").await.status(), 200, "still logged in");
     }
 }
