@@ -270,3 +270,4 @@ invoice-tax-included = Of which { $tax }
 credit-note-tax = Of which { $tax }
 summary-tax-included = Includes { $tax }
 invoice-tax = Tax
+summary-tax-added = Plus { $tax }

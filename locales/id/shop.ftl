@@ -255,3 +255,4 @@ invoice-tax-included = Termasuk { $tax }
 credit-note-tax = Termasuk { $tax }
 summary-tax-included = Termasuk { $tax }
 invoice-tax = Pajak
+summary-tax-added = Ditambah { $tax }

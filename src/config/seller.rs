@@ -91,15 +91,7 @@ impl TaxSettings {
         };
         let inclusive = match var("TAX_INCLUSIVE").as_deref().map(str::trim) {
             None | Some("" | "true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => {
-                // Tax on top makes the total more than subtotal - discount,
-                // which every order row is checked against today.
-                return Err(
-                    "TAX_INCLUSIVE=false (tax added on top of prices) is not supported yet: \
-                     give prices that include the tax"
-                        .to_owned(),
-                );
-            }
+            Some("false" | "0" | "no") => false,
             Some(other) => {
                 return Err(format!(
                     "TAX_INCLUSIVE must be true or false, not {other:?}"
@@ -130,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn tax_is_off_unless_a_rate_is_set_and_prices_include_it() {
+    fn tax_is_off_unless_a_rate_is_set_and_prices_include_it_unless_told() {
         assert_eq!(tax(&[]), Ok(None));
         assert_eq!(tax(&[("TAX_RATE_BPS", "0")]), Ok(None));
         let ppn = tax(&[("TAX_RATE_BPS", "1100"), ("TAX_NAME", "PPN")])
@@ -146,10 +138,12 @@ mod tests {
                 .contains("basis points")
         );
         assert!(tax(&[("TAX_RATE_BPS", "10001")]).is_err());
-        assert!(
-            tax(&[("TAX_RATE_BPS", "1900"), ("TAX_INCLUSIVE", "false")])
-                .unwrap_err()
-                .contains("not supported yet")
+        let vat = tax(&[("TAX_RATE_BPS", "1900"), ("TAX_INCLUSIVE", "false")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (vat.rate.bps, vat.rate.inclusive, vat.name.as_str()),
+            (1_900, false, "Tax")
         );
         assert!(tax(&[("TAX_RATE_BPS", "1900"), ("TAX_INCLUSIVE", "maybe")]).is_err());
     }

@@ -219,6 +219,7 @@ diesel::table! {
         buyer_address -> Nullable<Text>,
         buyer_tax_id -> Nullable<Text>,
         tax_cents -> Int8,
+        tax_inclusive -> Bool,
     }
 }
 

@@ -49,9 +49,12 @@ pub struct Order {
     pub buyer_company: Option<String>,
     pub buyer_address: Option<String>,
     pub buyer_tax_id: Option<String>,
-    /// The sales tax `total_cents` holds (prices include it); 0 when
-    /// untaxed. Its name and rate are in `seller_details`.
+    /// The sales tax in `total_cents`; 0 when untaxed. Its name and rate
+    /// are in `seller_details`.
     pub tax_cents: i64,
+    /// The prices included the tax (`total = subtotal - discount`), or it
+    /// was added on top (`total = subtotal - discount + tax`).
+    pub tax_inclusive: bool,
 }
 
 #[derive(Insertable)]
@@ -77,6 +80,7 @@ pub struct NewOrder<'a> {
     pub buyer_address: Option<&'a str>,
     pub buyer_tax_id: Option<&'a str>,
     pub tax_cents: i64,
+    pub tax_inclusive: bool,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -87,7 +91,8 @@ pub struct OrderItem {
     pub unit_price_cents: i64,
     pub discount_cents: i64,
     pub total_cents: i64,
-    /// The tax in `total_cents`.
+    /// The tax in `total_cents`, or on top of it when the order's tax
+    /// was added on top.
     pub tax_cents: i64,
 }
 

@@ -80,8 +80,9 @@ async fn show_cart(
     let session = AppSession(&session);
     let applied = session.applied_promo().unwrap_or_default();
     let code = applied.clone();
+    let tax = state.settings.tax.clone();
     let (cart, still_applies, saved) = with_db(state, move |conn| {
-        let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code)?;
+        let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())?;
         let saved = user.map(|u| Billing::for_user(conn, u)).transpose()?;
         Ok::<_, diesel::result::Error>((cart, still, saved))
     })
@@ -187,8 +188,9 @@ pub(super) async fn apply_promo(
     let owner = viewer.cart_owner();
     let currency = state.settings.currency;
     let code = typed.clone();
+    let tax = state.settings.tax.clone();
     let (cart, outcome) = with_db(&state, move |conn| {
-        cart::view_with_promo(conn, &owner, currency, &code)
+        cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())
     })
     .await??;
     match (outcome, &cart.promo) {

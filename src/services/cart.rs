@@ -4,6 +4,7 @@
 
 use chrono::TimeDelta;
 
+use crate::config::TaxSettings;
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, Money};
 use crate::models::cart::{Cart, CartItem};
@@ -62,8 +63,20 @@ pub struct CartView {
     pub subtotal: Money,
     /// The code applied in the cart, and what it takes off now.
     pub promo: Option<AppliedPromo>,
+    /// The sales tax checking out would charge, in or on top of the total.
+    pub tax: Option<CartTax>,
     /// What checking out would charge.
     pub total: Money,
+}
+
+/// The sales tax in a cart's total, as the cart page names it.
+#[derive(Clone, Debug)]
+pub struct CartTax {
+    pub amount: Money,
+    /// `PPN`.
+    pub name: String,
+    /// Added on top of the prices (else they include it).
+    pub added: bool,
 }
 
 /// A promo code applied in the cart.
@@ -141,23 +154,22 @@ pub fn view(
         lines,
         subtotal,
         promo: None,
+        tax: None,
         total: subtotal,
     })
 }
 
-/// The cart with `code` applied, priced as checkout would price it (the
-/// code's own rules; a student's own limit on it too). `Err` says why the
-/// code does not apply to this cart now.
+/// The cart priced as checkout would price it: `code` applied (the
+/// code's own rules; a student's own limit on it too) and the sales tax.
+/// The `Err` says why the code does not apply to this cart now.
 pub fn view_with_promo(
     conn: &mut DbConnection,
     owner: &CartOwner,
     currency: Currency,
     code: &str,
+    tax: Option<&TaxSettings>,
 ) -> diesel::QueryResult<(CartView, Result<(), PromoRejection>)> {
     let mut cart = view(conn, owner, currency)?;
-    let Some(code) = promo::normalize_code(code) else {
-        return Ok((cart, Ok(())));
-    };
     let lines: Vec<PriceLine> = cart
         .lines
         .iter()
@@ -168,38 +180,53 @@ pub fn view_with_promo(
             unit_price_cents: l.price.minor,
         })
         .collect();
-    let courses: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
-    let user_id = match owner {
-        CartOwner::User(id) => Some(*id),
-        CartOwner::Guest(_) => None,
+    let (applicable, outcome) = match promo::normalize_code(code) {
+        None => (None, Ok(())),
+        Some(code) => {
+            let courses: Vec<CourseId> = lines.iter().map(|l| l.course_id).collect();
+            let user_id = match owner {
+                CartOwner::User(id) => Some(*id),
+                CartOwner::Guest(_) => None,
+            };
+            let check = promo::check(
+                conn,
+                &code,
+                &promo::Cart {
+                    user_id,
+                    courses: &courses,
+                    subtotal_cents: cart.subtotal.minor,
+                    currency,
+                },
+                db::now(),
+            )?;
+            match check {
+                Ok(applicable) => (Some(applicable), Ok(())),
+                Err(rejection) => (None, Err(rejection)),
+            }
+        }
     };
-    let check = promo::check(
-        conn,
-        &code,
-        &promo::Cart {
-            user_id,
-            courses: &courses,
-            subtotal_cents: cart.subtotal.minor,
-            currency,
-        },
-        db::now(),
-    )?;
-    let applicable = match check {
-        Ok(applicable) => applicable,
-        Err(rejection) => return Ok((cart, Err(rejection))),
-    };
-    let quote = pricing::quote(
-        &lines,
-        Some(applicable.discount),
-        |course| applicable.applies_to(course),
-        currency.rounding_unit(),
+    let unit = currency.rounding_unit();
+    let quote = pricing::with_tax(
+        pricing::quote(
+            &lines,
+            applicable.as_ref().map(|a| a.discount),
+            |course| applicable.as_ref().is_some_and(|a| a.applies_to(course)),
+            unit,
+        ),
+        tax.map(|t| t.rate),
+        unit,
     );
-    cart.promo = Some(AppliedPromo {
-        code: applicable.promo.code.clone(),
+    cart.promo = applicable.map(|applicable| AppliedPromo {
+        code: applicable.promo.code,
         discount: Money::new(quote.discount_cents, currency),
     });
+    cart.tax = tax.filter(|_| quote.tax_cents > 0).map(|t| CartTax {
+        amount: Money::new(quote.tax_cents, currency),
+        name: t.name.clone(),
+        added: !t.rate.inclusive,
+    });
     cart.total = Money::new(quote.total_cents, currency);
-    Ok((cart, Ok(())))
+    Ok((cart, outcome))
 }
 
 /// Whether the course can be bought in this shop now.

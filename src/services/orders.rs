@@ -13,10 +13,12 @@ pub struct OrderView {
     /// Negative: what the promo took off.
     pub discount: Option<Money>,
     pub total: Money,
-    /// The sales tax the total includes, when the order was taxed.
+    /// The sales tax in the total, when the order was taxed.
     pub tax: Option<Money>,
     /// Its name as the order kept it (`PPN`).
     pub tax_name: Option<String>,
+    /// The tax was added on top of the prices (else they included it).
+    pub tax_added: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -52,8 +54,14 @@ impl OrderView {
             tax_name: crate::config::Seller::from_snapshot(order.seller_details.as_deref())
                 .and_then(|s| s.tax)
                 .map(|t| t.name),
+            tax_added: !order.tax_inclusive,
             order,
         })
+    }
+
+    /// The tax's name as the order kept it, or `fallback`.
+    pub fn tax_name_or(&self, fallback: String) -> String {
+        self.tax_name.clone().unwrap_or(fallback)
     }
 
     /// What has been refunded, negative; `None` when nothing was.

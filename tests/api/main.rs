@@ -28,5 +28,6 @@ mod staff;
 mod stripe;
 mod stripe_events;
 mod student;
+mod tax;
 mod web_security;
 mod webhooks;

@@ -273,6 +273,7 @@ fn place_order_in_transaction(
         buyer_address: buyer.address.as_deref(),
         buyer_tax_id: buyer.tax_id.as_deref(),
         tax_cents: quote.tax_cents,
+        tax_inclusive: request.tax.as_ref().is_none_or(|t| t.rate.inclusive),
     }
     .insert(conn, &items)?;
     if let Some(applicable) = &applicable {
