@@ -33,3 +33,7 @@ access-end-dispute-opened = dispute opened
 access-end-dispute-lost = dispute lost
 journal-kind-tax-collected = Tax collected
 journal-kind-tax-refunded = Tax refunded
+note-cause-refund = Refund
+note-cause-dispute = Chargeback
+note-cause-refund-reversed = Refund reversed
+note-cause-dispute-won = Chargeback won

@@ -33,3 +33,7 @@ access-end-dispute-opened = sengketa dibuka
 access-end-dispute-lost = sengketa kalah
 journal-kind-tax-collected = Pajak dipungut
 journal-kind-tax-refunded = Pajak dikembalikan
+note-cause-refund = Pengembalian dana
+note-cause-dispute = Chargeback
+note-cause-refund-reversed = Pengembalian dana dibatalkan
+note-cause-dispute-won = Chargeback dimenangkan

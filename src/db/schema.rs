@@ -77,10 +77,12 @@ diesel::table! {
         invoice_number -> Text,
         amount_cents -> Int8,
         currency -> Text,
-        refunded_cents -> Int8,
+        credited_cents -> Int8,
         reason -> Nullable<Text>,
         issued_at -> Timestamp,
         tax_cents -> Int8,
+        cause -> Text,
+        source_id -> Nullable<Text>,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod email;
 mod money;
+mod note;
 mod status;
 mod tax_id;
 pub(crate) mod text_enum;
@@ -10,6 +11,7 @@ mod user_input;
 
 pub use email::Email;
 pub use money::{Currency, Money};
+pub use note::NoteCause;
 pub use status::{
     AccessEnd, DisputeStatus, EnrollmentReason, IntentStatus, JournalKind, JournalStatus, LmsEvent,
     Locale, MailKind, OrderStatus, PromoKind, Provider, RedemptionStatus, RefundStatus, Role,

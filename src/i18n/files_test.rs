@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 
 use crate::domain::{
-    AccessEnd, DisputeStatus, JournalKind, JournalStatus, OrderStatus, PromoKind, Provider,
+    AccessEnd, DisputeStatus, JournalKind, JournalStatus, NoteCause, OrderStatus, PromoKind,
+    Provider,
 };
 use crate::error::ErrorPage;
 
@@ -53,6 +54,7 @@ fn dynamic_ids() -> BTreeSet<String> {
     ids.extend(Provider::ALL.iter().map(|v| v.message_id()));
     ids.extend(DisputeStatus::ALL.iter().map(|v| v.message_id()));
     ids.extend(AccessEnd::ALL.iter().map(|v| v.message_id()));
+    ids.extend(NoteCause::ALL.iter().map(|v| v.message_id()));
     for status in ErrorPage::STATUSES {
         let page =
             ErrorPage::for_status(actix_web::http::StatusCode::from_u16(status).expect("a status"));

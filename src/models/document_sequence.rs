@@ -1,4 +1,4 @@
-//! Gap-free numbers for documents (invoices, credit notes): one counter
+//! Gap-free numbers for documents (invoices, credit and debit notes): one counter
 //! per kind and year, moved in the transaction that issues the document.
 
 use diesel::prelude::*;
@@ -11,6 +11,7 @@ use crate::db::schema::document_sequences;
 pub enum DocumentKind {
     Invoice,
     CreditNote,
+    DebitNote,
 }
 
 impl DocumentKind {
@@ -18,6 +19,7 @@ impl DocumentKind {
         match self {
             Self::Invoice => "invoice",
             Self::CreditNote => "credit_note",
+            Self::DebitNote => "debit_note",
         }
     }
 
@@ -25,6 +27,7 @@ impl DocumentKind {
         match self {
             Self::Invoice => "INV",
             Self::CreditNote => "CN",
+            Self::DebitNote => "DN",
         }
     }
 }

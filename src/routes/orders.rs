@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::layout::{Layout, Viewer, render};
 use super::{AppState, with_db};
-use crate::domain::Provider;
+use crate::domain::{NoteCause, Provider};
 use crate::error::AppError;
 use crate::services::back_office::invoices::{self, CreditNoteDoc, Invoice};
 

@@ -110,8 +110,11 @@ both_backends! {
     }
 }
 
-/// Runs migration `name`'s down and up again on a database holding data:
-/// as it ran on shops that had data before it.
+/// Takes the schema back to before migration `name` (every later
+/// migration's down, newest first, then its own) on a database holding
+/// data, runs `between`, then every up again: as the migrations ran on
+/// shops that had data before them. Each file in its own transaction, as
+/// the migration harness runs them.
 fn remigrate(
     conn: &mut DbConnection,
     url: &str,
@@ -124,14 +127,27 @@ fn remigrate(
     } else {
         "sqlite"
     };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
-        .join(engine)
-        .join(name);
-    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
-    conn.batch_execute(&read("down.sql")).unwrap();
+        .join(engine);
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.as_str() >= name)
+        .collect();
+    names.sort();
+    let run = |conn: &mut DbConnection, name: &str, file: &str| {
+        let sql = std::fs::read_to_string(root.join(name).join(file)).unwrap();
+        conn.transaction(|c| c.batch_execute(&sql))
+            .unwrap_or_else(|e| panic!("{name}/{file}: {e}"));
+    };
+    for name in names.iter().rev() {
+        run(conn, name, "down.sql");
+    }
     between(conn);
-    conn.batch_execute(&read("up.sql")).unwrap();
+    for name in &names {
+        run(conn, name, "up.sql");
+    }
 }
 
 both_backends! {
@@ -212,7 +228,7 @@ both_backends! {
                 credit_notes::number,
                 credit_notes::invoice_number,
                 credit_notes::amount_cents,
-                credit_notes::refunded_cents,
+                credit_notes::credited_cents,
                 credit_notes::reason,
             ))
             .load(&mut conn)
@@ -303,7 +319,7 @@ both_backends! {
         remigrate(&mut conn, &app.db.url, "2026-11-30-000006_credit_notes", |_| {});
         let migrated: Vec<(String, i64, i64, Option<String>)> = credit_notes::table
             .order(credit_notes::id.asc())
-            .select((credit_notes::number, credit_notes::amount_cents, credit_notes::refunded_cents, credit_notes::reason))
+            .select((credit_notes::number, credit_notes::amount_cents, credit_notes::credited_cents, credit_notes::reason))
             .load(&mut conn)
             .unwrap();
         assert_eq!(migrated, vec![(first.clone(), 1_000, 1_000, None), (second.clone(), 7_900, 8_900, None)]);

@@ -23,6 +23,7 @@ mod checkout;
 mod cli;
 mod crash;
 mod hardening;
+mod notes;
 mod schema;
 mod staff;
 mod stripe;

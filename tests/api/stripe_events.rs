@@ -61,7 +61,7 @@ fn user_of(conn: &mut DbConnection, order: i64) -> i64 {
         .unwrap()
 }
 
-async fn outcome(response: reqwest::Response) -> (u16, String) {
+pub(crate) async fn outcome(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     let said = body["outcome"]
@@ -75,7 +75,7 @@ async fn outcome(response: reqwest::Response) -> (u16, String) {
 impl TestApp {
     /// A pending order for `slug`, paid by a `payment_intent.succeeded`
     /// made at `at`; returns (order, intent, total).
-    async fn paid_at(&self, email: &str, slug: &str, at: i64) -> (i64, String, i64) {
+    pub(crate) async fn paid_at(&self, email: &str, slug: &str, at: i64) -> (i64, String, i64) {
         let (order, intent, total) = self.pending_order(email, &[slug]).await;
         let mut paid: serde_json::Value = serde_json::from_str(&intent_event(
             &format!("evt_paid_{order}"),

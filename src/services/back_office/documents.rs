@@ -1,12 +1,13 @@
-//! The documents the accountant books: invoices (when an order was paid)
-//! and credit notes (when a refund was counted), newest first.
+//! The documents the accountant books: invoices (when an order was paid),
+//! credit notes (a refund or chargeback took money back) and debit notes
+//! (either was undone), newest first.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{credit_notes, orders, users};
-use crate::domain::{Currency, Money};
+use crate::domain::{Currency, Money, NoteCause};
 use crate::i18n::Message;
 
 /// Which documents to list.
@@ -14,15 +15,17 @@ use crate::i18n::Message;
 pub enum DocumentType {
     Invoice,
     CreditNote,
+    DebitNote,
 }
 
 impl DocumentType {
-    pub const ALL: &'static [Self] = &[Self::Invoice, Self::CreditNote];
+    pub const ALL: &'static [Self] = &[Self::Invoice, Self::CreditNote, Self::DebitNote];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Invoice => "invoice",
             Self::CreditNote => "credit_note",
+            Self::DebitNote => "debit_note",
         }
     }
 
@@ -31,6 +34,7 @@ impl DocumentType {
         match self {
             Self::Invoice => "invoice-heading",
             Self::CreditNote => "credit-note-heading",
+            Self::DebitNote => "debit-note-heading",
         }
     }
 
@@ -55,7 +59,7 @@ pub struct DocumentRow {
     pub number: String,
     pub issued_at: NaiveDateTime,
     pub order_number: String,
-    /// For a credit note: the invoice it credits.
+    /// For a credit or debit note: the invoice it corrects.
     pub credits: Option<String>,
     pub buyer_name: String,
     pub buyer_email: String,
@@ -79,8 +83,8 @@ type Buyer = (String, String, Option<String>, Option<String>);
 type Amounts = (i64, i64);
 /// An invoice as selected: number, paid at, order, amounts, currency, buyer.
 type InvoiceFound = (String, NaiveDateTime, String, Amounts, Currency, Buyer);
-/// A credit note as selected: number, issued at, order, credited invoice,
-/// amounts, currency, buyer.
+/// A note as selected: number, issued at, order, corrected invoice,
+/// amounts, currency, cause, buyer.
 type NoteFound = (
     String,
     NaiveDateTime,
@@ -88,13 +92,14 @@ type NoteFound = (
     String,
     Amounts,
     Currency,
+    NoteCause,
     Buyer,
 );
 
 /// The documents issued in the range, newest first.
 pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<Vec<DocumentRow>> {
     let mut rows = Vec::new();
-    if query.kind != Some(DocumentType::CreditNote) {
+    if query.kind.is_none_or(|k| k == DocumentType::Invoice) {
         let mut invoices = orders::table
             .inner_join(users::table)
             .filter(orders::invoice_number.is_not_null())
@@ -140,6 +145,15 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
         let mut notes = credit_notes::table
             .inner_join(orders::table.inner_join(users::table))
             .into_boxed();
+        match query.kind {
+            Some(DocumentType::CreditNote) => {
+                notes = notes.filter(credit_notes::number.like("CN-%"));
+            }
+            Some(DocumentType::DebitNote) => {
+                notes = notes.filter(credit_notes::number.like("DN-%"));
+            }
+            _ => {}
+        }
         if let Some(from) = query.from {
             notes = notes.filter(credit_notes::issued_at.ge(from));
         }
@@ -154,6 +168,7 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
                 credit_notes::invoice_number,
                 (credit_notes::amount_cents, credit_notes::tax_cents),
                 credit_notes::currency,
+                credit_notes::cause,
                 (
                     users::name,
                     users::email,
@@ -163,14 +178,22 @@ pub fn documents(conn: &mut DbConnection, query: &DocumentQuery) -> QueryResult<
             ))
             .load(conn)?;
         rows.extend(found.into_iter().map(
-            |(number, at, order, credits, (amount, tax), currency, buyer)| {
+            |(number, at, order, credits, (amount, tax), currency, cause, buyer)| {
+                let (kind, sign) = if cause.is_credit() {
+                    (DocumentType::CreditNote, -1)
+                } else {
+                    (DocumentType::DebitNote, 1)
+                };
                 row(
-                    DocumentType::CreditNote,
+                    kind,
                     number,
                     at,
                     order,
                     Some(credits),
-                    (Money::new(-amount, currency), Money::new(-tax, currency)),
+                    (
+                        Money::new(sign * amount, currency),
+                        Money::new(sign * tax, currency),
+                    ),
                     buyer,
                 )
             },

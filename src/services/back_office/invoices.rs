@@ -22,13 +22,12 @@ pub struct Invoice {
     pub view: OrderView,
     pub customer_name: String,
     pub customer_email: String,
-    /// The credit notes its refunds issued, oldest first.
+    /// The credit and debit notes that corrected it, oldest first.
     pub credit_notes: Vec<CreditNote>,
     /// The seller as they were when the order was placed; none for older
     /// orders.
     pub seller: Option<Seller>,
-    /// Negative: everything refunded, when anything was.
-    pub refunded: Option<Money>,
+    /// What the invoice holds with its notes counted.
     pub balance: Money,
 }
 
@@ -52,9 +51,10 @@ pub fn invoice(
         .select((users::name, users::email))
         .first(conn)?;
     let credit_notes = CreditNote::for_order(conn, order.id)?;
-    let money = |minor: i64| Money::new(minor, order.currency);
-    let refunded = (order.refunded_cents > 0).then(|| money(-order.refunded_cents));
-    let balance = money(order.total_cents - order.refunded_cents);
+    let balance = Money::new(
+        order.total_cents + credit_notes.iter().map(|n| n.credited().minor).sum::<i64>(),
+        order.currency,
+    );
     let seller = Seller::from_snapshot(order.seller_details.as_deref());
     Ok(Some(Invoice {
         view: OrderView::load(conn, order)?,
@@ -62,7 +62,6 @@ pub fn invoice(
         customer_email: email,
         credit_notes,
         seller,
-        refunded,
         balance,
     }))
 }

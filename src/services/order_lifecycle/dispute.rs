@@ -2,9 +2,12 @@
 //! open (`needs_response`, `under_review`) suspends the access the order
 //! gave, `lost` ends it and counts as a loss, `won` and `prevented` give it
 //! back; inquiries (`warning_*`) take nothing and change no access. The
-//! dispute's state is kept on the order, where the access rule reads it.
+//! dispute's state is kept on the order, where the access rule reads it; the
+//! invoice gets a credit note when a chargeback takes the money, a debit
+//! note when it is won back (see `notes`).
 
 use super::access::{restore_order_access, revoke_order_access};
+use super::notes::dispute_note;
 use super::{EventError, EventMeta};
 use crate::db::{self, DbConnection};
 use crate::domain::{AccessEnd, DisputeStatus, JournalKind, JournalStatus};
@@ -117,12 +120,13 @@ pub fn apply_dispute(
         ));
     }
     Order::set_dispute(conn, order.id, &dispute.id, status, now)?;
+    let note = dispute_note(conn, order, &dispute.id, dispute.amount, status, now)?;
     let order = Order {
         dispute_id: Some(dispute.id.clone()),
         dispute_status: Some(status),
         ..order.clone()
     };
-    Ok(match status {
+    let outcome = match status {
         DisputeStatus::NeedsResponse | DisputeStatus::UnderReview => {
             let suspended = revoke_order_access(conn, &order, AccessEnd::DisputeOpened, now)?;
             format!("dispute {status}: access suspended for {suspended} course(s)")
@@ -139,6 +143,10 @@ pub fn apply_dispute(
         DisputeStatus::WarningNeedsResponse | DisputeStatus::WarningUnderReview => {
             format!("inquiry {status}: recorded, access unchanged")
         }
+    };
+    Ok(match note {
+        Some(note) => format!("{outcome}; {} issued", note.number),
+        None => outcome,
     })
 }
 

@@ -8,6 +8,7 @@
 
 pub mod access;
 mod dispute;
+mod notes;
 mod payment;
 mod place;
 mod refund;

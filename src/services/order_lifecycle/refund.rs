@@ -10,12 +10,14 @@
 use chrono::NaiveDateTime;
 
 use super::access::{restore_order_access, revoke_order_access};
+use super::notes::{Note, issue_note};
 use super::tax::{record_tax, refunded_tax};
 use super::unapplied::apply_unapplied_refund;
 use super::{EventError, EventMeta};
 use crate::db::{self, DbConnection};
-use crate::domain::{AccessEnd, JournalKind, JournalStatus, Money, OrderStatus, RefundStatus};
-use crate::models::credit_note::{CreditNote, NewCreditNote};
+use crate::domain::{
+    AccessEnd, JournalKind, JournalStatus, Money, NoteCause, OrderStatus, RefundStatus,
+};
 use crate::models::order::Order;
 use crate::models::refund::{ObservedRefund, RefundRequestRow, RefundRow};
 use crate::payments::webhook::{ChargeObject, RefundObject};
@@ -92,20 +94,19 @@ pub fn apply_charge_refunded(
     let tax_part = refunded_tax(order, order.refunded_cents, refunded);
     // The document for the accountant, in the same transaction.
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
-    let invoice = order.invoice_number.as_deref().unwrap_or(&order.number);
-    let note = CreditNote::issue(
+    let note = issue_note(
         conn,
-        &NewCreditNote {
-            order_id: order.id,
-            invoice_number: invoice,
+        order,
+        &Note {
+            cause: NoteCause::Refund,
+            source_id: None,
             amount_cents: delta,
-            currency: order.currency,
-            refunded_cents: refunded,
-            reason: reason.as_deref(),
             tax_cents: tax_part,
+            reason: reason.as_deref(),
         },
         now,
     )?;
+    let invoice = &note.invoice_number;
     let mut description = format!(
         "Refund on order {} ({} of {} refunded), credit note {} on invoice {invoice}",
         order.number,
@@ -216,12 +217,26 @@ pub fn apply_refund_update(
     let refunded = order.refunded_cents - taken_back;
     // The tax part of a refund that did not happen is owed again.
     let tax_back = refunded_tax(order, refunded, order.refunded_cents);
+    // The credit note stays as issued; a debit note puts the money back.
+    let reason = format!("Refund {} {status} after it was counted", refund.id);
+    let note = issue_note(
+        conn,
+        order,
+        &Note {
+            cause: NoteCause::RefundReversed,
+            source_id: Some(&refund.id),
+            amount_cents: taken_back,
+            tax_cents: tax_back,
+            reason: Some(&reason),
+        },
+        now,
+    )?;
     record_tax(
         conn,
         order,
         JournalKind::Tax,
         tax_back,
-        &format!("Tax on refund {} that was reversed", refund.id),
+        &format!("Tax owed again with debit note {}", note.number),
         &format!("refund-{}-reversed-tax", refund.id),
     )?;
     let new_status = if refunded == 0 {
