@@ -26,3 +26,5 @@ error-form-unreadable = The form could not be read.
 error-field-too-long = The field “{ $field }” is too long (at most { $max } characters).
 error-form-malformed = The form is incomplete or malformed ({ $detail }).
 error-upload-too-large = The upload is too large: a cover image is at most 2 MiB.
+settings-too-long = Keep each field under { $max } characters.
+settings-address-lines = An address has at most { $max } lines.

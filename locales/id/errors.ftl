@@ -26,3 +26,5 @@ error-form-unreadable = Formulir tidak dapat dibaca.
 error-field-too-long = Kolom “{ $field }” terlalu panjang (maksimal { $max } karakter).
 error-form-malformed = Formulir tidak lengkap atau rusak ({ $detail }).
 error-upload-too-large = Unggahan terlalu besar: gambar sampul maksimal 2 MiB.
+settings-too-long = Setiap kolom paling banyak { $max } karakter.
+settings-address-lines = Alamat paling banyak { $max } baris.

@@ -16,6 +16,16 @@ pub struct Seller {
     pub tax: Option<TaxLabel>,
 }
 
+/// An address's non-blank lines, trimmed.
+fn address_lines(address: &str) -> Vec<String> {
+    address
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A tax as documents name it: `PPN 11 %`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaxLabel {
@@ -33,18 +43,26 @@ impl Seller {
         Self {
             name: text("SELLER_NAME").unwrap_or_else(|| "kasir".to_owned()),
             address: text("SELLER_ADDRESS")
-                .map(|a| {
-                    a.replace("\\n", "\n")
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|a| address_lines(&a.replace("\\n", "\n")))
                 .unwrap_or_default(),
             tax_id: text("SELLER_TAX_ID"),
             footer: text("INVOICE_FOOTER"),
             tax: None,
+        }
+    }
+
+    /// The seller with what staff set on the settings page over the
+    /// configuration, field by field.
+    pub fn with_overrides(&self, set: &crate::models::seller_settings::SellerSettings) -> Self {
+        Self {
+            name: set.name.clone().unwrap_or_else(|| self.name.clone()),
+            address: set
+                .address
+                .as_deref()
+                .map_or_else(|| self.address.clone(), address_lines),
+            tax_id: set.tax_id.clone().or_else(|| self.tax_id.clone()),
+            footer: set.footer.clone().or_else(|| self.footer.clone()),
+            tax: self.tax.clone(),
         }
     }
 

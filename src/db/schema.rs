@@ -332,6 +332,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    seller_settings (id) {
+        id -> Int4,
+        name -> Nullable<Text>,
+        address -> Nullable<Text>,
+        tax_id -> Nullable<Text>,
+        footer -> Nullable<Text>,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     user_courses (id) {
         id -> Int8,
         user_id -> Int8,
@@ -399,6 +411,7 @@ diesel::joinable!(refund_requests -> orders (order_id));
 diesel::joinable!(refund_requests -> users (requested_by));
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(sandbox_refunds -> sandbox_payment_intents (payment_intent_id));
+diesel::joinable!(seller_settings -> users (updated_by));
 diesel::joinable!(user_courses -> courses (course_id));
 diesel::joinable!(user_courses -> orders (order_id));
 diesel::joinable!(user_courses -> users (user_id));
@@ -428,6 +441,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     sandbox_payment_intents,
     sandbox_refunds,
+    seller_settings,
     user_courses,
     users,
     webhook_events,

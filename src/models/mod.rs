@@ -21,6 +21,7 @@ mod outbox;
 pub mod promo_code;
 pub mod refund;
 pub mod sandbox_intent;
+pub mod seller_settings;
 pub mod user;
 pub mod user_course;
 pub mod webhook_event;

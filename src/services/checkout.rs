@@ -65,7 +65,6 @@ pub async fn check_out(
     currency: Currency,
     (seller, tax): (&Seller, Option<&TaxSettings>),
 ) -> Result<Checkout, StartPaymentError> {
-    let seller_details = seller.snapshot(tax);
     let mut settled = Vec::new();
     // Each round settles every older order it is shown; a third is only
     // needed if the student checks out in another tab at the same moment.
@@ -76,7 +75,7 @@ pub async fn check_out(
             currency,
             provider: payments.provider(),
             settled: settled.clone(),
-            seller_details: seller_details.clone(),
+            seller: seller.clone(),
             tax: tax.cloned(),
         };
         let outcome = db::run(pool, move |conn| lifecycle::place_order(conn, &request)).await??;

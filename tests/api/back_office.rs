@@ -22,7 +22,7 @@ both_backends! {
         let own = app.get(&format!("/orders/{number}")).await;
         assert_eq!(own.status(), 200);
         assert_eq!(select_all(&own.text().await.unwrap(), "[data-invoice-total]"), vec!["$89.00"]);
-        for path in ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/journal.csv", "/staff/reports"] {
+        for path in ["/staff/orders", &format!("/staff/orders/{number}"), "/staff/journal", "/staff/journal.csv", "/staff/reports", "/staff/documents", "/staff/settings"] {
             assert_eq!(app.get(path).await.status(), 403, "{path}");
         }
         assert_eq!(app.refund(&number, "", "please").await.status(), 403);

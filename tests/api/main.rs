@@ -25,6 +25,7 @@ mod crash;
 mod hardening;
 mod notes;
 mod schema;
+mod settings;
 mod staff;
 mod stripe;
 mod stripe_events;

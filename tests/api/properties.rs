@@ -188,7 +188,7 @@ fn check_out(conn: &mut DbConnection, user: UserId, promo: Option<usize>) -> Opt
         currency: usd(),
         provider: Provider::Stripe,
         settled: settled.clone(),
-        seller_details: kasir::config::Seller::default().snapshot(None),
+        seller: kasir::config::Seller::default(),
         tax: None,
     };
     let outcome = match lifecycle::place_order(conn, &request(promo)) {

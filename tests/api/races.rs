@@ -114,7 +114,7 @@ async fn two_requests_starting_one_payment_keep_the_intent_alive() {
         currency: Currency::parse("USD").unwrap(),
         provider: Provider::Sandbox,
         settled: Vec::new(),
-        seller_details: kasir::config::Seller::default().snapshot(None),
+        seller: kasir::config::Seller::default(),
         tax: None,
     };
     let CheckoutOutcome::Placed(placed) = lifecycle::place_order(&mut conn, &request).unwrap()

@@ -171,10 +171,16 @@ for (const { name: width, ...options } of WIDTHS) {
       }],
       ['staff-promo-codes', '/staff/promo-codes'],
       ['staff-integrations', '/staff/integrations'],
+      ['staff-settings', '/staff/settings'],
+      ['staff-settings-error', async (p) => {
+        await p.goto(kasir.url + '/staff/settings');
+        await p.fill('#tax_id', 'DE12');
+        await Promise.all([p.waitForEvent('load'), p.click('button:has-text("Save details")')]);
+      }],
     ];
     const found = await audit(page, pages, width);
     assert.deepEqual(found, []);
-    for (const wide of ['/staff/courses', `/staff/orders/${paidNumber}`, '/staff/journal', '/staff/reports']) {
+    for (const wide of ['/staff/courses', `/staff/orders/${paidNumber}`, '/staff/journal', '/staff/reports', '/staff/settings']) {
       await page.goto(kasir.url + wide);
       const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
       assert.equal(fits, true, `${wide} fits the ${width} screen`);

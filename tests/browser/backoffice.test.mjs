@@ -95,3 +95,50 @@ test('staff open an invoice, refund it, and find the refund in the journal and r
   assert.deepEqual(problems, []);
   await staff.close();
 });
+
+test('staff set the seller on the settings page, and the next invoice is from it', async () => {
+  const staff = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const office = await staff.newPage();
+  await logIn(office, kasir.url, 'boss@example.com');
+  await office.click('text=Back office');
+  await office.click('.tabs >> text=Settings');
+  assert.match(await office.locator('[data-seller-preview]').innerText(), /kasir/, 'the configured seller first');
+  // A malformed EU VAT number is refused, with what was typed kept.
+  await office.fill('#name', 'PT Kursus Maju');
+  await office.fill('#tax_id', 'DE12');
+  await Promise.all([office.waitForEvent('load'), office.click('button:has-text("Save details")')]);
+  assert.match(await office.locator('[role=alert]').innerText(), /DE/);
+  assert.equal(await office.locator('#name').inputValue(), 'PT Kursus Maju');
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-settings-error.png'), fullPage: true });
+  // From here on, nothing fails to load (the refusal above is a 400).
+  const problems = watch(office);
+  await office.fill('#tax_id', '01.234.567.8-901.000');
+  await office.fill('#address', 'Jl. Sudirman 1\nJakarta 10220');
+  await office.fill('#footer', 'Bank BCA 123-456-789');
+  await Promise.all([office.waitForEvent('load'), office.click('button:has-text("Save details")')]);
+  assert.match(await office.locator('.flash-ok').innerText(), /Seller details saved/);
+  const preview = await office.locator('[data-seller-preview]').innerText();
+  assert.match(preview, /PT Kursus Maju/);
+  assert.match(preview, /Jakarta 10220/);
+  assert.match(await office.locator('[data-last-change]').innerText(), /boss@example\.com/);
+  await office.screenshot({ path: path.join(SCREENSHOTS, 'staff-settings.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await staff.close();
+
+  const student = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await student.newPage();
+  await signUp(page, kasir.url, 'bea@example.com');
+  await addToCart(page, 'Modern JavaScript');
+  await page.goto(kasir.url + '/cart');
+  await Promise.all([page.waitForURL(/\/checkout\/ORD-/), page.click('button:has-text("Checkout")')]);
+  const number = page.url().split('/').pop();
+  await payInSandbox(page, '4242 4242 4242 4242');
+  await page.goto(`${kasir.url}/orders/${number}`);
+  const seller = await page.locator('[data-seller]').innerText();
+  assert.match(seller, /PT Kursus Maju/);
+  assert.match(seller, /Jl\. Sudirman 1/);
+  assert.equal(await page.locator('[data-seller-tax-id]').innerText(), 'Tax number: 01.234.567.8-901.000');
+  assert.equal(await page.locator('[data-invoice-footer]').innerText(), 'Bank BCA 123-456-789');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'invoice-seller.png'), fullPage: true });
+  await student.close();
+});

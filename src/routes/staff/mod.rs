@@ -1,6 +1,6 @@
 //! The staff back office: invoice history and an order's story (with the
 //! refund), the journal and its CSV, revenue reports, the catalog, promo
-//! codes, and the learning platform's integration. Every handler checks
+//! codes, the learning platform's integration, and the seller's details. Every handler checks
 //! the role on the server, every time.
 
 mod courses;
@@ -10,6 +10,7 @@ mod journal;
 mod orders;
 mod promo_codes;
 mod reports;
+mod settings;
 
 use actix_web::web;
 
@@ -35,5 +36,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(journal::staff_journal)
         .service(journal::staff_journal_csv)
         .service(reports::staff_reports)
-        .service(reports::staff_reports_csv);
+        .service(reports::staff_reports_csv)
+        .service(settings::settings)
+        .service(settings::save_settings);
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::payment::{cancel_without_journal, deliver_paid_order, journal_cancellation};
-use crate::config::TaxSettings;
+use crate::config::{Seller, TaxSettings};
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, JournalKind, JournalStatus, Money, OrderStatus, Provider};
 use crate::i18n::Message;
@@ -12,6 +12,7 @@ use crate::models::billing::Billing;
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
 use crate::models::order::{NewOrder, NewOrderItem, Order};
+use crate::models::seller_settings::SellerSettings;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
 use crate::msg;
@@ -64,8 +65,9 @@ pub struct CheckoutRequest {
     /// Older pending orders whose PaymentIntent is known to be canceled at
     /// the provider (or that have none): only these may be superseded.
     pub settled: Vec<OrderId>,
-    /// The seller's details as the order keeps them (JSON).
-    pub seller_details: String,
+    /// The seller as configured; what staff set on the settings page is
+    /// read over it when the order is placed, and the order keeps a copy.
+    pub seller: Seller,
     /// The sales tax the prices include, if any.
     pub tax: Option<TaxSettings>,
 }
@@ -247,6 +249,10 @@ fn place_order_in_transaction(
         })
         .collect();
     let placeholder = format!("new-{}", crate::session::new_token());
+    let seller_details = request
+        .seller
+        .with_overrides(&SellerSettings::load(conn)?)
+        .snapshot(request.tax.as_ref());
     // Who the invoice will be to, as remembered now.
     let buyer = Billing::for_user(conn, user_id)?;
     let order = NewOrder {
@@ -268,7 +274,7 @@ fn place_order_in_transaction(
         cart_fingerprint: Some(&print),
         created_at: now,
         updated_at: now,
-        seller_details: Some(&request.seller_details),
+        seller_details: Some(&seller_details),
         buyer_company: buyer.company.as_deref(),
         buyer_address: buyer.address.as_deref(),
         buyer_tax_id: buyer.tax_id.as_deref(),
