@@ -278,3 +278,4 @@ debit-note-debited = Amount put back on the invoice
 credit-note-footer-dispute = The amount was taken back by the card's issuer (a chargeback).
 debit-note-footer = This note puts back on the invoice what an earlier credit note took off: the money stayed with the seller, or came back to it.
 note-cause = Cause
+invoice-amount-excl = Amount excl. { $tax }

@@ -263,3 +263,4 @@ debit-note-debited = Jumlah yang dikembalikan ke faktur
 credit-note-footer-dispute = Jumlah ini ditarik kembali oleh penerbit kartu (chargeback).
 debit-note-footer = Nota ini mengembalikan ke faktur jumlah yang dikurangi nota kredit sebelumnya: uangnya tetap pada penjual, atau kembali kepadanya.
 note-cause = Sebab
+invoice-amount-excl = Jumlah sebelum { $tax }
