@@ -31,29 +31,9 @@ export KASIR_TEST_POSTGRES_URL=$POSTGRES_URL
 psql "$KASIR_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'kasir_test_%'" |
   while read -r db; do [ -n "$db" ] && psql "$KASIR_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
-# --- Stripe's counterparts ---------------------------------------------------
-# localstripe: a stateful fake Stripe server (it speaks the API of 2017).
-# stripe-python: Stripe's official SDK, generated from its OpenAPI spec; the
-# tests hold every request kasir sends to its parameter definitions for the
-# API release async-stripe pins (tests/stripe/stripe_today.py), and sign test
-# events with its signer. Pair it with async-stripe: when Cargo.lock moves to
-# another Stripe API release, tests/api/stripe.rs names the one to take here.
-LOCALSTRIPE_VERSION=1.15.10
-STRIPE_PYTHON_VERSION=16.1.0
-pip_version() { python3 -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true; }
-pip_install() {
-  step "installing $*"
-  command -v pip3 >/dev/null || apt_install python3-pip
-  python3 -m pip install --quiet --disable-pip-version-check "$@" 2>/dev/null ||
-    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
-  hash -r
-}
-[ "$(pip_version localstripe)" = "$LOCALSTRIPE_VERSION" ] || pip_install "localstripe==$LOCALSTRIPE_VERSION"
-[ "$(pip_version stripe)" = "$STRIPE_PYTHON_VERSION" ] || pip_install "stripe==$STRIPE_PYTHON_VERSION"
-# aiosmtpd: a real SMTP server, which the mail tests send to
-# (tests/mail/smtp_server.py).
-AIOSMTPD_VERSION=1.4.6
-[ "$(pip_version aiosmtpd)" = "$AIOSMTPD_VERSION" ] || pip_install "aiosmtpd==$AIOSMTPD_VERSION"
+# --- Stripe's and mail's counterparts ---------------------------------------
+# localstripe, stripe-python and aiosmtpd (see scripts/lib.sh).
+install_test_counterparts
 
 # --- Rust -------------------------------------------------------------------
 if [ -z "${SKIP_LINT:-}" ]; then

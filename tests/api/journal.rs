@@ -121,4 +121,125 @@ both_backends! {
             format!("journal chain BROKEN at row {first_altered}: its content no longer matches its hash (the row was altered)")
         );
     }
+
+    async fn verify_finds_an_edit_to_any_hashed_column(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let mut conn = app.db.connect();
+        let income: i64 = financial_journals::table
+            .filter(financial_journals::type_.eq("income"))
+            .select(financial_journals::id)
+            .first(&mut conn)
+            .unwrap();
+        drop_append_only_triggers(&app);
+        // Every column the row's hash covers, each edited on its own, then
+        // put back: the chain breaks at that row, then is intact again.
+        let later = if app.db.url.starts_with("postgres") {
+            "created_at + interval '1 second'"
+        } else {
+            "datetime(created_at, '+1 second')"
+        };
+        let edits: &[(&str, &str)] = &[
+            ("type", "'refund'"),
+            ("amount_cents", "amount_cents + 1"),
+            ("currency", "'EUR'"),
+            ("status", "'failed'"),
+            ("description", "description || ' '"),
+            ("reference_id", "NULL"),
+            ("metadata", "'{}'"),
+            ("provider_event_id", "'evt_forged'"),
+            ("idempotency_key", "idempotency_key || '-2'"),
+            ("created_at", later),
+        ];
+        for (column, value) in edits {
+            let quoted = if *column == "type" { "\"type\"".to_owned() } else { (*column).to_owned() };
+            let keep = format!("CREATE TEMP TABLE kept AS SELECT * FROM financial_journals WHERE id = {income}");
+            diesel::sql_query(keep).execute(&mut conn).unwrap();
+            diesel::sql_query(format!("UPDATE financial_journals SET {quoted} = {value} WHERE id = {income}"))
+                .execute(&mut conn)
+                .unwrap();
+            let (ok, report) = verify(&app);
+            assert!(!ok, "{column}: {report}");
+            assert_eq!(
+                report,
+                format!("journal chain BROKEN at row {income}: its content no longer matches its hash (the row was altered)"),
+                "{column}"
+            );
+            diesel::sql_query(format!(
+                "UPDATE financial_journals SET {quoted} = (SELECT {quoted} FROM kept) WHERE id = {income}"
+            ))
+            .execute(&mut conn)
+            .unwrap();
+            diesel::sql_query("DROP TABLE kept").execute(&mut conn).unwrap();
+            assert!(verify(&app).0, "{column} put back");
+        }
+    }
+
+    async fn verify_finds_rows_without_hashes_and_a_head_whose_count_was_edited(app: TestApp) {
+        use kasir::db::schema::journal_chain;
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let grace = TestApp::with_client_of(&app);
+        grace.paid_order("grace@example.com", "modern-javascript").await;
+        let mut conn = app.db.connect();
+        let ids: Vec<i64> = financial_journals::table
+            .order(financial_journals::id.asc())
+            .select(financial_journals::id)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(ids.len(), 4);
+        drop_append_only_triggers(&app);
+
+        // The head's count alone, one less or one more: both are caught.
+        for delta in [-1_i64, 1] {
+            diesel::update(journal_chain::table)
+                .set(journal_chain::length.eq(journal_chain::length + delta))
+                .execute(&mut conn)
+                .unwrap();
+            let (ok, report) = verify(&app);
+            assert!(!ok && report.contains("the chain head counts"), "{delta}: {report}");
+            diesel::update(journal_chain::table)
+                .set(journal_chain::length.eq(journal_chain::length - delta))
+                .execute(&mut conn)
+                .unwrap();
+            assert!(verify(&app).0);
+        }
+
+        // A row inside the chain stripped of its hashes.
+        let middle = ids[2];
+        let hashes: (Option<String>, Option<String>) = financial_journals::table
+            .find(middle)
+            .select((financial_journals::prev_hash, financial_journals::row_hash))
+            .first(&mut conn)
+            .unwrap();
+        diesel::update(financial_journals::table.find(middle))
+            .set((financial_journals::prev_hash.eq(None::<String>), financial_journals::row_hash.eq(None::<String>)))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(
+            verify(&app),
+            (false, format!("journal chain BROKEN at row {middle}: a row without a hash inside the chain"))
+        );
+        diesel::update(financial_journals::table.find(middle))
+            .set((financial_journals::prev_hash.eq(&hashes.0), financial_journals::row_hash.eq(&hashes.1)))
+            .execute(&mut conn)
+            .unwrap();
+        assert!(verify(&app).0);
+
+        // A row written around the chain, after its head.
+        diesel::sql_query(format!(
+            "INSERT INTO financial_journals (type, amount_cents, currency, status, description, metadata, idempotency_key, created_at) \
+             SELECT type, amount_cents, currency, status, 'forged', metadata, 'forged-key', created_at FROM financial_journals WHERE id = {}",
+            ids[0]
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let forged: i64 = financial_journals::table
+            .filter(financial_journals::idempotency_key.eq("forged-key"))
+            .select(financial_journals::id)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(
+            verify(&app),
+            (false, format!("journal chain BROKEN at row {forged}: a row without a hash after the chain's head"))
+        );
+    }
 }

@@ -22,6 +22,7 @@ mod catalog_admin;
 mod checkout;
 mod cli;
 mod crash;
+mod edges;
 mod hardening;
 mod notes;
 mod schema;

@@ -212,7 +212,7 @@ async fn every_request_kasir_sends_to_stripe_is_one_todays_api_accepts() {
         release(&stripe.api_version),
         "async-stripe pins Stripe-Version {pinned}, but stripe-python {} defines API {}: \
          install the stripe-python release whose `stripe.api_version` is of the {} release \
-         (STRIPE_PYTHON_VERSION in scripts/test.sh) so this test checks the API kasir speaks",
+         (STRIPE_PYTHON_VERSION in scripts/lib.sh) so this test checks the API kasir speaks",
         stripe.stripe_python,
         stripe.api_version,
         release(&pinned),

@@ -167,6 +167,23 @@ both_backends! {
         let thin = r#"{"id":"evt_thin","object":"v2.core.event","type":"payment_intent.succeeded"}"#;
         let response = app.deliver(thin).await;
         assert_eq!(response.status(), 200, "a thin event is recorded, never a 500");
+        // Both kept in the inbox, neither touched the money.
+        let recorded = |conn: &mut DbConnection, id: &str| -> (String, bool, Option<String>) {
+            webhook_events::table
+                .find(id)
+                .select((webhook_events::type_, webhook_events::processed_at.is_not_null(), webhook_events::last_error))
+                .first(conn)
+                .unwrap()
+        };
+        assert_eq!(recorded(&mut conn, "evt_new"), ("v2.core.account.created".into(), true, None));
+        // A thin event carries no object to apply: kept, with why, for staff.
+        let (kind, processed, error) = recorded(&mut conn, "evt_thin");
+        assert_eq!((kind.as_str(), processed), ("payment_intent.succeeded", false));
+        assert!(error.unwrap().starts_with("unreadable event: payment_intent.succeeded object"));
+        let journal_rows = |conn: &mut DbConnection| -> i64 {
+            kasir::db::schema::financial_journals::table.count().get_result(conn).unwrap()
+        };
+        assert_eq!(journal_rows(&mut conn), 0);
 
         let (order, intent, total) = app.pending_order("ada@example.com", &["ux-design-foundations"]).await;
         // An event for an intent we do not know yet, but that is ours.
@@ -199,7 +216,11 @@ both_backends! {
 
         // Someone else's PaymentIntent on the same account: acknowledged, ignored.
         let foreign = serde_json::json!({"id":"evt_foreign","type":"payment_intent.succeeded","data":{"object":{"id":"pi_other","amount":5,"currency":"usd","status":"succeeded"}}}).to_string();
+        let before = journal_rows(&mut conn);
         assert_eq!(app.deliver(&foreign).await.status(), 200);
+        assert_eq!(recorded(&mut conn, "evt_foreign"), ("payment_intent.succeeded".into(), true, None));
+        assert_eq!(journal_rows(&mut conn), before, "nothing journalled for another application's payment");
+        assert_eq!(status_of(&mut conn, order), "paid");
     }
 
     async fn refunds_partial_full_and_repeated(app: TestApp) {

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Mutation testing of the money code with cargo-mutants: each mutant (a
+# flipped comparison, a deleted statement, a function that returns a
+# default) is built and the tests that cover it are run; a mutant no test
+# notices is a bug the suite would let through. Not part of CI: a full run
+# takes hours on two cores, so it shards.
+#
+#   bash scripts/mutants.sh                 # every group, every mutant
+#   bash scripts/mutants.sh --shard 2/8     # the second eighth of each group
+#   MUTANTS_GROUPS=pure bash scripts/mutants.sh   # one group (pure | db)
+#   bash scripts/mutants.sh --list          # what would be mutated, per group
+#
+# Groups, each with the tests that cover it:
+#   pure  pricing, webhook signature checks: the unit tests (`--lib`)
+#   db    promo, checkout, the order lifecycle (placing, fulfilment,
+#         refunds, disputes, notes, tax), the journal, refund requests,
+#         revenue: the unit tests and the integration suite (`--test api`),
+#         on SQLite and PostgreSQL
+#
+# Results (caught / missed / unviable / timeout, and every missed mutant)
+# go to tests/mutants.md, written by this script; cargo-mutants' own
+# output to $MUTANTS_OUT (default target/mutants/<group>).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+CARGO_MUTANTS_VERSION=27.1.0
+# Builds of mutants in their own target directory, so they never
+# invalidate the suite's.
+export CARGO_TARGET_DIR=${MUTANTS_TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}-mutants}
+export CARGO_TERM_COLOR=never
+# Pinned seeds: a mutant caught in one run is caught in the next.
+export KASIR_PROPTEST_SEED=${KASIR_PROPTEST_SEED:-20261130}
+export KASIR_CRASH_SEED=${KASIR_CRASH_SEED:-20261130}
+OUT=${MUTANTS_OUT:-$ROOT/target/mutants}
+REPORT=$ROOT/tests/mutants.md
+
+pure_files=(
+  src/services/pricing.rs
+  src/payments/webhook.rs
+)
+db_files=(
+  src/services/promo.rs
+  src/services/checkout.rs
+  src/services/order_lifecycle/place.rs
+  src/services/order_lifecycle/payment.rs
+  src/services/order_lifecycle/refund.rs
+  src/services/order_lifecycle/unapplied.rs
+  src/services/order_lifecycle/dispute.rs
+  src/services/order_lifecycle/notes.rs
+  src/services/order_lifecycle/tax.rs
+  src/services/order_lifecycle/access.rs
+  src/services/journal.rs
+  src/services/refunds.rs
+  src/services/back_office/revenue.rs
+)
+
+shard=()
+list=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --shard) shard=(--shard "$2"); shift 2 ;;
+    --list) list=1; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+if ! cargo mutants --version 2>/dev/null | grep -q "$CARGO_MUTANTS_VERSION"; then
+  step "installing cargo-mutants $CARGO_MUTANTS_VERSION"
+  cargo install --locked --quiet cargo-mutants --version "$CARGO_MUTANTS_VERSION"
+fi
+
+# run <group> <test args...>: one cargo-mutants run over the group's files.
+run() {
+  local group=$1; shift
+  local -n files=${group}_files
+  local args=(--features bench --timeout 600 --build-timeout 1200 --jobs 1 --no-shuffle
+              --output "$OUT/$group" "${shard[@]}")
+  for f in "${files[@]}"; do args+=(--file "$f"); done
+  if [ "$list" -eq 1 ]; then
+    step "$group: $(cargo mutants --list "${args[@]}" | wc -l) mutants"
+    cargo mutants --list "${args[@]}"
+    return
+  fi
+  step "mutating the $group group (${#files[@]} files)"
+  # cargo-mutants exits non-zero when a mutant is missed: the report says which.
+  cargo mutants "${args[@]}" -- "$@" || true
+}
+
+groups=${MUTANTS_GROUPS:-pure db}
+for group in $groups; do
+  case $group in
+    pure) run pure --lib ;;
+    db)
+      postgres_up
+      export KASIR_TEST_POSTGRES_URL=$POSTGRES_URL
+      install_test_counterparts
+      run db --lib --test api
+      ;;
+    *) echo "unknown group: $group" >&2; exit 2 ;;
+  esac
+done
+[ "$list" -eq 1 ] && exit 0
+
+# The report: counts per group, then every mutant no test caught.
+count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+{
+  echo "# Mutation testing of the money code"
+  echo
+  echo "Written by \`scripts/mutants.sh\` on $(date -u +%Y-%m-%d) (cargo-mutants $CARGO_MUTANTS_VERSION${shard[*]:+, ${shard[*]}})."
+  echo "Caught: a test failed. Missed: every test passed with the bug in. Unviable: the mutant"
+  echo "does not compile. Timeout: the tests hung (counted as caught by cargo-mutants)."
+  echo
+  echo "| group | caught | missed | timeout | unviable | caught of viable |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for group in $groups; do
+    dir=$OUT/$group/mutants.out
+    c=$(count "$dir/caught.txt"); m=$(count "$dir/missed.txt")
+    t=$(count "$dir/timeout.txt"); u=$(count "$dir/unviable.txt")
+    viable=$((c + m + t))
+    pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
+    echo "| $group | $c | $m | $t | $u | $pct |"
+  done
+  echo
+  echo "## Missed mutants"
+  for group in $groups; do
+    dir=$OUT/$group/mutants.out
+    echo
+    echo "### $group"
+    echo
+    if [ -s "$dir/missed.txt" ]; then
+      sed 's/^/- /' "$dir/missed.txt"
+    else
+      echo "None."
+    fi
+  done
+} > "$REPORT.new"
+mv "$REPORT.new" "$REPORT"
+step "report: $REPORT"
