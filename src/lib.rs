@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod metrics;
 pub mod models;
 pub mod payments;
 pub mod routes;

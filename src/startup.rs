@@ -9,7 +9,7 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::{Compress, Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -30,6 +30,8 @@ pub const SESSION_COOKIE: &str = "kasir_session";
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's port, when `METRICS_ADDR` is set.
+    metrics_port: Option<u16>,
 }
 
 impl Application {
@@ -58,12 +60,25 @@ impl Application {
             state.settings.default_locale,
         )?;
         spawn_mail_delivery(state.clone(), std::sync::Arc::new(mailer));
-        let server = run(listener, state)?;
-        Ok(Self { port, server })
+        let metrics = crate::metrics::serve(state.clone())?;
+        let metrics_port = metrics.as_ref().map(|(_, port)| *port);
+        let server = run(listener, state, metrics_port.is_some())?;
+        if let Some((metrics_server, _)) = metrics {
+            actix_web::rt::spawn(metrics_server);
+        }
+        Ok(Self {
+            port,
+            server,
+            metrics_port,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// Stops the server from elsewhere (tests shut their apps down with it).
@@ -192,8 +207,11 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             let verifier = state.clone();
             match routes::with_db(&state, move |conn| verifier.chain.verify(conn, true)).await {
-                Ok(Ok(ChainVerdict::Intact { .. })) => {}
-                Ok(Ok(broken)) => tracing::error!(verdict = %broken, "journal verification"),
+                Ok(Ok(ChainVerdict::Intact { .. })) => crate::metrics::journal_chain_intact(true),
+                Ok(Ok(broken)) => {
+                    crate::metrics::journal_chain_intact(false);
+                    tracing::error!(verdict = %broken, "journal verification");
+                }
                 Ok(Err(e)) => tracing::warn!(error = %e, "journal verification failed"),
                 Err(e) => tracing::warn!(error = %e, "journal verification failed"),
             }
@@ -235,7 +253,11 @@ fn multipart_config() -> actix_multipart::form::MultipartFormConfig {
         })
 }
 
-fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    metrics: bool,
+) -> std::io::Result<Server> {
     let key = Key::from(state.settings.secret_key.expose());
     let secure = state.settings.cookies_secure();
     let server = HttpServer::new(move || {
@@ -258,6 +280,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .wrap(Compress::default())
             .wrap(layout::security_headers(&state.settings))
             .wrap(TracingLogger::default())
+            .wrap(Condition::new(
+                metrics,
+                from_fn(crate::metrics::track_requests),
+            ))
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(FORM_LIMIT_BYTES))
             .app_data(web::FormConfig::default().limit(FORM_LIMIT_BYTES))

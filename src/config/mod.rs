@@ -73,6 +73,9 @@ pub struct Settings {
     /// Pages' language when neither reader nor browser chose (`DEFAULT_LOCALE`).
     pub default_locale: crate::domain::Locale,
     pub mail: MailSettings,
+    /// Where Prometheus scrapes `/metrics` (`METRICS_ADDR`); none: not
+    /// served. Never the shop's own port.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -151,6 +154,17 @@ impl Settings {
         let uploads_dir = std::path::PathBuf::from(
             var("UPLOADS_DIR").unwrap_or_else(|| DEFAULT_UPLOADS_DIR.into()),
         );
+        let metrics_addr = check
+            .ok(var("METRICS_ADDR")
+                .map(|v| v.trim().parse::<SocketAddr>())
+                .transpose()
+                .map_err(|e| format!("METRICS_ADDR must be host:port like 127.0.0.1:9090 ({e})")))
+            .flatten();
+        // Settings that are optional (tax, metrics) are not in the match
+        // below: a wrong one must still stop the start, not be ignored.
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
 
         match (
             (default_locale, mail),
@@ -199,6 +213,7 @@ impl Settings {
                 lms_webhook,
                 default_locale,
                 mail,
+                metrics_addr,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -365,6 +380,17 @@ pub(crate) mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.0.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn a_wrong_optional_setting_stops_the_start_too() {
+        for (name, value) in [("TAX_RATE_BPS", "11%"), ("METRICS_ADDR", "everywhere")] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(err.0.iter().any(|p| p.contains(name)), "{name}: {err}");
+        }
+        let s = settings(&[("METRICS_ADDR", "127.0.0.1:9090")]).unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(settings(&[]).unwrap().metrics_addr, None);
     }
 
     #[test]

@@ -337,9 +337,12 @@ where
 {
     let pool = pool.clone();
     let span = tracing::Span::current();
+    let queued = std::time::Instant::now();
     actix_web::web::block(move || {
         let _entered = span.enter();
+        let started = std::time::Instant::now();
         let mut conn = pool.get()?;
+        crate::metrics::db_waits(started - queued, started.elapsed());
         Ok::<_, Unavailable>(work(&mut conn))
     })
     .await?

@@ -85,6 +85,14 @@ impl QueuedMail {
         Self::lease(conn, ids, lease_until)
     }
 
+    /// Mail not sent yet (due or retrying later): the outbox's backlog.
+    pub fn waiting(conn: &mut DbConnection) -> QueryResult<i64> {
+        mail_outbox::table
+            .filter(mail_outbox::sent_at.is_null())
+            .count()
+            .get_result(conn)
+    }
+
     /// Sent: the bodies go (a reset link must not outlive its mail in the
     /// database).
     pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {

@@ -25,10 +25,12 @@ pub(super) async fn receive(
         .get("Stripe-Signature")
         .and_then(|v| v.to_str().ok());
     let span = tracing::info_span!("webhook", stripe.event_id = tracing::field::Empty);
+    let started = std::time::Instant::now();
     let result = webhook_inbox::deliver(&state.pool, &state.inbox, signature, &body)
         .instrument(span.clone())
         .await;
     let _entered = span.enter();
+    count(&result, &body, started);
     Ok(match result {
         Ok((event, Delivery::Processed(outcome))) => {
             span.record("stripe.event_id", event.id.as_str());
@@ -65,6 +67,32 @@ pub(super) async fn receive(
         Err(DeliveryError::Event(EventError::Database(e))) => return Err(e.into()),
         Err(DeliveryError::Unavailable(e)) => return Err(e.into()),
     })
+}
+
+/// The delivery in the metrics: its type (when it was a verified event)
+/// and what came of it.
+fn count(
+    result: &Result<(crate::payments::webhook::Envelope, Delivery), DeliveryError>,
+    body: &[u8],
+    started: std::time::Instant,
+) {
+    let (kind, outcome) = match result {
+        Ok((event, Delivery::Processed(_))) => (event.kind.as_str(), "processed"),
+        Ok((event, Delivery::Duplicate)) => (event.kind.as_str(), "duplicate"),
+        Err(DeliveryError::Refused(_)) => ("", "refused"),
+        Err(DeliveryError::Event(EventError::NotReady(_))) => (kind_of(body), "retry"),
+        Err(DeliveryError::Event(EventError::Unreadable(_))) => (kind_of(body), "unreadable"),
+        Err(_) => (kind_of(body), "error"),
+    };
+    crate::metrics::webhook_event(kind, outcome, started);
+}
+
+/// The `type` of a verified body the inbox did not return.
+fn kind_of(body: &[u8]) -> &'static str {
+    serde_json::from_slice::<crate::payments::webhook::Envelope>(body)
+        .ok()
+        .and_then(|e| crate::domain::StripeEvent::parse(&e.kind).ok())
+        .map_or("", crate::domain::StripeEvent::as_str)
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> HttpResponse {

@@ -8,6 +8,7 @@ mod journal;
 mod languages;
 mod lms;
 pub mod mail;
+mod metrics;
 mod password_reset;
 mod properties;
 mod properties_concurrent;

@@ -144,6 +144,8 @@ pub struct TestApp {
     /// What webhook signatures are checked with in this app.
     pub webhook_secret: String,
     pub address: String,
+    /// The metrics listener's port, when the app has `METRICS_ADDR`.
+    pub metrics_port: Option<u16>,
     /// Shared by the views of one app; dropped with the last of them.
     pub db: Arc<TestDb>,
     pub client: reqwest::Client,
@@ -212,12 +214,12 @@ impl TestApp {
                     .await
                     .expect("application starts");
                 started
-                    .send((app.port(), app.handle()))
+                    .send((app.port(), app.metrics_port(), app.handle()))
                     .expect("test waits for the port");
                 app.run_until_stopped().await.expect("server runs");
             });
         });
-        let (port, handle) = ready.recv().expect("application started");
+        let (port, metrics_port, handle) = ready.recv().expect("application started");
         let address = format!("http://127.0.0.1:{port}");
         let jar = Arc::new(Jar::default());
         Self {
@@ -227,6 +229,7 @@ impl TestApp {
             }),
             webhook_secret,
             address,
+            metrics_port,
             db,
             client: client_with(jar.clone()),
             jar,
@@ -240,6 +243,7 @@ impl TestApp {
             server: app.server.clone(),
             webhook_secret: app.webhook_secret.clone(),
             address: app.address.clone(),
+            metrics_port: app.metrics_port,
             db: app.db.clone(),
             client: client_with(jar.clone()),
             jar,
