@@ -14,6 +14,9 @@ import sys
 
 NOTES = "<!-- notes: written by hand; bench/run.sh keeps everything below this line -->"
 PAGE_ENDPOINTS = ("GET /", "GET /courses/:slug", "GET /cart", "GET /cart/count")
+# Throughput as a share of the floor app's (same run), and the least each
+# page must reach on SQLite (issue 17).
+RATIO_TARGETS = {"GET /": 0.5, "GET /cart": 0.5, "GET /cart/count": 0.7}
 WEBHOOK = "POST /webhooks/stripe"
 REPORTS = "GET /staff/reports (all)"
 
@@ -32,7 +35,8 @@ def cpu_model():
 def main():
     results_path, out_path, mode, profile, duration, seed = sys.argv[1:7]
     rows = [json.loads(line) for line in open(results_path) if line.strip()]
-    loads = [r for r in rows if "requests" in r]
+    loads = [r for r in rows if "requests" in r and r["backend"] != "floor"]
+    floor = next((r for r in rows if r["backend"] == "floor" and "requests" in r), None)
     starts = {r["backend"]: r for r in rows if r["endpoint"] == "startup"}
     checks = {r["backend"]: r["facts"] for r in rows if r["endpoint"] == "invariants"}
     backends = list(dict.fromkeys(r["backend"] for r in rows))
@@ -55,12 +59,24 @@ def main():
         f"- History: `kasir bench seed {seed}` (paid orders spread over a year, "
         "every 50th refunded, every 8th with a promo code; journal rows chained)",
         "",
-        "| Backend | Endpoint | Conns | Req/s | p50 ms | p99 ms | Errors | Peak RSS MB |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    if floor:
+        out += [f"- Floor: `../shared/perf-floor` (actix-web + one diesel query on pooled SQLite + one "
+                f"askama page, release) loaded the same way in this run: {rate(floor):,.0f} req/s, "
+                f"p99 {floor['p99_us'] / 1000:.1f} ms; **× floor** is kasir's throughput over it", ""]
+
+    def ratio(r):
+        return rate(r) / rate(floor) if floor and r["endpoint"] in PAGE_ENDPOINTS else None
+
+    out += [
+        "| Backend | Endpoint | Conns | Req/s | × floor | p50 ms | p99 ms | Errors | Peak RSS MB |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in loads:
+        x = ratio(r)
         out.append(
             f"| {r['backend']} | {r['endpoint']} | {r['connections']} | {rate(r):,.0f} "
+            f"| {f'{x:.2f}' if x is not None else ''} "
             f"| {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {errors(r)} "
             f"| {r['rss_kib'] / 1024:.1f} |"
         )
@@ -100,6 +116,12 @@ def main():
                    worst["p99_us"] < 20_000 and all(errors(r) == 0 for r in pages),
                    f"worst p99 {worst['p99_us'] / 1000:.1f} ms ({worst['endpoint']}), "
                    f"errors {sum(errors(r) for r in pages)}")
+        if floor and b == "sqlite":
+            for endpoint, least in RATIO_TARGETS.items():
+                page = next((r for r in pages if r["endpoint"] == endpoint), None)
+                if page:
+                    target(f"{b}: {endpoint} ≥ {least}× the floor app", ratio(page) >= least,
+                           f"{ratio(page):.2f}× ({rate(page):,.0f} vs {rate(floor):,.0f} req/s)")
         hook = next((r for r in loads if r["backend"] == b and r["endpoint"] == WEBHOOK), None)
         if hook:
             target(f"{b}: webhook ≥ 1,000 events/s, 0 lost, 0 double",

@@ -8,7 +8,12 @@
 #
 # Environment: BENCH_BACKENDS ("sqlite postgres"), BENCH_DURATION (seconds),
 # KASIR_BIN (a built kasir to use instead of building), BENCH_OUT (where the
-# Markdown goes), POSTGRES_URL.
+# Markdown goes), POSTGRES_URL, PERF_FLOOR_DIR (the bare stack, default
+# ../shared/perf-floor), BENCH_FLOOR (1: also in a smoke run; 0: never).
+#
+# The full run first loads the floor app (actix-web + one diesel query +
+# one askama page, release) the same way, and reports kasir's throughput
+# as a ratio to it: a figure that holds on any machine.
 # Fails when an invariant does not hold after the webhook run, or when an
 # endpoint answers errors. Speed targets are reported, not enforced.
 set -euo pipefail
@@ -45,6 +50,19 @@ if [ -z "${KASIR_BIN:-}" ]; then
   step "building kasir ($PROFILE)"
   if [ "$PROFILE" = release ]; then cargo build --release --locked --quiet --features bench; else cargo build --locked --quiet --features bench; fi
   KASIR_BIN=$CARGO_TARGET_DIR/$PROFILE/kasir
+fi
+
+FLOOR_DIR=${PERF_FLOOR_DIR:-$ROOT/../shared/perf-floor}
+FLOOR=${BENCH_FLOOR:-$([ "$MODE" = full ] && echo 1 || echo 0)}
+if [ "$FLOOR" = 1 ] && [ ! -f "$FLOOR_DIR/Cargo.toml" ]; then
+  echo "no floor app at $FLOOR_DIR (PERF_FLOOR_DIR): ratios are not reported" >&2
+  FLOOR=0
+fi
+if [ "$FLOOR" = 1 ]; then
+  step "building the floor app (release)"
+  FLOOR_TARGET=${FLOOR_TARGET_DIR:-$HOME/.cache/kasir-floor}
+  CARGO_TARGET_DIR=$FLOOR_TARGET cargo build --release --locked --quiet --manifest-path "$FLOOR_DIR/Cargo.toml"
+  FLOOR_BIN=$FLOOR_TARGET/release/baseline
 fi
 
 WORK=$(mktemp -d -t kasir-bench.XXXXXX)
@@ -110,6 +128,16 @@ load() {
     "$line" "$backend" "$endpoint" "$connections" "$(peak_rss_kib)")"
   printf '  %-22s %s\n' "$endpoint" "$line"
 }
+
+if [ "$FLOOR" = 1 ]; then
+  step "floor: the bare stack, loaded like kasir's catalog"
+  FLOOR_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$FLOOR_BIN" "$WORK/floor.db" "127.0.0.1:$FLOOR_PORT" >"$WORK/floor.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 500); do curl -fs -o /dev/null "http://127.0.0.1:$FLOOR_PORT/" && break; sleep 0.01; done
+  load floor "GET /" $CONNECTIONS "http://127.0.0.1:$FLOOR_PORT/" session.lua
+  stop_server
+fi
 
 for backend in $BACKENDS; do
   step "$backend"

@@ -176,3 +176,26 @@ fn no_discount_means_totals_equal_prices() {
         (4_900, 0, 4_900)
     );
 }
+
+#[test]
+fn a_refund_carries_its_share_of_the_tax_rounded_half_up() {
+    // 10.00 of a 124.20 order holding 12.31 of tax: 0.99112... -> 0.99.
+    assert_eq!(share_of(1_000, 1_231, 12_420, 1), 99);
+    // 62.10 of it: exactly half of 12.31 = 6.155 -> 6.16 (half up).
+    assert_eq!(share_of(6_210, 1_231, 12_420, 1), 616);
+    // All of it (or more): all the tax, never more.
+    assert_eq!(share_of(12_420, 1_231, 12_420, 1), 1_231);
+    assert_eq!(share_of(20_000, 1_231, 12_420, 1), 1_231);
+    // One cent short of all: still rounded, not the whole.
+    assert_eq!(share_of(12_419, 1_231, 12_420, 1), 1_231);
+    assert_eq!(share_of(12_300, 1_231, 12_420, 1), 1_219);
+    // Whole rupiah stay whole: Rp 100,000 of Rp 799,000 holding Rp 79,180.
+    assert_eq!(share_of(10_000_000, 7_918_000, 79_900_000, 100), 991_000);
+    // Nothing to share, nothing shared; never negative.
+    assert_eq!(share_of(0, 1_231, 12_420, 1), 0);
+    assert_eq!(share_of(-5, 1_231, 12_420, 1), 0);
+    assert_eq!(share_of(1_000, 0, 12_420, 1), 0);
+    assert_eq!(share_of(1_000, -1, 12_420, 1), 0);
+    assert_eq!(share_of(1_000, 1_231, 0, 1), 0);
+    assert_eq!(share_of(1_000, 1_231, -1, 1), 0);
+}
