@@ -146,7 +146,8 @@ pub fn quote(
 /// part of it that is tax (`total × r / (1 + r)`). On top: the total
 /// grows by the tax.
 pub fn with_tax(mut quote: Quote, tax: Option<TaxRate>, unit: i64) -> Quote {
-    let Some(tax) = tax.filter(|t| t.bps > 0) else {
+    // A rate of 0 computes a tax of 0 below: no special case.
+    let Some(tax) = tax else {
         return quote;
     };
     let net = quote.total_cents;

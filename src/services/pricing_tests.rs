@@ -199,3 +199,10 @@ fn a_refund_carries_its_share_of_the_tax_rounded_half_up() {
     assert_eq!(share_of(1_000, 1_231, 0, 1), 0);
     assert_eq!(share_of(1_000, 1_231, -1, 1), 0);
 }
+
+#[test]
+fn nothing_to_weigh_by_gets_nothing() {
+    assert_eq!(allocate(5, &[0, 0]), vec![0, 0]);
+    assert_eq!(allocate(0, &[3, 4]), vec![0, 0]);
+    assert_eq!(allocate(7, &[]), Vec::<i64>::new());
+}
