@@ -39,7 +39,7 @@ def main():
     floor = next((r for r in rows if r["backend"] == "floor" and "requests" in r), None)
     starts = {r["backend"]: r for r in rows if r["endpoint"] == "startup"}
     checks = {r["backend"]: r["facts"] for r in rows if r["endpoint"] == "invariants"}
-    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    backends = list(dict.fromkeys(r["backend"] for r in rows if r["backend"] != "floor"))
 
     def rate(r):
         return r["requests"] / (r["duration_us"] / 1e6)

@@ -9,6 +9,10 @@
 #   bash scripts/mutants.sh --shard 2/8     # the second eighth of each group
 #   MUTANTS_GROUPS=pure bash scripts/mutants.sh   # one group (pure | db)
 #   bash scripts/mutants.sh --list          # what would be mutated, per group
+#   bash scripts/mutants.sh --iterate       # only what the last run missed or
+#                                           # did not reach (after new tests)
+#   bash scripts/mutants.sh --report        # rewrite tests/mutants.md from the
+#                                           # last (or an interrupted) run
 #
 # Groups, each with the tests that cover it:
 #   pure  pricing (no database): the unit tests (`--lib`), ~1 min a mutant
@@ -33,11 +37,6 @@ CARGO_MUTANTS_VERSION=27.1.0
 # invalidate the suite's; seeded from it, so dependencies are not built again.
 suite_target=${CARGO_TARGET_DIR:-$ROOT/target}
 export CARGO_TARGET_DIR=${MUTANTS_TARGET_DIR:-$suite_target-mutants}
-if [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d "$suite_target/debug" ]; then
-  step "seeding $CARGO_TARGET_DIR from $suite_target"
-  mkdir -p "$CARGO_TARGET_DIR"
-  cp -a "$suite_target/debug" "$CARGO_TARGET_DIR/"
-fi
 export CARGO_TERM_COLOR=never
 # Pinned seeds: a mutant caught in one run is caught in the next.
 export KASIR_PROPTEST_SEED=${KASIR_PROPTEST_SEED:-20261130}
@@ -66,16 +65,25 @@ db_files=(
 )
 
 shard=()
+iterate=()
 list=0
+report_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --shard) shard=(--shard "$2"); shift 2 ;;
     --list) list=1; shift ;;
+    --report) report_only=1; shift ;;
+    --iterate) iterate=(--iterate); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
-if ! cargo mutants --version 2>/dev/null | grep -q "$CARGO_MUTANTS_VERSION"; then
+if [ "$report_only" = 0 ] && [ "$list" = 0 ] && [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d "$suite_target/debug" ]; then
+  step "seeding $CARGO_TARGET_DIR from $suite_target"
+  mkdir -p "$CARGO_TARGET_DIR"
+  cp -a "$suite_target/debug" "$CARGO_TARGET_DIR/"
+fi
+if [ "$report_only" = 0 ] && ! cargo mutants --version 2>/dev/null | grep -q "$CARGO_MUTANTS_VERSION"; then
   step "installing cargo-mutants $CARGO_MUTANTS_VERSION"
   cargo install --locked --quiet cargo-mutants --version "$CARGO_MUTANTS_VERSION"
 fi
@@ -85,7 +93,7 @@ run() {
   local group=$1; shift
   local -n files=${group}_files
   local args=(--features bench --timeout 600 --build-timeout 1200 --jobs 1 --no-shuffle
-              --output "$OUT/$group" "${shard[@]}")
+              --output "$OUT/$group" "${shard[@]}" "${iterate[@]}")
   for f in "${files[@]}"; do args+=(--file "$f"); done
   if [ "$list" -eq 1 ]; then
     step "$group: $(cargo mutants --list "${args[@]}" | wc -l) mutants"
@@ -106,6 +114,7 @@ run() {
 
 groups=${MUTANTS_GROUPS:-pure db}
 for group in $groups; do
+  [ "$report_only" = 1 ] && break
   case $group in
     pure) run pure --lib ;;
     db)
@@ -120,23 +129,25 @@ done
 [ "$list" -eq 1 ] && exit 0
 
 # The report: counts per group, then every mutant no test caught.
-count() { [ -f "$1" ] && grep -c . "$1" || echo 0; }
+count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
 {
   echo "# Mutation testing of the money code"
   echo
   echo "Written by \`scripts/mutants.sh\` on $(date -u +%Y-%m-%d) (cargo-mutants $CARGO_MUTANTS_VERSION${shard[*]:+, ${shard[*]}})."
+  echo "A group's run that was interrupted counts only the mutants it got to (tested of found)."
   echo "Caught: a test failed. Missed: every test passed with the bug in. Unviable: the mutant"
   echo "does not compile. Timeout: the tests hung (counted as caught by cargo-mutants)."
   echo
-  echo "| group | caught | missed | timeout | unviable | caught of viable |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| group | tested of found | caught | missed | timeout | unviable | caught of viable |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for group in $groups; do
     dir=$OUT/$group/mutants.out
     c=$(count "$dir/caught.txt"); m=$(count "$dir/missed.txt")
     t=$(count "$dir/timeout.txt"); u=$(count "$dir/unviable.txt")
     viable=$((c + m + t))
+    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir/mutants.json" || echo "?")
     pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
-    echo "| $group | $c | $m | $t | $u | $pct |"
+    echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct |"
   done
   echo
   echo "## Missed mutants"
