@@ -142,10 +142,12 @@ count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for group in $groups; do
     dir=$OUT/$group/mutants.out
-    c=$(count "$dir/caught.txt"); m=$(count "$dir/missed.txt")
+    # An --iterate run lists what earlier runs caught apart.
+    c=$(( $(count "$dir/caught.txt") + $(count "$dir/previously_caught.txt") ))
+    m=$(count "$dir/missed.txt")
     t=$(count "$dir/timeout.txt"); u=$(count "$dir/unviable.txt")
     viable=$((c + m + t))
-    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir/mutants.json" || echo "?")
+    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))) + int(sys.argv[2]))' "$dir/mutants.json" "$(count "$dir/previously_caught.txt")" || echo "?")
     pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
     echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct |"
   done
