@@ -9,6 +9,10 @@
 #   bash scripts/mutants.sh --shard 2/8     # the second eighth of each group
 #   MUTANTS_GROUPS=pure bash scripts/mutants.sh   # one group (pure | db)
 #   bash scripts/mutants.sh --list          # what would be mutated, per group
+#   MUTANTS_GROUPS=db MUTANTS_FILES=src/services/order_lifecycle/notes.rs \
+#   MUTANTS_TEST_FILTER="notes:: invoices::" bash scripts/mutants.sh
+#                                           # part of a group, with the tests
+#                                           # named (the report says so)
 #   bash scripts/mutants.sh --iterate       # only what the last run missed or
 #                                           # did not reach (after new tests)
 #   bash scripts/mutants.sh --report        # rewrite tests/mutants.md from the
@@ -91,7 +95,10 @@ fi
 # run <group> <test args...>: one cargo-mutants run over the group's files.
 run() {
   local group=$1; shift
-  local -n files=${group}_files
+  local -n group_files=${group}_files
+  local files=("${group_files[@]}")
+  # shellcheck disable=SC2206 # a list of paths, split on spaces
+  [ -n "${MUTANTS_FILES:-}" ] && files=($MUTANTS_FILES)
   local args=(--features bench --timeout 600 --build-timeout 1200 --jobs 1 --no-shuffle
               --output "$OUT/$group" "${shard[@]}" "${iterate[@]}")
   for f in "${files[@]}"; do args+=(--file "$f"); done
@@ -105,7 +112,11 @@ run() {
   # Exit 2: mutants missed, 3: some timed out; the report says which.
   # Anything else (the tests failing without a mutant, a bad option) stops.
   local status=0
-  cargo mutants "${args[@]}" -- "$@" || status=$?
+  local filters=()
+  # shellcheck disable=SC2206 # test name filters, split on spaces
+  [ -n "${MUTANTS_TEST_FILTER:-}" ] && filters=(-- $MUTANTS_TEST_FILTER)
+  echo "cargo test $* ${filters[*]}" >"$OUT/$group/tests.txt"
+  cargo mutants "${args[@]}" -- "$@" "${filters[@]}" || status=$?
   case $status in
     0 | 2 | 3) ;;
     *) echo "cargo mutants failed (exit $status)" >&2; exit "$status" ;;
@@ -150,6 +161,15 @@ count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
     found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))) + int(sys.argv[2]))' "$dir/mutants.json" "$(count "$dir/previously_caught.txt")" || echo "?")
     pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
     echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct |"
+  done
+  echo
+  echo "What each group mutated, and the tests it ran:"
+  echo
+  for group in $groups; do
+    dir=$OUT/$group
+    [ -f "$dir/mutants.out/mutants.json" ] || continue
+    files=$(python3 -c 'import json,sys; print(", ".join(sorted({m["file"] for m in json.load(open(sys.argv[1]))})))' "$dir/mutants.out/mutants.json")
+    echo "- $group: $files; \`$(cat "$dir/tests.txt" 2>/dev/null || echo "cargo test")\`"
   done
   echo
   echo "## Missed mutants"
