@@ -174,8 +174,8 @@ pub fn with_tax(mut quote: Quote, tax: Option<TaxRate>, unit: i64) -> Quote {
 fn allocate_in(total: i64, weights: &[i64], unit: i64) -> Vec<i64> {
     let unit = unit.max(1);
     if total % unit == 0 && weights.iter().all(|w| w % unit == 0) {
-        let units: Vec<i64> = weights.iter().map(|w| w / unit).collect();
-        allocate(total / unit, &units)
+        // Weights in minor units weigh the same as in whole units.
+        allocate(total / unit, weights)
             .into_iter()
             .map(|share| share * unit)
             .collect()

@@ -206,3 +206,13 @@ fn nothing_to_weigh_by_gets_nothing() {
     assert_eq!(allocate(0, &[3, 4]), vec![0, 0]);
     assert_eq!(allocate(7, &[]), Vec::<i64>::new());
 }
+
+#[test]
+fn whole_units_only_when_the_total_and_every_weight_are_whole() {
+    // In units of 100 (as rupiah are rounded): whole units in, whole out.
+    assert_eq!(allocate_in(1_000, &[1_500, 2_500], 100), vec![400, 600]);
+    // A weight that is not whole: minor units, exactly in proportion.
+    assert_eq!(allocate_in(1_000, &[150, 250], 100), vec![375, 625]);
+    // A total that is not whole: minor units too.
+    assert_eq!(allocate_in(1_050, &[1_500, 2_500], 100), vec![394, 656]);
+}
