@@ -74,6 +74,10 @@ fn leftover_cents_go_to_the_largest_remainders() {
     assert_eq!(allocate(100, &[500, 500, 500]), vec![34, 33, 33]);
     assert_eq!(allocate(7, &[1, 1, 100]), vec![0, 0, 7]);
     assert_eq!(allocate(3, &[1, 1, 1]), vec![1, 1, 1]);
+    // By remainder, not by size: 3 × 5/7 = 2 r1, 3 × 2/7 = 0 r6.
+    assert_eq!(allocate(3, &[5, 2]), vec![2, 1]);
+    // 5 over 1:2:4 = 0 r5, 1 r3, 2 r6: the two largest remainders win.
+    assert_eq!(allocate(5, &[1, 2, 4]), vec![1, 1, 3]);
     for total in 0..=300 {
         let shares = allocate(total, &[99, 101, 100]);
         assert_eq!(shares.iter().sum::<i64>(), total);
