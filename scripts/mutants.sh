@@ -30,7 +30,9 @@
 # go to tests/mutants.md, written by this script; cargo-mutants' own
 # output to $MUTANTS_OUT (default target/mutants/<group>).
 set -euo pipefail
-
+# Read whole before it runs (one block): a run takes hours, and editing the
+# script meanwhile must not change what the running one does.
+{
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 # shellcheck source=scripts/lib.sh
@@ -187,3 +189,5 @@ count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
 } > "$REPORT.new"
 mv "$REPORT.new" "$REPORT"
 step "report: $REPORT"
+exit
+}

@@ -186,11 +186,16 @@ fn allocate_in(total: i64, weights: &[i64], unit: i64) -> Vec<i64> {
 
 /// Splits `total` over `weights` in proportion, in whole minor units that
 /// add up exactly; leftover units go to the largest remainders first.
+/// `total` is at most the weights' sum (a discount or a tax never exceeds
+/// what it is spread over), so no share exceeds its weight: a share gets a
+/// leftover unit only when its exact part had a fraction, so it was below
+/// its weight.
 fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
     let sum: i128 = weights.iter().map(|&w| i128::from(w)).sum();
     if sum == 0 || total == 0 {
         return vec![0; weights.len()];
     }
+    debug_assert!(i128::from(total) <= sum, "{total} spread over {sum}");
     let mut shares = Vec::with_capacity(weights.len());
     let mut remainders = Vec::with_capacity(weights.len());
     for (i, &w) in weights.iter().enumerate() {
@@ -198,16 +203,10 @@ fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
         shares.push((exact / sum) as i64);
         remainders.push((exact % sum, i));
     }
-    let mut left = total - shares.iter().sum::<i64>();
+    let left = total - shares.iter().sum::<i64>();
     remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in remainders {
-        if left == 0 {
-            break;
-        }
-        if shares[i] < weights[i] {
-            shares[i] += 1;
-            left -= 1;
-        }
+    for (_, i) in remainders.into_iter().take(left as usize) {
+        shares[i] += 1;
     }
     shares
 }

@@ -215,8 +215,9 @@ fn nothing_to_weigh_by_gets_nothing() {
 fn whole_units_only_when_the_total_and_every_weight_are_whole() {
     // In units of 100 (as rupiah are rounded): whole units in, whole out.
     assert_eq!(allocate_in(1_000, &[1_500, 2_500], 100), vec![400, 600]);
-    // A weight that is not whole: minor units, exactly in proportion.
-    assert_eq!(allocate_in(1_000, &[150, 250], 100), vec![375, 625]);
+    // A weight that is not whole: minor units (112.5 + 187.5, the tie to
+    // the first line), not whole hundreds (100 + 200).
+    assert_eq!(allocate_in(300, &[150, 250], 100), vec![113, 187]);
     // A total that is not whole: minor units too.
     assert_eq!(allocate_in(1_050, &[1_500, 2_500], 100), vec![394, 656]);
 }
