@@ -151,18 +151,18 @@ count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
   echo "Caught: a test failed. Missed: every test passed with the bug in. Unviable: the mutant"
   echo "does not compile. Timeout: the tests hung (counted as caught by cargo-mutants)."
   echo
-  echo "| group | tested of found | caught | missed | timeout | unviable | caught of viable |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| group | tested of found | caught | missed | timeout | unviable | caught of viable | caught or unviable in earlier runs (--iterate) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for group in $groups; do
     dir=$OUT/$group/mutants.out
-    # An --iterate run lists what earlier runs caught apart.
-    c=$(( $(count "$dir/caught.txt") + $(count "$dir/previously_caught.txt") ))
-    m=$(count "$dir/missed.txt")
+    c=$(count "$dir/caught.txt"); m=$(count "$dir/missed.txt")
+    # An --iterate run skips what earlier runs caught (or could not build).
+    earlier=$(count "$dir/previously_caught.txt")
     t=$(count "$dir/timeout.txt"); u=$(count "$dir/unviable.txt")
     viable=$((c + m + t))
-    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))) + int(sys.argv[2]))' "$dir/mutants.json" "$(count "$dir/previously_caught.txt")" || echo "?")
+    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir/mutants.json" || echo "?")
     pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
-    echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct |"
+    echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct | $earlier |"
   done
   echo
   echo "What each group mutated, and the tests it ran:"
@@ -186,6 +186,11 @@ count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
       echo "None."
     fi
   done
+  # What was done about misses, and what is still to run: written by hand.
+  if [ -f "$ROOT/tests/mutants-notes.md" ]; then
+    echo
+    cat "$ROOT/tests/mutants-notes.md"
+  fi
 } > "$REPORT.new"
 mv "$REPORT.new" "$REPORT"
 step "report: $REPORT"
