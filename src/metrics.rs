@@ -130,9 +130,22 @@ pub fn webhook_event(kind: &str, outcome: &'static str, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// The journal chain's verdict from the last full verification.
-pub fn journal_chain_intact(intact: bool) {
+/// The last full verification: whether the seals are intact, and how many
+/// rows were still unsealed.
+pub fn journal_verified(verdict: &crate::services::journal::ChainVerdict) {
+    use crate::services::journal::ChainVerdict;
+    let (intact, unsealed) = match verdict {
+        ChainVerdict::Intact { unsealed, .. } => (true, *unsealed),
+        ChainVerdict::Unsealed { late, .. } => (true, *late),
+        ChainVerdict::Broken { .. } => (false, 0),
+    };
     metrics::gauge!("kasir_journal_chain_intact").set(if intact { 1.0 } else { 0.0 });
+    metrics::gauge!("kasir_journal_unsealed_rows").set(unsealed as f64);
+}
+
+/// Rows a sealing pass sealed.
+pub fn journal_sealed(rows: usize) {
+    metrics::counter!("kasir_journal_sealed_rows_total").increment(rows as u64);
 }
 
 /// How long a request waited for a blocking thread, then for a connection.

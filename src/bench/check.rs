@@ -22,6 +22,7 @@ use super::BATCH;
 /// after it would report a break that no moment of the database holds.
 pub fn check_invariants(
     conn: &mut DbConnection,
+    journal_key: &crate::config::SecretKey,
     acked: &HashSet<String>,
 ) -> anyhow::Result<Vec<String>> {
     use diesel::connection::SimpleConnection;
@@ -30,12 +31,13 @@ pub fn check_invariants(
         if postgres {
             conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
         }
-        check_in_snapshot(conn, acked)
+        check_in_snapshot(conn, journal_key, acked)
     })
 }
 
 fn check_in_snapshot(
     conn: &mut DbConnection,
+    journal_key: &crate::config::SecretKey,
     acked: &HashSet<String>,
 ) -> anyhow::Result<Vec<String>> {
     let mut failures = Vec::new();
@@ -141,8 +143,8 @@ fn check_in_snapshot(
     if orphan_grants > 0 {
         failures.push(format!("{orphan_grants} active grant(s) of unpaid orders"));
     }
-    match journal::verify_chain(conn)? {
-        ChainVerdict::Intact { rows } => facts.push(format!("journal chain intact ({rows} rows)")),
+    match journal::verify_chain(conn, journal_key)? {
+        intact @ ChainVerdict::Intact { .. } => facts.push(intact.to_string()),
         broken => failures.push(broken.to_string()),
     }
     if failures.is_empty() {

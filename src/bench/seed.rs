@@ -235,6 +235,8 @@ pub fn seed(
     diesel::update(promo_codes::table.find(promo_id))
         .set(promo_codes::reserved_count.eq(redemptions))
         .execute(conn)?;
+    // Sealed now, as a running shop would have: not by the server under load.
+    crate::services::journal::seal::Sealer::new(settings.journal_key.clone()).seal_all(conn)?;
 
     // Carts of three courses each, for the first users.
     let cart_base = next_id(conn, "carts")?;

@@ -338,12 +338,16 @@ fn stripe(settings: &Settings, command: StripeCommand) -> anyhow::Result<()> {
 
 fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
     let pool = db::open(&settings.database_url, 1)?;
-    let verdict = crate::services::journal::verify_chain(&mut *pool.get()?)?;
+    let verdict =
+        crate::services::journal::verify_chain(&mut *pool.get()?, &settings.journal_key)?;
     println!("{verdict}");
     match verdict {
         crate::services::journal::ChainVerdict::Intact { .. } => Ok(()),
         crate::services::journal::ChainVerdict::Broken { .. } => {
             anyhow::bail!("the journal has been tampered with")
+        }
+        crate::services::journal::ChainVerdict::Unsealed { .. } => {
+            anyhow::bail!("journal rows are waiting for their seal")
         }
     }
 }
@@ -397,7 +401,7 @@ fn bench(settings: &Settings, command: BenchCommand) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 ids.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
             }
-            for fact in bench::check_invariants(&mut conn, &ids)? {
+            for fact in bench::check_invariants(&mut conn, &settings.journal_key, &ids)? {
                 println!("ok: {fact}");
             }
         }

@@ -15,6 +15,8 @@ pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
 /// Where the generated session key is kept when `SECRET_KEY` is unset.
 pub const GENERATED_SECRET_KEY_FILE: &str = "data/secret_key";
+/// Where the generated journal sealing key is kept when `JOURNAL_KEY` is unset.
+pub const GENERATED_JOURNAL_KEY_FILE: &str = "data/journal_key";
 /// actix-session's cookie key needs at least this many bytes.
 pub const SECRET_KEY_MIN_BYTES: usize = 64;
 
@@ -35,7 +37,7 @@ pub use payments::{PaymentSettings, StripeSettings};
 pub use proxies::client_address;
 use proxies::parse_trusted_proxies;
 pub use secret_key::SecretKey;
-use secret_key::load_or_generate_secret_key;
+use secret_key::load_or_generate_key;
 pub use seller::{Seller, TaxLabel, TaxSettings};
 pub(crate) use url::origin_of;
 use url::parse_public_url;
@@ -47,6 +49,8 @@ pub struct Settings {
     /// The address students reach the shop at, without a trailing slash.
     pub public_url: String,
     pub secret_key: SecretKey,
+    /// Seals the journal (`JOURNAL_KEY`): never stored in the database.
+    pub journal_key: SecretKey,
     pub currency: Currency,
     pub payments: PaymentSettings,
     /// Seed the demo catalog when the database has no course yet.
@@ -101,9 +105,15 @@ impl Settings {
             Currency::parse(&var("CURRENCY").unwrap_or_else(|| "USD".into()))
                 .map_err(|e| format!("CURRENCY: {e}")),
         );
-        let secret_key = check.ok(match var("SECRET_KEY") {
-            Some(key) => SecretKey::from_bytes(key.into_bytes()),
-            None => load_or_generate_secret_key(Path::new(GENERATED_SECRET_KEY_FILE)),
+        let [secret_key, journal_key] = [
+            ("SECRET_KEY", GENERATED_SECRET_KEY_FILE),
+            ("JOURNAL_KEY", GENERATED_JOURNAL_KEY_FILE),
+        ]
+        .map(|(name, file)| {
+            check.ok(match var(name) {
+                Some(key) => SecretKey::from_bytes(name, key.into_bytes()),
+                None => load_or_generate_key(name, Path::new(file)),
+            })
         });
         let payments = check.ok(parse_payments(&var));
         let seed_demo_on_empty = check.ok(parse_bool(
@@ -174,7 +184,7 @@ impl Settings {
             database_url,
             bind_addr,
             public_url,
-            secret_key,
+            (secret_key, journal_key),
             currency,
             payments,
             seed_demo_on_empty,
@@ -188,7 +198,7 @@ impl Settings {
                 Some(database_url),
                 Some(bind_addr),
                 Some(public_url),
-                Some(secret_key),
+                (Some(secret_key), Some(journal_key)),
                 Some(currency),
                 Some(payments),
                 Some(seed_demo_on_empty),
@@ -198,6 +208,7 @@ impl Settings {
                 bind_addr,
                 public_url,
                 secret_key,
+                journal_key,
                 currency,
                 payments,
                 seed_demo_on_empty,
@@ -276,6 +287,7 @@ impl fmt::Debug for Settings {
             .field("bind_addr", &self.bind_addr)
             .field("public_url", &self.public_url)
             .field("secret_key", &self.secret_key)
+            .field("journal_key", &self.journal_key)
             .field("currency", &self.currency.code())
             .field("payments", &self.provider())
             .field("seed_demo_on_empty", &self.seed_demo_on_empty)
@@ -354,6 +366,8 @@ pub(crate) mod tests {
             .collect();
         map.entry("SECRET_KEY".into())
             .or_insert_with(|| "k".repeat(64));
+        map.entry("JOURNAL_KEY".into())
+            .or_insert_with(|| "j".repeat(64));
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 

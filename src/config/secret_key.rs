@@ -1,5 +1,6 @@
-//! The key that signs and encrypts session cookies, generated and kept
-//! under `data/` when `SECRET_KEY` is unset.
+//! Keys kept outside the database: the one that signs and encrypts session
+//! cookies (`SECRET_KEY`) and the one that seals the journal
+//! (`JOURNAL_KEY`), each generated and kept under `data/` when unset.
 
 use std::fmt;
 use std::path::Path;
@@ -10,15 +11,16 @@ use rand::RngCore;
 
 use super::SECRET_KEY_MIN_BYTES;
 
-/// Key material for signing session cookies.
+/// Key material (session cookies, journal seals).
 #[derive(Clone)]
 pub struct SecretKey(Vec<u8>);
 
 impl SecretKey {
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, String> {
+    /// `name` is the setting the key came from, for the error.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, String> {
         if bytes.len() < SECRET_KEY_MIN_BYTES {
             return Err(format!(
-                "SECRET_KEY must be at least {SECRET_KEY_MIN_BYTES} bytes (it is {}); \
+                "{name} must be at least {SECRET_KEY_MIN_BYTES} bytes (it is {}); \
                  generate one with `openssl rand -base64 64`",
                 bytes.len()
             ));
@@ -45,7 +47,7 @@ impl fmt::Debug for SecretKey {
 
 /// Reads the key kept at `path`, or creates one there (readable by the
 /// owner only) so sessions survive restarts without any set-up.
-pub(super) fn load_or_generate_secret_key(path: &Path) -> Result<SecretKey, String> {
+pub(super) fn load_or_generate_key(name: &str, path: &Path) -> Result<SecretKey, String> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let bytes = BASE64.decode(text.trim()).map_err(|e| {
@@ -54,13 +56,13 @@ pub(super) fn load_or_generate_secret_key(path: &Path) -> Result<SecretKey, Stri
                     path.display()
                 )
             })?;
-            SecretKey::from_bytes(bytes).map_err(|e| format!("{}: {e}", path.display()))
+            SecretKey::from_bytes(name, bytes).map_err(|e| format!("{}: {e}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = SecretKey::generate();
             write_private_file(path, &BASE64.encode(key.expose())).map_err(|e| {
                 format!(
-                    "could not save a generated SECRET_KEY to {}: {e}",
+                    "could not save a generated {name} to {}: {e}",
                     path.display()
                 )
             })?;
@@ -96,8 +98,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kasir-key-{}", std::process::id()));
         let path = dir.join("secret_key");
         let _ = std::fs::remove_dir_all(&dir);
-        let first = load_or_generate_secret_key(&path).unwrap();
-        let second = load_or_generate_secret_key(&path).unwrap();
+        let first = load_or_generate_key("SECRET_KEY", &path).unwrap();
+        let second = load_or_generate_key("SECRET_KEY", &path).unwrap();
         assert_eq!(first.expose(), second.expose());
         assert!(first.expose().len() >= SECRET_KEY_MIN_BYTES);
         #[cfg(unix)]

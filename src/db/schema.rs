@@ -130,6 +130,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    journal_seals (seq) {
+        seq -> Int8,
+        journal_id -> Int8,
+        prev_mac -> Text,
+        mac -> Text,
+        sealed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     lms_outbox (id) {
         id -> Int8,
         event_id -> Text,
@@ -393,6 +403,7 @@ diesel::joinable!(course_changes -> users (staff_id));
 diesel::joinable!(billing_details -> users (user_id));
 diesel::joinable!(credit_notes -> orders (order_id));
 diesel::joinable!(financial_journals -> orders (reference_id));
+diesel::joinable!(journal_seals -> financial_journals (journal_id));
 diesel::joinable!(lms_outbox -> courses (course_id));
 diesel::joinable!(lms_outbox -> users (user_id));
 diesel::joinable!(mail_outbox -> orders (order_id));
@@ -428,6 +439,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     financial_journals,
     installation,
     journal_chain,
+    journal_seals,
     lms_outbox,
     login_attempts,
     mail_outbox,

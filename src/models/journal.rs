@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::OrderId;
 use crate::db::DbConnection;
-use crate::db::schema::{financial_journals, journal_chain};
+use crate::db::schema::{financial_journals, journal_chain, journal_seals};
 use crate::domain::{Currency, JournalKind, JournalStatus};
 
 /// A journal row to append. There is no update and no delete: the
@@ -68,8 +68,7 @@ impl JournalRow {
         .get_result(conn)
     }
 
-    /// Every row in append order (for verification and exports).
-    /// Up to `limit` rows after `after_id`, in append order.
+    /// Up to `limit` rows after `after_id`, in id order.
     pub fn page_after(
         conn: &mut DbConnection,
         after_id: i64,
@@ -81,19 +80,6 @@ impl JournalRow {
             .limit(limit)
             .select(Self::as_select())
             .load(conn)
-    }
-
-    pub fn first_unchained_after(
-        conn: &mut DbConnection,
-        after_id: i64,
-    ) -> QueryResult<Option<i64>> {
-        financial_journals::table
-            .filter(financial_journals::id.gt(after_id))
-            .filter(financial_journals::row_hash.is_null())
-            .order(financial_journals::id.asc())
-            .select(financial_journals::id)
-            .first(conn)
-            .optional()
     }
 
     pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> QueryResult<Vec<Self>> {
@@ -109,37 +95,111 @@ impl JournalRow {
 pub struct JournalChain;
 
 impl JournalChain {
-    /// Takes the head's row lock (held until the transaction ends) and
-    /// returns the last hash and the chain's length before this append.
-    pub fn lock_head(conn: &mut DbConnection) -> QueryResult<(String, i64)> {
-        // One round trip: the lock is held from here to commit.
-        let (last, length): (String, i64) = diesel::update(journal_chain::table.find(1))
-            .set(journal_chain::length.eq(journal_chain::length + 1))
-            .returning((journal_chain::last_hash, journal_chain::length))
-            .get_result(conn)?;
-        Ok((last, length - 1))
-    }
-
-    pub fn set_head(conn: &mut DbConnection, hash: &str) -> QueryResult<usize> {
-        diesel::update(journal_chain::table.find(1))
-            .set(journal_chain::last_hash.eq(hash))
-            .execute(conn)
-    }
-
-    /// Sets the head after a batch: `more` rows beyond the one `lock_head` counted.
-    pub fn set_head_counting(conn: &mut DbConnection, hash: &str, more: i64) -> QueryResult<usize> {
-        diesel::update(journal_chain::table.find(1))
-            .set((
-                journal_chain::last_hash.eq(hash),
-                journal_chain::length.eq(journal_chain::length + more),
-            ))
-            .execute(conn)
-    }
-
+    /// The last hash and the length of the chain written before sealing.
     pub fn head(conn: &mut DbConnection) -> QueryResult<(String, i64)> {
         journal_chain::table
             .find(1)
             .select((journal_chain::last_hash, journal_chain::length))
+            .first(conn)
+    }
+}
+
+/// A seal: the row's place in the sealed order and its MAC.
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = journal_seals)]
+pub struct JournalSeal {
+    pub seq: i64,
+    pub journal_id: i64,
+    pub prev_mac: String,
+    pub mac: String,
+    pub sealed_at: NaiveDateTime,
+}
+
+/// PostgreSQL advisory lock key of the sealer ("kasir-seal").
+const SEALER_LOCK_KEY: i64 = 0x6b61_7369_725f_736c;
+
+impl JournalSeal {
+    /// Takes the sealer's turn for this transaction: false when another
+    /// sealer (another instance) has it. On SQLite the write transaction is
+    /// the turn.
+    pub fn try_take_turn(conn: &mut DbConnection) -> QueryResult<bool> {
+        #[derive(QueryableByName)]
+        struct Taken {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            taken: bool,
+        }
+        match conn {
+            DbConnection::Postgresql(c) => Ok(diesel::sql_query(format!(
+                "SELECT pg_try_advisory_xact_lock({SEALER_LOCK_KEY}) AS taken"
+            ))
+            .get_result::<Taken>(c)?
+            .taken),
+            DbConnection::Sqlite(_) => Ok(true),
+        }
+    }
+
+    /// The newest seal's sequence number and MAC.
+    pub fn last(conn: &mut DbConnection) -> QueryResult<Option<(i64, String)>> {
+        journal_seals::table
+            .order(journal_seals::seq.desc())
+            .select((journal_seals::seq, journal_seals::mac))
+            .first(conn)
+            .optional()
+    }
+
+    pub fn insert_many(conn: &mut DbConnection, seals: &[Self]) -> QueryResult<usize> {
+        crate::db::insert_batch!(conn, journal_seals::table, seals)
+    }
+
+    /// Up to `limit` seals after `after_seq`, in order, each with its row
+    /// (`None`: the sealed row is gone).
+    pub fn page_after(
+        conn: &mut DbConnection,
+        after_seq: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<(Self, Option<JournalRow>)>> {
+        journal_seals::table
+            .left_join(financial_journals::table)
+            .filter(journal_seals::seq.gt(after_seq))
+            .order(journal_seals::seq.asc())
+            .limit(limit)
+            .select((Self::as_select(), Option::<JournalRow>::as_select()))
+            .load(conn)
+    }
+}
+
+impl JournalRow {
+    /// Committed rows without a seal and with an id above `floor`, oldest
+    /// id first.
+    pub fn unsealed_after(
+        conn: &mut DbConnection,
+        floor: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<Self>> {
+        financial_journals::table
+            .left_join(journal_seals::table)
+            .filter(financial_journals::id.gt(floor))
+            .filter(journal_seals::seq.is_null())
+            .order(financial_journals::id.asc())
+            .limit(limit)
+            .select(Self::as_select())
+            .load(conn)
+    }
+
+    /// How many rows written before `before` still have no seal, and the
+    /// first of them.
+    pub fn unsealed_before(
+        conn: &mut DbConnection,
+        before: NaiveDateTime,
+    ) -> QueryResult<(i64, Option<i64>)> {
+        financial_journals::table
+            .left_join(journal_seals::table)
+            .filter(financial_journals::created_at.lt(before))
+            .filter(journal_seals::seq.is_null())
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(financial_journals::id),
+            ))
             .first(conn)
     }
 }

@@ -291,6 +291,7 @@ pub(super) async fn logout(
         with_db(&state, move |conn| accounts::end_sessions(conn, user_id))
             .await?
             .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        state.users.forget(user_id);
         tracing::info!(user.id = %user_id, "logged out");
     }
     let session = req.get_session();

@@ -59,34 +59,37 @@ impl BillingState {
 #[get("/cart")]
 pub(super) async fn cart_page(
     req: HttpRequest,
-    viewer: Viewer,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    show_cart(&req, &viewer, &state, None, StatusCode::OK).await
+    show_cart(&req, &state, None, StatusCode::OK).await
 }
 
-/// The cart page; `typed` is a billing form sent back with its error.
+/// The cart page; `typed` is a billing form sent back with its error. The
+/// viewer and the cart load in one trip to the database.
 async fn show_cart(
     req: &HttpRequest,
-    viewer: &Viewer,
     state: &web::Data<AppState>,
     typed: Option<BillingState>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let owner = viewer.cart_owner();
-    let user = viewer.user.as_ref().map(|u| u.id);
     let currency = state.settings.currency;
     let session = req.get_session();
     let session = AppSession(&session);
     let applied = session.applied_promo().unwrap_or_default();
     let code = applied.clone();
     let tax = state.settings.tax.clone();
-    let (cart, still_applies, saved) = with_db(state, move |conn| {
+    let (viewer, loaded) = Viewer::with_page(req, move |conn, viewer| {
+        let owner = viewer.cart_owner();
         let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())?;
-        let saved = user.map(|u| Billing::for_user(conn, u)).transpose()?;
+        let saved = viewer
+            .user_id()
+            .map(|u| Billing::for_user(conn, u))
+            .transpose()?;
         Ok::<_, diesel::result::Error>((cart, still, saved))
     })
-    .await??;
+    .await?;
+    let (cart, still_applies, saved) = loaded?;
+    let viewer = &viewer;
     let billing = typed.or_else(|| saved.map(BillingState::saved));
     // A refusal just made wins; else the applied code, if it no longer
     // fits the cart, says why.
@@ -147,7 +150,7 @@ pub(super) async fn save_billing(
                 tax_id: form.tax_id,
                 error: Some(error),
             };
-            return show_cart(&req, &viewer, &state, Some(typed), StatusCode::BAD_REQUEST).await;
+            return show_cart(&req, &state, Some(typed), StatusCode::BAD_REQUEST).await;
         }
     };
     let empty = billing.is_empty();

@@ -3,7 +3,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
 use super::layout::{Layout, Viewer, render};
-use super::{AppState, with_db};
 use crate::error::AppError;
 use crate::services::catalog::{self, CourseCard};
 
@@ -24,17 +23,14 @@ struct PageQuery {
 #[get("/")]
 pub(super) async fn index(
     req: HttpRequest,
-    viewer: Viewer,
-    state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = viewer.user.as_ref().map(|u| u.id);
-    let cart = viewer.cart_course_ids.clone();
     let page = query.page.unwrap_or(1);
-    let catalog = with_db(&state, move |conn| {
-        catalog::published_courses(conn, page, user_id, &cart)
+    let (viewer, catalog) = Viewer::with_page(&req, move |conn, viewer| {
+        catalog::published_courses(conn, page, viewer.user_id(), &viewer.cart_course_ids)
     })
-    .await??;
+    .await?;
+    let catalog = catalog?;
     render(
         StatusCode::OK,
         &CatalogPage {
@@ -56,18 +52,14 @@ struct CoursePage {
 #[get("/courses/{slug}")]
 pub(super) async fn course_page(
     req: HttpRequest,
-    viewer: Viewer,
-    state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let slug = slug.into_inner();
-    let user_id = viewer.user.as_ref().map(|u| u.id);
-    let cart = viewer.cart_course_ids.clone();
-    let card = with_db(&state, move |conn| {
-        catalog::published_course(conn, &slug, user_id, &cart)
+    let (viewer, card) = Viewer::with_page(&req, move |conn, viewer| {
+        catalog::published_course(conn, &slug, viewer.user_id(), &viewer.cart_course_ids)
     })
-    .await??
-    .ok_or(AppError::NotFound)?;
+    .await?;
+    let card = card?.ok_or(AppError::NotFound)?;
     render(
         StatusCode::OK,
         &CoursePage {

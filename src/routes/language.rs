@@ -34,6 +34,7 @@ pub(super) async fn set_language(
     if let Some(user) = &viewer.user {
         let id = user.id;
         with_db(&state, move |conn| User::set_locale(conn, id, locale)).await??;
+        state.users.forget(id);
     }
     let cookie = Cookie::build(LANG_COOKIE, locale.as_str())
         .path("/")

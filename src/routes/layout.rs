@@ -5,170 +5,17 @@
 use actix_session::SessionExt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use futures_util::future::LocalBoxFuture;
 
-use super::{AppState, with_db};
+use super::AppState;
 use crate::config::Settings;
 use crate::domain::{Locale, Money};
 use crate::error::AppError;
-use crate::i18n::{self, Arg, Fetch, I18n, Message};
-use crate::models::CourseId;
-use crate::models::user::User;
-use crate::services::cart::{self, CartOwner};
+use crate::i18n::{Arg, Fetch, I18n, Message};
 use crate::session::{AppSession, Flash};
 
-/// The user behind this request (if their session is still valid) and
-/// what is in their cart. Loaded once per request, in one trip to the
-/// blocking pool, and cached in the request's extensions.
-#[derive(Clone, Debug)]
-pub struct Viewer {
-    pub user: Option<User>,
-    /// The guest cart token from the session, for visitors.
-    guest_cart: Option<String>,
-    pub cart_course_ids: Vec<CourseId>,
-    /// The language of this request's pages.
-    pub locale: Locale,
-}
-
-/// The `lang` cookie the footer's language switcher sets.
-pub const LANG_COOKIE: &str = "lang";
-
-/// The reader's language: their saved choice, else the switcher's cookie,
-/// else their browser's (`Accept-Language`), else `DEFAULT_LOCALE`.
-pub fn request_locale(req: &HttpRequest, user: Option<&User>) -> Locale {
-    let default = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(Locale::En, |state| state.settings.default_locale);
-    user.and_then(|u| u.locale)
-        .or_else(|| {
-            req.cookie(LANG_COOKIE)
-                .and_then(|c| Locale::parse(c.value()).ok())
-        })
-        .or_else(|| {
-            req.headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(i18n::negotiate)
-        })
-        .unwrap_or(default)
-}
-
-impl Viewer {
-    pub(super) fn anonymous(req: &HttpRequest, guest_cart: Option<String>) -> Self {
-        Self {
-            user: None,
-            guest_cart,
-            cart_course_ids: Vec::new(),
-            locale: request_locale(req, None),
-        }
-    }
-
-    /// This request's words, amounts and dates.
-    pub fn i18n(&self) -> I18n {
-        I18n::new(self.locale)
-    }
-
-    /// The logged-in user, or an error that sends the visitor to the login
-    /// page and back here afterwards.
-    pub fn require_login(&self, req: &HttpRequest) -> Result<&User, AppError> {
-        self.user.as_ref().ok_or_else(|| AppError::LoginRequired {
-            next: req
-                .uri()
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_owned(),
-        })
-    }
-
-    /// A staff member, or 403 (a student) / the login page (a visitor).
-    pub fn require_staff(&self, req: &HttpRequest) -> Result<&User, AppError> {
-        let user = self.require_login(req)?;
-        if user.is_staff() {
-            Ok(user)
-        } else {
-            Err(AppError::Forbidden(crate::msg!("error-staff-only")))
-        }
-    }
-
-    /// Whose cart this request works on.
-    pub fn cart_owner(&self) -> CartOwner {
-        match &self.user {
-            Some(user) => CartOwner::User(user.id),
-            None => CartOwner::Guest(self.guest_cart.clone()),
-        }
-    }
-
-    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
-        let session = req.get_session();
-        let app_session = AppSession(&session);
-        let mut claim = app_session.login_claim();
-        let limits = req
-            .app_data::<web::Data<AppState>>()
-            .map(|state| (state.settings.session_max, state.settings.session_idle));
-        if let (Some(_), Some((max, idle))) = (claim, limits)
-            && app_session.outlived(chrono::Utc::now().timestamp(), max, idle)
-        {
-            app_session.log_out();
-            claim = None;
-        }
-        let guest_cart = app_session.guest_cart_token();
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return Ok(Self::anonymous(req, guest_cart));
-        };
-        if claim.is_none() && guest_cart.is_none() {
-            return Ok(Self::anonymous(req, None));
-        }
-        let token = guest_cart.clone();
-        let (user, stale_session, cart_course_ids) = with_db(state, move |conn| {
-            let found = match claim {
-                Some((user_id, _)) => User::find(conn, user_id)?,
-                None => None,
-            };
-            // A session issued before the latest logout or password change
-            // carries an old version: it is over, whatever the cookie says.
-            let user =
-                found.filter(|u| claim.is_some_and(|(_, version)| u.session_version == version));
-            let stale = claim.is_some() && user.is_none();
-            let owner = match &user {
-                Some(user) => CartOwner::User(user.id),
-                None if stale => CartOwner::Guest(None),
-                None => CartOwner::Guest(token),
-            };
-            let ids = cart::course_ids(conn, &owner)?;
-            Ok::<_, diesel::result::Error>((user, stale, ids))
-        })
-        .await??;
-        if stale_session {
-            app_session.log_out();
-        }
-        let locale = request_locale(req, user.as_ref());
-        Ok(Self {
-            user,
-            guest_cart: if stale_session { None } else { guest_cart },
-            cart_course_ids,
-            locale,
-        })
-    }
-}
-
-impl FromRequest for Viewer {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            if let Some(viewer) = req.extensions().get::<Viewer>() {
-                return Ok(viewer.clone());
-            }
-            let viewer = Self::load(&req).await?;
-            req.extensions_mut().insert(viewer.clone());
-            Ok(viewer)
-        })
-    }
-}
+pub use super::viewer::{LANG_COOKIE, Viewer, request_locale};
 
 /// The navbar's view of the user.
 #[derive(Clone, Debug)]

@@ -20,6 +20,7 @@ mod sandbox;
 mod staff;
 mod student;
 mod uploads;
+pub mod viewer;
 pub mod webhooks;
 
 use actix_web::web;
@@ -30,6 +31,7 @@ use crate::error::AppError;
 use crate::payments::Payments;
 use crate::services::back_office::revenue::RevenueCache;
 use crate::services::journal::ChainMonitor;
+use crate::services::journal::seal::Sealer;
 use crate::services::webhook_inbox::InboxSettings;
 
 /// Shared by every handler through `web::Data`.
@@ -41,8 +43,13 @@ pub struct AppState {
     pub inbox: InboxSettings,
     /// The journal chain's last verified point.
     pub chain: ChainMonitor,
+    /// Seals committed journal rows (the background task and the reports
+    /// page before it reads).
+    pub sealer: Sealer,
     /// The whole history's revenue recap.
     pub revenue: RevenueCache,
+    /// Session users seen in the last second.
+    pub users: viewer::SessionUsers,
     /// The read API's per-token rate.
     pub api_limiter: api::ApiLimiter,
 }
@@ -54,12 +61,14 @@ impl AppState {
             livemode: settings.livemode(),
         };
         Self {
+            sealer: Sealer::new(settings.journal_key.clone()),
             pool,
             settings,
             payments,
             inbox,
             chain: ChainMonitor::default(),
             revenue: RevenueCache::default(),
+            users: viewer::SessionUsers::default(),
             api_limiter: api::limiter(),
         }
     }

@@ -166,6 +166,7 @@ pub(super) async fn reset(
     .await?;
     let (status, page) = match result {
         Ok(user) => {
+            state.users.forget(user.id);
             tracing::info!(user.id = %user.id, "password reset");
             let session = req.get_session();
             let session = AppSession(&session);

@@ -70,6 +70,8 @@ both_backends! {
     async fn a_session_cookie_replayed_after_logout_is_no_longer_logged_in(app: TestApp) {
         app.register("ada@example.com", "Ada", PASSWORD).await;
         let stolen_cookie = app.cookie_header().expect("session cookie");
+        // A page seen first: the server now holds Ada in its session cache.
+        assert_eq!(navbar_user(&app.get_html("/").await).as_deref(), Some("Ada"));
 
         app.logout().await;
 
@@ -141,6 +143,7 @@ both_backends! {
             .args(["create-staff", "--email", "Staff@Example.com", "--password", PASSWORD])
             .env("DATABASE_URL", &app.db.url)
             .env("SECRET_KEY", "k".repeat(64))
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

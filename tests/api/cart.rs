@@ -290,6 +290,7 @@ both_backends! {
             .args(["prune-carts", "--older-than-days", "30"])
             .env("DATABASE_URL", &app.db.url)
             .env("SECRET_KEY", "k".repeat(64))
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -14,6 +14,7 @@ fn kasir(args: &[&str], env: &[(&str, &str)]) -> (bool, String, Duration) {
         .current_dir(&dir)
         .env_remove("DATABASE_URL")
         .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -71,6 +72,7 @@ fn migrate_applies_the_migrations_once_on_both_engines() {
             .arg("migrate")
             .env("DATABASE_URL", &db.url)
             .env("SECRET_KEY", "k".repeat(64))
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .output()
             .unwrap();
         assert!(
@@ -121,6 +123,7 @@ fn concurrent_first_starts_migrate_once_on_both_engines() {
                     .arg("seed-demo")
                     .env("DATABASE_URL", &db.url)
                     .env("SECRET_KEY", "k".repeat(64))
+                    .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
@@ -174,6 +177,7 @@ fn serve_warns_at_start_about_courses_priced_in_another_currency() {
         .env("DATABASE_URL", &db.url)
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -211,6 +215,7 @@ async fn the_binary_serves_its_own_assets_from_any_directory() {
                 format!("sqlite://{}/kasir.db", dir.display()),
             )
             .env("SECRET_KEY", "k".repeat(64))
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .env_remove("STATIC_DIR"),
     );
     crate::crash::wait_healthy(port).await;
@@ -282,6 +287,7 @@ fn log_format_json_writes_one_json_object_per_line() {
             format!("sqlite://{}/kasir.db", dir.display()),
         )
         .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "kasir=info")
         .env("LOG_FORMAT", "json")

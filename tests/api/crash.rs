@@ -30,6 +30,7 @@ pub fn start_server_with(db: &TestDb, secret_key: &str) -> (Child, u16) {
             .arg("serve")
             .env("DATABASE_URL", &db.url)
             .env("SECRET_KEY", secret_key)
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .env("SIGN_UPS_PER_HOUR", "100000")
             .env("MAIL_DIR", std::env::temp_dir().join("kasir-test-mail"))
             .env(
@@ -477,7 +478,7 @@ async fn killed_mid_checkout_burst_then_retried(backend: Backend) {
         .unwrap();
     assert_eq!(held, reserved);
     assert!(held <= 5);
-    let journal = kasir::services::journal::verify_chain(&mut conn).unwrap();
+    let journal = crate::helpers::seal_and_verify(&mut conn);
     assert!(
         matches!(
             journal,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use kasir::db::schema::{financial_journals, orders, promo_codes, promo_redemptions};
-use kasir::services::journal::{ChainVerdict, verify_chain};
+use kasir::services::journal::ChainVerdict;
 use stripe_webhook::Webhook;
 
 use crate::crash::{start_server_with, wait_healthy};
@@ -309,7 +309,7 @@ async fn two_instances_share_one_postgres_database_and_keep_the_invariants() {
         "exactly the three uses the code has"
     );
     assert!(matches!(
-        verify_chain(&mut conn).unwrap(),
+        crate::helpers::seal_and_verify(&mut conn),
         ChainVerdict::Intact { .. }
     ));
 }
@@ -443,4 +443,51 @@ async fn a_sqlite_write_lock_held_elsewhere_gives_503_then_redelivery_succeeds()
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(incomes, 1);
+}
+
+/// Each instance keeps the session's user for a second: a logout on one
+/// ends the session on the other once that second is over, and on the
+/// instance that logged out at once.
+#[actix_web::test]
+async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second() {
+    let db = TestDb::create(Backend::Postgres);
+    let cluster = Instances::start(&db, 2).await;
+    let (a, b) = (cluster.ports[0], cluster.ports[1]);
+    let ada = Browser::new(a);
+    let registered = ada
+        .submit(
+            "/register",
+            &[("email", "ada@example.com"), ("name", "Ada"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(registered.status(), 303);
+    let stolen: String = registered
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let replay = |port: u16| {
+        let cookie = stolen.clone();
+        async move {
+            let page = Browser::new(port)
+                .client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .unwrap();
+            navbar_user(&page.text().await.unwrap())
+        }
+    };
+    // Both instances know her (and now hold her in their caches).
+    assert_eq!(replay(a).await.as_deref(), Some("Ada"));
+    assert_eq!(replay(b).await.as_deref(), Some("Ada"));
+
+    let logged_out = ada.submit("/logout", &[]).await;
+    assert_eq!(logged_out.status(), 303);
+    assert_eq!(replay(a).await, None, "the instance that logged out forgets her at once");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(replay(b).await, None, "the other instance within a second");
 }

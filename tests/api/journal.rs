@@ -1,16 +1,22 @@
-//! The journal's hash chain: `kasir journal verify` finds an altered row.
+//! The journal's seals: `kasir journal verify` finds an altered, removed or
+//! re-sealed row, checks the chain written before sealing, and reports rows
+//! left unsealed; the running server seals new rows by itself.
 
 use diesel::prelude::*;
 use kasir::db::schema::financial_journals;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, location, select_all};
+use kasir::db::schema::journal_seals;
+use kasir::services::journal::seal::seal_mac;
+
+use crate::helpers::{Backend, TEST_JOURNAL_KEY, TestApp, TestDb, location, seal_and_verify, select_all};
 
 fn verify(app: &TestApp) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
         .args(["journal", "verify"])
         .env("DATABASE_URL", &app.db.url)
         .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
         .output()
         .unwrap();
     (
@@ -19,16 +25,36 @@ fn verify(app: &TestApp) -> (bool, String) {
     )
 }
 
-/// The append-only trigger, dropped the way an attacker with database
+fn journal_key() -> kasir::config::SecretKey {
+    kasir::config::SecretKey::from_bytes("JOURNAL_KEY", TEST_JOURNAL_KEY.into()).unwrap()
+}
+
+const ALTERED: &str = "its content no longer matches its seal (the row was altered)";
+
+/// The id of the paid order's income row.
+fn income_row(conn: &mut kasir::db::DbConnection) -> i64 {
+    financial_journals::table
+        .filter(financial_journals::type_.eq("income"))
+        .select(financial_journals::id)
+        .first(conn)
+        .unwrap()
+}
+
+/// The append-only triggers, dropped the way an attacker with database
 /// access would, so a row can be altered behind the shop's back.
 fn drop_append_only_triggers(app: &TestApp) {
     let mut conn = app.db.connect();
     let statements: &[&str] = if app.db.url.starts_with("postgres") {
-        &["DROP TRIGGER financial_journals_no_update_delete ON financial_journals"]
+        &[
+            "DROP TRIGGER financial_journals_no_update_delete ON financial_journals",
+            "DROP TRIGGER journal_seals_no_update_delete ON journal_seals",
+        ]
     } else {
         &[
             "DROP TRIGGER financial_journals_no_update",
             "DROP TRIGGER financial_journals_no_delete",
+            "DROP TRIGGER journal_seals_no_update",
+            "DROP TRIGGER journal_seals_no_delete",
         ]
     };
     for statement in statements {
@@ -49,17 +75,42 @@ impl TestApp {
 both_backends! {
     async fn an_untouched_journal_verifies(app: TestApp) {
         app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        seal_and_verify(&mut app.db.connect());
+        assert_eq!(verify(&app), (true, "journal chain intact (2 rows)".to_owned()));
+    }
+
+    async fn the_server_seals_new_rows_by_itself_within_a_second(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let mut conn = app.db.connect();
+        let rows: i64 = financial_journals::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(rows, 2);
+        let started = std::time::Instant::now();
+        let sealed = loop {
+            let sealed: Vec<(i64, i64)> = journal_seals::table
+                .order(journal_seals::seq.asc())
+                .select((journal_seals::seq, journal_seals::journal_id))
+                .load(&mut conn)
+                .unwrap();
+            if sealed.len() == 2 || started.elapsed() > std::time::Duration::from_secs(5) {
+                break sealed;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let ids: Vec<i64> = financial_journals::table
+            .order(financial_journals::id.asc())
+            .select(financial_journals::id)
+            .load(&mut conn)
+            .unwrap();
+        // Sealed once each, in order, numbered from 1 without a gap.
+        assert_eq!(sealed, vec![(1, ids[0]), (2, ids[1])]);
         assert_eq!(verify(&app), (true, "journal chain intact (2 rows)".to_owned()));
     }
 
     async fn verify_finds_a_row_altered_directly_in_the_database(app: TestApp) {
         app.paid_order("ada@example.com", "rust-for-web-developers").await;
         let mut conn = app.db.connect();
-        let income: i64 = financial_journals::table
-            .filter(financial_journals::type_.eq("income"))
-            .select(financial_journals::id)
-            .first(&mut conn)
-            .unwrap();
+        seal_and_verify(&mut conn);
+        let income = income_row(&mut conn);
         drop_append_only_triggers(&app);
         diesel::update(financial_journals::table.find(income))
             .set(financial_journals::amount_cents.eq(1_i64))
@@ -67,72 +118,127 @@ both_backends! {
             .unwrap();
         let (ok, report) = verify(&app);
         assert!(!ok);
-        assert_eq!(report, format!("journal chain BROKEN at row {income}: its content no longer matches its hash (the row was altered)"));
+        assert_eq!(report, format!("journal chain BROKEN at row {income}: {ALTERED}"));
     }
 
-    async fn verify_finds_a_removed_row(app: TestApp) {
-        app.paid_order("ada@example.com", "modern-javascript").await;
+    async fn a_forger_without_the_key_cannot_reseal_an_altered_row(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
         let mut conn = app.db.connect();
+        seal_and_verify(&mut conn);
+        let income = income_row(&mut conn);
         drop_append_only_triggers(&app);
-        let last: i64 = financial_journals::table
-            .select(diesel::dsl::max(financial_journals::id))
-            .first::<Option<i64>>(&mut conn)
-            .unwrap()
+        diesel::update(financial_journals::table.find(income))
+            .set(financial_journals::amount_cents.eq(1_i64))
+            .execute(&mut conn)
             .unwrap();
-        diesel::delete(financial_journals::table.find(last)).execute(&mut conn).unwrap();
+        // Everything in the database, and the sealing code itself, but
+        // another key: the seal still does not verify.
+        let row = financial_journals::table
+            .find(income)
+            .select(kasir::models::journal::JournalRow::as_select())
+            .first(&mut conn)
+            .unwrap();
+        let (seq, prev_mac): (i64, String) = journal_seals::table
+            .filter(journal_seals::journal_id.eq(income))
+            .select((journal_seals::seq, journal_seals::prev_mac))
+            .first(&mut conn)
+            .unwrap();
+        let guessed = kasir::config::SecretKey::from_bytes("JOURNAL_KEY", vec![b'g'; 64]).unwrap();
+        diesel::update(journal_seals::table.find(seq))
+            .set(journal_seals::mac.eq(seal_mac(&guessed, seq, &prev_mac, &row)))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(verify(&app), (false, format!("journal chain BROKEN at row {income}: {ALTERED}")));
+        // With the real key the same rewrite verifies: the key is the secret.
+        diesel::update(journal_seals::table.find(seq))
+            .set(journal_seals::mac.eq(seal_mac(&journal_key(), seq, &prev_mac, &row)))
+            .execute(&mut conn)
+            .unwrap();
+        assert!(verify(&app).0);
+    }
+
+    async fn verify_finds_a_row_removed_with_its_seal(app: TestApp) {
+        app.paid_order("ada@example.com", "modern-javascript").await;
+        let grace = TestApp::with_client_of(&app);
+        grace.paid_order("grace@example.com", "rust-for-web-developers").await;
+        let mut conn = app.db.connect();
+        seal_and_verify(&mut conn);
+        let seals: Vec<(i64, i64)> = journal_seals::table
+            .order(journal_seals::seq.asc())
+            .select((journal_seals::seq, journal_seals::journal_id))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(seals.len(), 4);
+        drop_append_only_triggers(&app);
+
+        // The second row and its seal removed.
+        let (seq, row) = seals[1];
+        diesel::delete(journal_seals::table.find(seq)).execute(&mut conn).unwrap();
+        diesel::delete(financial_journals::table.find(row)).execute(&mut conn).unwrap();
         let (ok, report) = verify(&app);
         assert!(!ok);
-        assert!(report.contains("rows were removed"), "{report}");
+        assert_eq!(report, format!("journal chain BROKEN at row {}: the seal before it is missing (seals were removed)", seals[2].1));
     }
 
-    async fn the_reports_page_checks_the_rows_appended_since_its_last_check(app: TestApp) {
+    async fn the_reports_page_checks_the_rows_sealed_since_its_last_check(app: TestApp) {
         app.paid_order("ada@example.com", "rust-for-web-developers").await;
         let boss = TestApp::with_client_of(&app);
         boss.staff("boss@example.com").await;
         let chain = |page: String| select_all(&page, "[data-chain]")[0].clone();
-        // Intact: the page remembers how far it got (2 rows).
+        // The page seals what has committed, then checks: 2 rows.
         assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (2 rows)");
         let grace = TestApp::with_client_of(&app);
         grace.paid_order("grace@example.com", "modern-javascript").await;
         assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (4 rows)");
 
-        // A row after that check is altered: the next view re-hashes it.
-        let newest: i64 = financial_journals::table
-            .select(diesel::dsl::max(financial_journals::id))
-            .first::<Option<i64>>(&mut app.db.connect())
-            .unwrap()
-            .unwrap();
+        // A row sealed after that check is altered: the next view finds it.
         let alan = TestApp::with_client_of(&app);
         alan.paid_order("alan@example.com", "postgresql-in-practice").await;
-        drop_append_only_triggers(&app);
-        diesel::update(financial_journals::table.filter(financial_journals::id.gt(newest)))
-            .set(financial_journals::description.eq("edited"))
-            .execute(&mut app.db.connect())
+        let mut conn = app.db.connect();
+        seal_and_verify(&mut conn);
+        let sealed_last: Vec<i64> = journal_seals::table
+            .filter(journal_seals::seq.gt(4))
+            .order(journal_seals::seq.asc())
+            .select(journal_seals::journal_id)
+            .load(&mut conn)
             .unwrap();
-        let first_altered: i64 = financial_journals::table
-            .filter(financial_journals::id.gt(newest))
-            .select(diesel::dsl::min(financial_journals::id))
-            .first::<Option<i64>>(&mut app.db.connect())
-            .unwrap()
+        assert_eq!(sealed_last.len(), 2);
+        drop_append_only_triggers(&app);
+        diesel::update(financial_journals::table.filter(financial_journals::id.eq_any(&sealed_last)))
+            .set(financial_journals::description.eq("edited"))
+            .execute(&mut conn)
             .unwrap();
         let page = boss.get_html("/staff/reports").await;
+        assert_eq!(chain(page), format!("journal chain BROKEN at row {}: {ALTERED}", sealed_last[0]));
+    }
+
+    async fn the_reports_page_notices_seals_removed_at_the_end(app: TestApp) {
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let chain = |page: String| select_all(&page, "[data-chain]")[0].clone();
+        assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (2 rows)");
+        // The newest row and its seal removed: nothing is left to mismatch,
+        // but the page has seen seal 2.
+        let mut conn = app.db.connect();
+        drop_append_only_triggers(&app);
+        let row: i64 = journal_seals::table.find(2_i64).select(journal_seals::journal_id).first(&mut conn).unwrap();
+        diesel::delete(journal_seals::table.find(2_i64)).execute(&mut conn).unwrap();
+        diesel::delete(financial_journals::table.find(row)).execute(&mut conn).unwrap();
         assert_eq!(
-            chain(page),
-            format!("journal chain BROKEN at row {first_altered}: its content no longer matches its hash (the row was altered)")
+            chain(boss.get_html("/staff/reports").await),
+            "journal chain BROKEN at row 0: seals were removed at the end"
         );
     }
 
-    async fn verify_finds_an_edit_to_any_hashed_column(app: TestApp) {
+    async fn verify_finds_an_edit_to_any_sealed_column(app: TestApp) {
         app.paid_order("ada@example.com", "rust-for-web-developers").await;
         let mut conn = app.db.connect();
-        let income: i64 = financial_journals::table
-            .filter(financial_journals::type_.eq("income"))
-            .select(financial_journals::id)
-            .first(&mut conn)
-            .unwrap();
+        seal_and_verify(&mut conn);
+        let income = income_row(&mut conn);
         drop_append_only_triggers(&app);
-        // Every column the row's hash covers, each edited on its own, then
-        // put back: the chain breaks at that row, then is intact again.
+        // Every column the seal covers, each edited on its own, then put
+        // back: verification breaks at that row, then is intact again.
         let later = if app.db.url.starts_with("postgres") {
             "created_at + interval '1 second'"
         } else {
@@ -149,6 +255,8 @@ both_backends! {
             ("provider_event_id", "'evt_forged'"),
             ("idempotency_key", "idempotency_key || '-2'"),
             ("created_at", later),
+            ("prev_hash", "'0'"),
+            ("row_hash", "'0'"),
         ];
         for (column, value) in edits {
             let quoted = if *column == "type" { "\"type\"".to_owned() } else { (*column).to_owned() };
@@ -159,11 +267,7 @@ both_backends! {
                 .unwrap();
             let (ok, report) = verify(&app);
             assert!(!ok, "{column}: {report}");
-            assert_eq!(
-                report,
-                format!("journal chain BROKEN at row {income}: its content no longer matches its hash (the row was altered)"),
-                "{column}"
-            );
+            assert_eq!(report, format!("journal chain BROKEN at row {income}: {ALTERED}"), "{column}");
             diesel::sql_query(format!(
                 "UPDATE financial_journals SET {quoted} = (SELECT {quoted} FROM kept) WHERE id = {income}"
             ))
@@ -172,74 +276,264 @@ both_backends! {
             diesel::sql_query("DROP TABLE kept").execute(&mut conn).unwrap();
             assert!(verify(&app).0, "{column} put back");
         }
-    }
-
-    async fn verify_finds_rows_without_hashes_and_a_head_whose_count_was_edited(app: TestApp) {
-        use kasir::db::schema::journal_chain;
-        app.paid_order("ada@example.com", "rust-for-web-developers").await;
-        let grace = TestApp::with_client_of(&app);
-        grace.paid_order("grace@example.com", "modern-javascript").await;
-        let mut conn = app.db.connect();
-        let ids: Vec<i64> = financial_journals::table
-            .order(financial_journals::id.asc())
-            .select(financial_journals::id)
-            .load(&mut conn)
-            .unwrap();
-        assert_eq!(ids.len(), 4);
-        drop_append_only_triggers(&app);
-
-        // The head's count alone, one less or one more: both are caught.
-        for delta in [-1_i64, 1] {
-            diesel::update(journal_chain::table)
-                .set(journal_chain::length.eq(journal_chain::length + delta))
+        // The seal's own columns: its MAC and its link.
+        for (column, value) in [("mac", "'0'"), ("prev_mac", "'0'")] {
+            let seq: i64 = journal_seals::table
+                .filter(journal_seals::journal_id.eq(income))
+                .select(journal_seals::seq)
+                .first(&mut conn)
+                .unwrap();
+            let (mac, prev_mac): (String, String) = journal_seals::table
+                .find(seq)
+                .select((journal_seals::mac, journal_seals::prev_mac))
+                .first(&mut conn)
+                .unwrap();
+            let kept = if column == "mac" { mac } else { prev_mac };
+            diesel::sql_query(format!("UPDATE journal_seals SET {column} = {value} WHERE seq = {seq}"))
                 .execute(&mut conn)
                 .unwrap();
-            let (ok, report) = verify(&app);
-            assert!(!ok && report.contains("the chain head counts"), "{delta}: {report}");
-            diesel::update(journal_chain::table)
-                .set(journal_chain::length.eq(journal_chain::length - delta))
+            assert!(!verify(&app).0, "{column}");
+            diesel::sql_query(format!("UPDATE journal_seals SET {column} = '{kept}' WHERE seq = {seq}"))
                 .execute(&mut conn)
                 .unwrap();
-            assert!(verify(&app).0);
+            assert!(verify(&app).0, "{column} put back");
         }
+    }
+}
 
-        // A row inside the chain stripped of its hashes.
-        let middle = ids[2];
-        let hashes: (Option<String>, Option<String>) = financial_journals::table
-            .find(middle)
-            .select((financial_journals::prev_hash, financial_journals::row_hash))
-            .first(&mut conn)
-            .unwrap();
-        diesel::update(financial_journals::table.find(middle))
-            .set((financial_journals::prev_hash.eq(None::<String>), financial_journals::row_hash.eq(None::<String>)))
-            .execute(&mut conn)
-            .unwrap();
-        assert_eq!(
-            verify(&app),
-            (false, format!("journal chain BROKEN at row {middle}: a row without a hash inside the chain"))
-        );
-        diesel::update(financial_journals::table.find(middle))
-            .set((financial_journals::prev_hash.eq(&hashes.0), financial_journals::row_hash.eq(&hashes.1)))
-            .execute(&mut conn)
-            .unwrap();
-        assert!(verify(&app).0);
+/// A journal on a database no server runs on: rows appended there wait
+/// for a seal, and verification says so once they have waited a minute.
+fn migrated(backend: Backend) -> TestDb {
+    let db = TestDb::create(backend);
+    kasir::db::migrate(&kasir::db::DatabaseUrl::parse(&db.url).unwrap()).unwrap();
+    db
+}
 
-        // A row written around the chain, after its head.
-        diesel::sql_query(format!(
-            "INSERT INTO financial_journals (type, amount_cents, currency, status, description, metadata, idempotency_key, created_at) \
-             SELECT type, amount_cents, currency, status, 'forged', metadata, 'forged-key', created_at FROM financial_journals WHERE id = {}",
-            ids[0]
-        ))
+fn verify_db(db: &TestDb) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
+        .args(["journal", "verify"])
+        .env("DATABASE_URL", &db.url)
+        .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", TEST_JOURNAL_KEY)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    )
+}
+
+/// Appends a row the way the shop does, `age` ago.
+fn append(conn: &mut kasir::db::DbConnection, key: &str, age: chrono::TimeDelta) -> i64 {
+    diesel::sql_query(
+        "INSERT INTO financial_journals (type, amount_cents, currency, status, description, metadata, idempotency_key, created_at) \
+         VALUES ('income', 100, 'USD', 'success', 'row', '{}', $1, $2)"
+            .replace("$1", &format!("'{key}'"))
+            .replace("$2", &format!("'{}'", (kasir::db::now() - age).format("%Y-%m-%d %H:%M:%S%.6f"))),
+    )
+    .execute(conn)
+    .unwrap();
+    financial_journals::table
+        .filter(financial_journals::idempotency_key.eq(key))
+        .select(financial_journals::id)
+        .first(conn)
+        .unwrap()
+}
+
+fn rows_left_unsealed_are_reported_after_a_minute(backend: Backend) {
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    append(&mut conn, "fresh", chrono::TimeDelta::seconds(1));
+    assert_eq!(verify_db(&db), (true, "journal chain intact (0 rows, 1 more waiting for their seal)".to_owned()));
+    let late = append(&mut conn, "late", chrono::TimeDelta::minutes(2));
+    let (ok, report) = verify_db(&db);
+    assert!(!ok, "{report}");
+    assert_eq!(
+        report,
+        format!("journal chain intact (0 rows), but 1 rows have waited over a minute for their seal, the first is row {late}: is `kasir serve` running?")
+    );
+    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (2 rows)");
+    assert!(verify_db(&db).0);
+}
+
+#[test]
+fn rows_left_unsealed_are_reported_after_a_minute_sqlite() {
+    rows_left_unsealed_are_reported_after_a_minute(Backend::Sqlite);
+}
+
+#[test]
+fn rows_left_unsealed_are_reported_after_a_minute_postgres() {
+    rows_left_unsealed_are_reported_after_a_minute(Backend::Postgres);
+}
+
+fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(backend: Backend) {
+    use kasir::domain::{Currency, JournalKind, JournalStatus};
+    use kasir::models::journal::{JournalRow, NewJournalRow};
+    use kasir::services::journal::legacy::chain_hash;
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    // Three rows as the old code chained them: each with the previous
+    // row's SHA-256 and its own, the head counting them.
+    let at = kasir::db::now() - chrono::TimeDelta::days(1);
+    let mut prev = String::new();
+    for n in 0..3_i64 {
+        let key = format!("legacy-{n}");
+        let row = JournalRow {
+            id: 0,
+            kind: JournalKind::Income,
+            amount_cents: 100 + n,
+            currency: Currency::parse("USD").unwrap(),
+            status: JournalStatus::Success,
+            description: "legacy".into(),
+            reference_id: None,
+            metadata: "{}".into(),
+            provider_event_id: None,
+            idempotency_key: key.clone(),
+            created_at: at,
+            prev_hash: None,
+            row_hash: None,
+        };
+        let hash = chain_hash(&prev, &row);
+        NewJournalRow {
+            kind: row.kind,
+            amount_cents: row.amount_cents,
+            currency: row.currency,
+            status: row.status,
+            description: &row.description,
+            reference_id: None,
+            metadata: &row.metadata,
+            provider_event_id: None,
+            idempotency_key: &key,
+            created_at: at,
+            prev_hash: Some(&prev),
+            row_hash: Some(&hash),
+        }
+        .insert(&mut conn)
+        .unwrap();
+        prev = hash;
+    }
+    let set_head = |conn: &mut kasir::db::DbConnection, hash: &str, length: i64| {
+        use kasir::db::schema::journal_chain;
+        diesel::update(journal_chain::table.find(1))
+            .set((journal_chain::last_hash.eq(hash), journal_chain::length.eq(length)))
+            .execute(conn)
+            .unwrap();
+    };
+    set_head(&mut conn, &prev, 3);
+    // Then a row appended the new way, without hashes.
+    let newer = append(&mut conn, "after-the-chain", chrono::TimeDelta::seconds(1));
+    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (4 rows)");
+    let ids: Vec<i64> = financial_journals::table
+        .order(financial_journals::id.asc())
+        .select(financial_journals::id)
+        .load(&mut conn)
+        .unwrap();
+    let sealed: Vec<i64> = journal_seals::table
+        .order(journal_seals::seq.asc())
+        .select(journal_seals::journal_id)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(sealed, ids, "sealed in the chain's order");
+    assert_eq!(ids[3], newer);
+
+    // The old checks still hold: the head's count ...
+    set_head(&mut conn, &prev, 2);
+    let (ok, report) = verify_db(&db);
+    assert!(!ok && report.contains("the chain head counts 2 rows"), "{report}");
+    set_head(&mut conn, &prev, 3);
+    assert!(verify_db(&db).0);
+    // ... and a legacy row altered (its seal and its hash both break; the
+    // hash is checked first).
+    let statements: &[&str] = if db.url.starts_with("postgres") {
+        &["DROP TRIGGER financial_journals_no_update_delete ON financial_journals"]
+    } else {
+        &["DROP TRIGGER financial_journals_no_update"]
+    };
+    for statement in statements {
+        diesel::sql_query(*statement).execute(&mut conn).unwrap();
+    }
+    diesel::update(financial_journals::table.find(ids[1]))
+        .set(financial_journals::amount_cents.eq(5_i64))
         .execute(&mut conn)
         .unwrap();
-        let forged: i64 = financial_journals::table
-            .filter(financial_journals::idempotency_key.eq("forged-key"))
-            .select(financial_journals::id)
-            .first(&mut conn)
-            .unwrap();
-        assert_eq!(
-            verify(&app),
-            (false, format!("journal chain BROKEN at row {forged}: a row without a hash after the chain's head"))
-        );
+    assert_eq!(
+        verify_db(&db),
+        (false, format!("journal chain BROKEN at row {}: its content no longer matches its hash (the row was altered)", ids[1]))
+    );
+}
+
+#[test]
+fn the_chain_written_before_seals_is_still_verified_sqlite() {
+    the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(Backend::Sqlite);
+}
+
+#[test]
+fn the_chain_written_before_seals_is_still_verified_postgres() {
+    the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(Backend::Postgres);
+}
+
+/// Payments append while two sealers (two instances, or the task and the
+/// reports page) seal: every row gets exactly one seal, numbered without a
+/// gap, and the seals verify.
+fn sealers_racing_appenders_seal_each_row_once(backend: Backend) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = std::sync::Arc::new(migrated(backend));
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let sealers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, done) = (db.clone(), done.clone());
+            std::thread::spawn(move || {
+                let sealer = kasir::services::journal::seal::Sealer::new(journal_key());
+                let mut conn = db.connect();
+                let mut sealed = 0;
+                while !done.load(Ordering::SeqCst) {
+                    sealed += sealer.seal_pending(&mut conn, false).unwrap();
+                }
+                sealed
+            })
+        })
+        .collect();
+    let appenders: Vec<_> = (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut conn = db.connect();
+                for n in 0..50 {
+                    kasir::db::write_transaction(&mut conn, |c| {
+                        append(c, &format!("race-{t}-{n}"), chrono::TimeDelta::zero());
+                        Ok::<_, diesel::result::Error>(())
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for appender in appenders {
+        appender.join().unwrap();
     }
+    done.store(true, Ordering::SeqCst);
+    let by_sealers: usize = sealers.into_iter().map(|s| s.join().unwrap()).sum();
+    let mut conn = db.connect();
+    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (200 rows)");
+    let seals: Vec<(i64, i64)> = journal_seals::table
+        .order(journal_seals::seq.asc())
+        .select((journal_seals::seq, journal_seals::journal_id))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(seals.iter().map(|s| s.0).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    let mut rows: Vec<i64> = seals.iter().map(|s| s.1).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    assert_eq!(rows.len(), 200, "a row sealed twice");
+    assert!(by_sealers > 0, "the racing sealers sealed nothing");
+}
+
+#[test]
+fn sealers_racing_appenders_seal_each_row_once_sqlite() {
+    sealers_racing_appenders_seal_each_row_once(Backend::Sqlite);
+}
+
+#[test]
+fn sealers_racing_appenders_seal_each_row_once_postgres() {
+    sealers_racing_appenders_seal_each_row_once(Backend::Postgres);
 }

@@ -18,7 +18,7 @@ use kasir::models::{CourseId, OrderId, UserId};
 use kasir::payments::webhook::Envelope;
 use kasir::payments::{IntentStatus, ProviderIntent};
 use kasir::services::cart::{self, CartOwner};
-use kasir::services::journal::{ChainVerdict, verify_chain};
+use kasir::services::journal::ChainVerdict;
 use kasir::services::order_lifecycle::{
     self as lifecycle, CheckoutError, CheckoutOutcome, CheckoutRequest, EventError, ObservedIntent,
 };
@@ -520,7 +520,7 @@ fn check_money(conn: &mut DbConnection) -> Result<Vec<(OrderId, String, i64, i64
         .unwrap();
     prop_assert_eq!(refunded_unpaid, 0);
 
-    let verdict = verify_chain(conn).unwrap();
+    let verdict = crate::helpers::seal_and_verify(conn);
     prop_assert!(
         matches!(verdict, ChainVerdict::Intact { .. }),
         "{}",
@@ -604,7 +604,7 @@ fn check_invariants(
     }
 
     // 6. The journal chain verifies.
-    let verdict = verify_chain(conn).unwrap();
+    let verdict = crate::helpers::seal_and_verify(conn);
     prop_assert!(
         matches!(verdict, ChainVerdict::Intact { .. }),
         "{}",

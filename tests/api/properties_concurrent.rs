@@ -16,7 +16,7 @@ use kasir::db::schema::{
     financial_journals, lms_outbox, order_items, orders, promo_codes, promo_redemptions,
     sandbox_payment_intents, user_courses, users,
 };
-use kasir::services::journal::{ChainVerdict, verify_chain};
+use kasir::services::journal::ChainVerdict;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -580,7 +580,7 @@ fn check(conn: &mut DbConnection) -> Result<(), String> {
             ));
         }
     }
-    match verify_chain(conn).unwrap() {
+    match crate::helpers::seal_and_verify(conn) {
         ChainVerdict::Intact { .. } => Ok(()),
         broken => Err(broken.to_string()),
     }

@@ -67,6 +67,16 @@ both_backends! {
             .first(&mut conn)
             .unwrap();
         assert_eq!(amount, 4900, "the row is unchanged");
+
+        // Its seal is append-only too.
+        use kasir::db::schema::journal_seals;
+        crate::helpers::seal_and_verify(&mut conn);
+        let seal = journal_seals::table.filter(journal_seals::journal_id.eq(id));
+        let update = diesel::update(seal).set(journal_seals::mac.eq("0")).execute(&mut conn);
+        assert!(update.unwrap_err().to_string().contains("journal_seals is append-only"));
+        let delete = diesel::delete(seal).execute(&mut conn);
+        assert!(delete.unwrap_err().to_string().contains("journal_seals is append-only"));
+        assert_eq!(seal.count().get_result::<i64>(&mut conn).unwrap(), 1);
     }
 
     async fn the_journal_idempotency_key_makes_a_retry_harmless(app: TestApp) {

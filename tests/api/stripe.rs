@@ -403,6 +403,7 @@ fn kasir_stripe(api_base: &str, db: &crate::helpers::TestDb, args: &[&str]) -> (
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("SECRET_KEY", "k".repeat(64))
+        .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
         .env("PUBLIC_URL", "https://shop.example.com");
     for (name, value) in stripe_overrides(api_base) {
         command.env(name, value);

@@ -343,6 +343,7 @@ both_backends! {
             .args(["reconcile", "--older-than-minutes", "0"])
             .env("DATABASE_URL", &app.db.url)
             .env("SECRET_KEY", "k".repeat(64))
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -47,6 +47,7 @@ export async function startKasir(env = {}) {
     DATABASE_URL: `sqlite://${path.join(dir, 'kasir.db')}`,
     BIND_ADDR: `127.0.0.1:${port}`,
     SECRET_KEY: 'browser-test-secret-'.padEnd(80, 'x'),
+    JOURNAL_KEY: 'browser-test-journal-'.padEnd(80, 'x'),
     UPLOADS_DIR: path.join(dir, 'uploads'),
     MAIL_DIR: path.join(dir, 'outbox'),
     RUST_LOG: 'warn',

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::financial_journals;
+use crate::models::journal::JournalSeal;
 use crate::domain::{JournalKind, JournalStatus};
 
 /// One bucket of a revenue recap.
@@ -99,19 +99,16 @@ pub fn revenue_report(
     from: Option<NaiveDateTime>,
     to: Option<NaiveDateTime>,
 ) -> QueryResult<Report> {
-    revenue_between(conn, from, to, 0, i64::MAX)
+    revenue_between(conn, from, to, None)
 }
 
-/// The highest journal row id: with [`revenue_between`], a recap can be
-/// brought up to date by adding only what was appended since.
-///
-/// Rows become visible in id order (every append holds the chain head's
-/// lock until it commits), so once a row is seen, every earlier one is.
+/// The newest seal's sequence number: with [`revenue_between`], a recap
+/// can be brought up to date by adding only the rows sealed since. Seals,
+/// not row ids: ids are not commit order on PostgreSQL (a lower id may
+/// commit after a higher one is seen), while a seal is only ever added
+/// after every earlier one.
 pub fn journal_high_water(conn: &mut DbConnection) -> QueryResult<i64> {
-    financial_journals::table
-        .select(diesel::dsl::max(financial_journals::id))
-        .first::<Option<i64>>(conn)
-        .map(Option::unwrap_or_default)
+    Ok(JournalSeal::last(conn)?.map_or(0, |(seq, _)| seq))
 }
 
 impl Report {
@@ -131,13 +128,13 @@ impl Report {
     }
 }
 
-/// The recap of journal rows with `after_id < id <= upto_id` in the range.
+/// The recap of the journal rows in the range; with `sealed: Some((after,
+/// upto))`, only of the rows whose seal is in `after < seq <= upto`.
 pub fn revenue_between(
     conn: &mut DbConnection,
     from: Option<NaiveDateTime>,
     to: Option<NaiveDateTime>,
-    after_id: i64,
-    upto_id: i64,
+    sealed: Option<(i64, i64)>,
 ) -> QueryResult<Report> {
     let postgres = matches!(conn, DbConnection::Postgresql(_));
     // Timestamps are TIMESTAMP on PostgreSQL and ISO text on SQLite.
@@ -155,7 +152,13 @@ pub fn revenue_between(
             "?".to_owned()
         }
     };
-    let mut range = format!(" AND j.id > {} AND j.id <= {}", next(), next());
+    let (seals, mut range) = match sealed {
+        Some(_) => (
+            " JOIN journal_seals s ON s.journal_id = j.id",
+            format!(" AND s.seq > {} AND s.seq <= {}", next(), next()),
+        ),
+        None => ("", String::new()),
+    };
     if from.is_some() {
         range += &format!(" AND j.created_at >= {}", next());
     }
@@ -180,14 +183,14 @@ pub fn revenue_between(
         "SELECT j.type AS kind, j.status AS status, {day} AS bucket, o.promo_code AS promo, \
                 CAST(SUM(j.amount_cents) AS BIGINT) AS amount, \
                 CAST(SUM(o.discount_cents) AS BIGINT) AS discount, COUNT(*) AS row_count \
-         FROM financial_journals j JOIN orders o ON o.id = j.reference_id \
+         FROM financial_journals j{seals} JOIN orders o ON o.id = j.reference_id \
          WHERE {moving} GROUP BY j.type, j.status, {day}, o.promo_code"
     );
     let by_course = format!(
         "SELECT j.type AS kind, j.status AS status, i.title AS bucket, NULL AS promo, \
                 CAST(SUM({}) AS BIGINT) AS amount, CAST(SUM({}) AS BIGINT) AS discount, \
                 COUNT(*) AS row_count \
-         FROM financial_journals j JOIN orders o ON o.id = j.reference_id \
+         FROM financial_journals j{seals} JOIN orders o ON o.id = j.reference_id \
               JOIN order_items i ON i.order_id = o.id \
          WHERE {moving} GROUP BY j.type, j.status, i.title",
         share("j.amount_cents"),
@@ -196,9 +199,10 @@ pub fn revenue_between(
     let load = |conn: &mut DbConnection, sql: &str| -> QueryResult<Vec<MovementGroup>> {
         use diesel::sql_types::{BigInt, Timestamp};
         let mut query = diesel::sql_query(sql)
-            .into_boxed::<'_, <DbConnection as Connection>::Backend>()
-            .bind::<BigInt, _>(after_id)
-            .bind::<BigInt, _>(upto_id);
+            .into_boxed::<'_, <DbConnection as Connection>::Backend>();
+        if let Some((after, upto)) = sealed {
+            query = query.bind::<BigInt, _>(after).bind::<BigInt, _>(upto);
+        }
         if let Some(from) = from {
             query = query.bind::<Timestamp, _>(from);
         }
@@ -248,8 +252,9 @@ fn add(into: &mut Recap, delta: &Recap) {
     into.tax += delta.tax;
 }
 
-/// The whole history's recap and the last journal row it covers: each
-/// view adds only the rows appended since.
+/// The whole history's recap and the last seal it covers: each view adds
+/// only the rows sealed since (the reports page seals what has committed
+/// just before).
 #[derive(Default)]
 pub struct RevenueCache(Mutex<(i64, Report)>);
 
@@ -262,7 +267,7 @@ impl RevenueCache {
         if high <= covered {
             return Ok(report);
         }
-        report.merge(revenue_between(conn, None, None, covered, high)?);
+        report.merge(revenue_between(conn, None, None, Some((covered, high)))?);
         let mut cache = lock();
         if high > cache.0 {
             *cache = (high, report.clone());

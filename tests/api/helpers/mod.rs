@@ -156,12 +156,32 @@ pub struct TestApp {
 pub const TEST_SECRET_KEY: &str =
     "test-secret-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
+/// The journal sealing key of every test app and command.
+pub const TEST_JOURNAL_KEY: &str =
+    "test-journal-key-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+/// Seals every committed journal row with the tests' key, as the running
+/// server's sealer would, then verifies the journal: a check of the seals,
+/// not of rows still waiting for one.
+pub fn seal_and_verify(conn: &mut kasir::db::DbConnection) -> kasir::services::journal::ChainVerdict {
+    let key = kasir::config::SecretKey::from_bytes("JOURNAL_KEY", TEST_JOURNAL_KEY.into()).unwrap();
+    kasir::services::journal::seal::Sealer::new(key.clone())
+        .seal_all(conn)
+        .unwrap();
+    let verdict = kasir::services::journal::verify_chain(conn, &key).unwrap();
+    if let kasir::services::journal::ChainVerdict::Intact { unsealed, .. } = verdict {
+        assert_eq!(unsealed, 0, "rows left unsealed after sealing: {verdict}");
+    }
+    verdict
+}
+
 /// Settings for a test app; `overrides` replace or add variables.
 pub fn test_settings(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), db.url.clone()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("SECRET_KEY".into(), TEST_SECRET_KEY.into()),
+        ("JOURNAL_KEY".into(), TEST_JOURNAL_KEY.into()),
         ("DB_POOL_SIZE".into(), "4".into()),
         // Tests make many students from one address.
         ("SIGN_UPS_PER_HOUR".into(), "100000".into()),
@@ -257,6 +277,7 @@ impl TestApp {
             .args(args)
             .env("DATABASE_URL", &self.db.url)
             .env("SECRET_KEY", TEST_SECRET_KEY)
+            .env("JOURNAL_KEY", crate::helpers::TEST_JOURNAL_KEY)
             .output()
             .expect("run kasir");
         assert!(

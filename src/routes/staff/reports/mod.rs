@@ -22,7 +22,13 @@ use chart::{CHART_WIDTH, Chart, MAX_DAILY_BARS, Preset, chart, presets, range_me
 /// What the page says of the journal's chain.
 fn chain_message(verdict: &ChainVerdict) -> Message {
     match verdict {
-        ChainVerdict::Intact { rows } => msg!("reports-chain-intact", rows = *rows),
+        ChainVerdict::Intact { rows, .. } => msg!("reports-chain-intact", rows = *rows),
+        ChainVerdict::Unsealed { rows, late, first } => msg!(
+            "reports-chain-unsealed",
+            rows = *rows,
+            late = *late,
+            row = *first
+        ),
         ChainVerdict::Broken { row_id, reason } => {
             msg!(
                 "reports-chain-broken",
@@ -112,12 +118,17 @@ async fn load(
     };
     let shared = state.clone();
     let report = with_db(state, move |conn| {
+        // What has committed is sealed first, so the recap and the check
+        // include it.
+        shared.sealer.seal_pending(conn, false)?;
         let report = if from.is_none() && to.is_none() {
             shared.revenue.to_date(conn)?
         } else {
             revenue::revenue_report(conn, from, to)?
         };
-        Ok::<_, diesel::result::Error>((report, shared.chain.verify(conn, false)?))
+        Ok::<_, diesel::result::Error>((report, shared
+                .chain
+                .verify(conn, shared.sealer.key(), false)?))
     })
     .await??;
     Ok(Ok(report))

@@ -1,0 +1,2 @@
+DROP TABLE journal_seals;
+DROP FUNCTION journal_seals_append_only();

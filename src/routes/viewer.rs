@@ -1,0 +1,340 @@
+//! Who is looking ([`Viewer`]): the session's user, still valid, and what
+//! is in their cart. Loaded with the page's own data in one trip to the
+//! blocking pool ([`Viewer::with_page`]); the session's user comes from a
+//! short-lived in-process cache ([`SessionUsers`]) when it can.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use actix_session::SessionExt;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::{AppState, with_db};
+use crate::db::DbConnection;
+use crate::domain::Locale;
+use crate::error::AppError;
+use crate::i18n::{self, I18n};
+use crate::models::user::User;
+use crate::models::{CourseId, UserId};
+use crate::services::cart::{self, CartOwner};
+use crate::session::AppSession;
+
+/// The user behind this request (if their session is still valid) and
+/// what is in their cart. Loaded once per request and kept in the
+/// request's extensions.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: Option<User>,
+    /// The guest cart token from the session, for visitors.
+    guest_cart: Option<String>,
+    pub cart_course_ids: Vec<CourseId>,
+    /// The language of this request's pages.
+    pub locale: Locale,
+}
+
+/// The `lang` cookie the footer's language switcher sets.
+pub const LANG_COOKIE: &str = "lang";
+
+/// The reader's language: their saved choice, else the switcher's cookie,
+/// else their browser's (`Accept-Language`), else `DEFAULT_LOCALE`.
+pub fn request_locale(req: &HttpRequest, user: Option<&User>) -> Locale {
+    let default = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(Locale::En, |state| state.settings.default_locale);
+    user.and_then(|u| u.locale)
+        .or_else(|| {
+            req.cookie(LANG_COOKIE)
+                .and_then(|c| Locale::parse(c.value()).ok())
+        })
+        .or_else(|| {
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(i18n::negotiate)
+        })
+        .unwrap_or(default)
+}
+
+/// What the session claims, read (and its age checked) before any
+/// database work; it travels to the blocking pool.
+struct Claim {
+    /// The user id and the session version the cookie carries.
+    login: Option<(UserId, i32)>,
+    guest_cart: Option<String>,
+    /// The language without the user's saved choice.
+    locale: Locale,
+    /// The user, when the cache holds this version of them.
+    cached: Option<User>,
+}
+
+impl Claim {
+    fn read(req: &HttpRequest, state: Option<&AppState>) -> Self {
+        let session = req.get_session();
+        let app_session = AppSession(&session);
+        let mut login = app_session.login_claim();
+        if let (Some(_), Some(state)) = (login, state)
+            && app_session.outlived(
+                chrono::Utc::now().timestamp(),
+                state.settings.session_max,
+                state.settings.session_idle,
+            )
+        {
+            app_session.log_out();
+            login = None;
+        }
+        Self {
+            cached: login.and_then(|(id, version)| state?.users.get(id, version)),
+            login,
+            guest_cart: app_session.guest_cart_token(),
+            locale: request_locale(req, None),
+        }
+    }
+
+    /// The viewer this claim stands for, and whether the session is stale
+    /// (issued before the user's latest logout or password change).
+    fn resolve(self, conn: &mut DbConnection, users: &SessionUsers) -> diesel::QueryResult<(Viewer, bool)> {
+        let user = match (self.login, self.cached) {
+            (Some(_), Some(cached)) => Some(cached),
+            (Some((id, version)), None) => {
+                let found = User::find(conn, id)?.filter(|u| u.session_version == version);
+                if let Some(user) = &found {
+                    users.put(user);
+                }
+                found
+            }
+            (None, _) => None,
+        };
+        let stale = self.login.is_some() && user.is_none();
+        let guest_cart = if stale { None } else { self.guest_cart };
+        let owner = match &user {
+            Some(user) => CartOwner::User(user.id),
+            None => CartOwner::Guest(guest_cart.clone()),
+        };
+        let cart_course_ids = cart::course_ids(conn, &owner)?;
+        let locale = user.as_ref().and_then(|u| u.locale).unwrap_or(self.locale);
+        let viewer = Viewer {
+            user,
+            guest_cart,
+            cart_course_ids,
+            locale,
+        };
+        Ok((viewer, stale))
+    }
+}
+
+impl Viewer {
+    pub(super) fn anonymous(req: &HttpRequest, guest_cart: Option<String>) -> Self {
+        Self {
+            user: None,
+            guest_cart,
+            cart_course_ids: Vec::new(),
+            locale: request_locale(req, None),
+        }
+    }
+
+    /// Loads the viewer and runs the page's own database `work` with it,
+    /// in one trip to the blocking pool (each trip is a hand-off between
+    /// threads: a page used to take two or three). The outer error is the
+    /// infrastructure's or the viewer's; the inner one is `work`'s.
+    pub async fn with_page<T, E, F>(
+        req: &HttpRequest,
+        work: F,
+    ) -> Result<(Self, Result<T, E>), AppError>
+    where
+        F: FnOnce(&mut DbConnection, &Self) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))?;
+        let known = req.extensions().get::<Self>().cloned();
+        if let Some(viewer) = known {
+            let for_work = viewer.clone();
+            let out = with_db(&state, move |conn| {
+                Ok::<_, std::convert::Infallible>(work(conn, &for_work))
+            })
+            .await?;
+            let Ok(out) = out;
+            return Ok((viewer, out));
+        }
+        let claim = Claim::read(req, Some(&state));
+        let shared = state.clone();
+        let (viewer, stale, out) = with_db(&state, move |conn| {
+            let (viewer, stale) = claim.resolve(conn, &shared.users)?;
+            let out = work(conn, &viewer);
+            Ok::<_, diesel::result::Error>((viewer, stale, out))
+        })
+        .await??;
+        if stale {
+            AppSession(&req.get_session()).log_out();
+        }
+        req.extensions_mut().insert(viewer.clone());
+        Ok((viewer, out))
+    }
+
+    /// The logged-in user's id.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// This request's words, amounts and dates.
+    pub fn i18n(&self) -> I18n {
+        I18n::new(self.locale)
+    }
+
+    /// The logged-in user, or an error that sends the visitor to the login
+    /// page and back here afterwards.
+    pub fn require_login(&self, req: &HttpRequest) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::LoginRequired {
+            next: req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned(),
+        })
+    }
+
+    /// A staff member, or 403 (a student) / the login page (a visitor).
+    pub fn require_staff(&self, req: &HttpRequest) -> Result<&User, AppError> {
+        let user = self.require_login(req)?;
+        if user.is_staff() {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden(crate::msg!("error-staff-only")))
+        }
+    }
+
+    /// Whose cart this request works on.
+    pub fn cart_owner(&self) -> CartOwner {
+        match &self.user {
+            Some(user) => CartOwner::User(user.id),
+            None => CartOwner::Guest(self.guest_cart.clone()),
+        }
+    }
+
+    async fn load(req: &HttpRequest) -> Result<Self, AppError> {
+        let state = req.app_data::<web::Data<AppState>>();
+        let claim = Claim::read(req, state.map(|s| &***s));
+        // A visitor without a cart needs no database at all.
+        if state.is_none() || (claim.login.is_none() && claim.guest_cart.is_none()) {
+            return Ok(Self::anonymous(req, claim.guest_cart));
+        }
+        let (viewer, Ok(())) =
+            Self::with_page(req, |_, _| Ok::<_, std::convert::Infallible>(())).await?;
+        Ok(viewer)
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(viewer) = req.extensions().get::<Viewer>() {
+                return Ok(viewer.clone());
+            }
+            Self::load(&req).await
+        })
+    }
+}
+
+/// The session's user, kept in memory for a moment: under load the same
+/// user asks page after page, and each would load the same row.
+///
+/// Keyed by user id, and a hit needs the session's version to match: a
+/// session older than the user's latest logout or password change never
+/// matches. The process that makes such a change (or changes the user's
+/// language) forgets the user at once ([`SessionUsers::forget`]); another
+/// instance, or `kasir create-staff`, is seen within [`SessionUsers::FRESH`].
+#[derive(Default)]
+pub struct SessionUsers(Mutex<HashMap<UserId, (Instant, User)>>);
+
+impl SessionUsers {
+    /// How long a cached user is believed.
+    pub const FRESH: Duration = Duration::from_secs(1);
+    /// At most this many users are kept (the busiest second's).
+    const CAPACITY: usize = 10_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (Instant, User)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn get(&self, id: UserId, version: i32) -> Option<User> {
+        let users = self.lock();
+        let (at, user) = users.get(&id)?;
+        (at.elapsed() < Self::FRESH && user.session_version == version).then(|| user.clone())
+    }
+
+    fn put(&self, user: &User) {
+        let mut users = self.lock();
+        if users.len() >= Self::CAPACITY {
+            users.retain(|_, (at, _)| at.elapsed() < Self::FRESH);
+            if users.len() >= Self::CAPACITY {
+                users.clear();
+            }
+        }
+        users.insert(user.id, (Instant::now(), user.clone()));
+    }
+
+    /// Forgets the user: call it after a change to them commits.
+    pub fn forget(&self, id: UserId) {
+        self.lock().remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+
+    fn user(id: i64, version: i32) -> User {
+        let at = chrono::NaiveDateTime::default();
+        User {
+            id: UserId(id),
+            email: format!("u{id}@example.com"),
+            password_hash: String::new(),
+            name: format!("User {id}"),
+            role: Role::Student,
+            session_version: version,
+            created_at: at,
+            updated_at: at,
+            stripe_customer_id: None,
+            locale: None,
+        }
+    }
+
+    #[test]
+    fn a_cached_user_serves_only_their_current_session_version_for_a_second() {
+        let users = SessionUsers::default();
+        assert!(users.get(UserId(1), 0).is_none());
+        users.put(&user(1, 3));
+        assert_eq!(users.get(UserId(1), 3).map(|u| u.id), Some(UserId(1)));
+        // A session from before the latest logout carries an older version.
+        assert!(users.get(UserId(1), 2).is_none());
+        assert!(users.get(UserId(2), 3).is_none());
+        users.forget(UserId(1));
+        assert!(users.get(UserId(1), 3).is_none());
+        // Past FRESH it is not believed.
+        users.put(&user(1, 3));
+        users.lock().get_mut(&UserId(1)).unwrap().0 -= SessionUsers::FRESH;
+        assert!(users.get(UserId(1), 3).is_none());
+    }
+
+    #[test]
+    fn the_cache_never_grows_past_its_capacity() {
+        let users = SessionUsers::default();
+        for id in 0..(SessionUsers::CAPACITY as i64 + 5) {
+            users.put(&user(id, 0));
+        }
+        assert!(users.lock().len() <= SessionUsers::CAPACITY);
+        let last = SessionUsers::CAPACITY as i64 + 4;
+        assert!(users.get(UserId(last), 0).is_some(), "the newest is kept");
+    }
+}

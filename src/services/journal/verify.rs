@@ -1,0 +1,171 @@
+//! `kasir journal verify`, the reports page's check and housekeeping's:
+//! the legacy chain, then every seal in order, then rows left unsealed.
+
+use std::sync::{Mutex, PoisonError};
+
+use super::{legacy, seal::seal_mac};
+use crate::config::SecretKey;
+use crate::db::DbConnection;
+use crate::models::journal::{JournalRow, JournalSeal};
+
+/// Seals read per query: memory stays flat however long the journal grows.
+const VERIFY_BATCH: i64 = 1_000;
+
+/// A row unsealed for longer than this is reported: the sealer seals
+/// within a second of the commit.
+pub const UNSEALED_TOO_LONG: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The verdict of `kasir journal verify`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChainVerdict {
+    /// Every seal (and legacy hash) checks out. `unsealed`: rows younger
+    /// than [`UNSEALED_TOO_LONG`] waiting for their seal (counted by full
+    /// verifications only).
+    Intact { rows: i64, unsealed: i64 },
+    /// The first row or seal that does not match.
+    Broken { row_id: i64, reason: String },
+    /// The seals are intact, but rows have waited too long for one: no
+    /// sealer is running, or a row was written around the journal.
+    Unsealed { rows: i64, late: i64, first: i64 },
+}
+
+impl std::fmt::Display for ChainVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Intact { rows, unsealed: 0 } => write!(f, "journal chain intact ({rows} rows)"),
+            Self::Intact { rows, unsealed } => write!(
+                f,
+                "journal chain intact ({rows} rows, {unsealed} more waiting for their seal)"
+            ),
+            Self::Broken { row_id, reason } => {
+                write!(f, "journal chain BROKEN at row {row_id}: {reason}")
+            }
+            Self::Unsealed { rows, late, first } => write!(
+                f,
+                "journal chain intact ({rows} rows), but {late} rows have waited over a minute \
+                 for their seal, the first is row {first}: is `kasir serve` running?"
+            ),
+        }
+    }
+}
+
+/// How far an intact verification got: later checks start after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainCheckpoint {
+    pub seq: i64,
+    pub mac: String,
+}
+
+/// Verifies the legacy chain, every seal and the rows left unsealed.
+pub fn verify_chain(conn: &mut DbConnection, key: &SecretKey) -> diesel::QueryResult<ChainVerdict> {
+    verify_from(conn, key, &ChainCheckpoint::default(), true).map(|(verdict, _)| verdict)
+}
+
+/// Verifies the seals after `from` (a checkpoint an earlier, intact
+/// verification returned; the default starts with the legacy chain) and
+/// returns where it got. `late_rows`: also look for rows unsealed for too
+/// long (a scan of the journal).
+fn verify_from(
+    conn: &mut DbConnection,
+    key: &SecretKey,
+    from: &ChainCheckpoint,
+    late_rows: bool,
+) -> diesel::QueryResult<(ChainVerdict, Option<ChainCheckpoint>)> {
+    let broken = |row_id: i64, reason: &str| {
+        let reason = reason.to_owned();
+        Ok((ChainVerdict::Broken { row_id, reason }, None))
+    };
+    if from.seq == 0
+        && let verdict @ ChainVerdict::Broken { .. } = legacy::verify(conn)?
+    {
+        return Ok((verdict, None));
+    }
+    // The seals only grow: fewer than a check already saw were removed.
+    if from.seq > 0 && JournalSeal::last(conn)?.is_none_or(|(seq, _)| seq < from.seq) {
+        return broken(0, "seals were removed at the end");
+    }
+    let mut at = from.clone();
+    loop {
+        let page = JournalSeal::page_after(conn, at.seq, VERIFY_BATCH)?;
+        if page.is_empty() {
+            break;
+        }
+        for (seal, row) in page {
+            if seal.seq != at.seq + 1 {
+                return broken(seal.journal_id, "the seal before it is missing (seals were removed)");
+            }
+            let Some(row) = row else {
+                return broken(seal.journal_id, "the sealed row is gone (a row was removed)");
+            };
+            if seal.prev_mac != at.mac {
+                return broken(row.id, "its seal does not link to the seal before it");
+            }
+            if seal_mac(key, seal.seq, &seal.prev_mac, &row) != seal.mac {
+                return broken(
+                    row.id,
+                    "its content no longer matches its seal (the row was altered)",
+                );
+            }
+            at = ChainCheckpoint {
+                seq: seal.seq,
+                mac: seal.mac,
+            };
+        }
+    }
+    let rows = at.seq;
+    let verdict = if late_rows {
+        let cutoff = crate::db::now() - UNSEALED_TOO_LONG;
+        match JournalRow::unsealed_before(conn, cutoff)? {
+            (late, Some(first)) if late > 0 => ChainVerdict::Unsealed { rows, late, first },
+            _ => ChainVerdict::Intact {
+                rows,
+                unsealed: JournalRow::unsealed_before(conn, crate::db::now())?.0,
+            },
+        }
+    } else {
+        ChainVerdict::Intact { rows, unsealed: 0 }
+    };
+    Ok((verdict, Some(at)))
+}
+
+/// Where the last intact verification got to: the reports page checks only
+/// the seals after it; housekeeping re-checks everything.
+#[derive(Default)]
+pub struct ChainMonitor(Mutex<ChainCheckpoint>);
+
+impl ChainMonitor {
+    /// Verifies from the last checkpoint (`full`: from the first row, and
+    /// looks for rows unsealed too long) and moves the checkpoint on when
+    /// intact.
+    pub fn verify(
+        &self,
+        conn: &mut DbConnection,
+        key: &SecretKey,
+        full: bool,
+    ) -> diesel::QueryResult<ChainVerdict> {
+        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let from = if full {
+            ChainCheckpoint::default()
+        } else {
+            lock().clone()
+        };
+        let (mut verdict, mut reached) = verify_from(conn, key, &from, full)?;
+        let mut checkpoint = lock();
+        // A full check cannot tell the newest seals were removed; this
+        // process remembers having seen them.
+        if reached.as_ref().is_some_and(|r| r.seq < checkpoint.seq) {
+            verdict = ChainVerdict::Broken {
+                row_id: 0,
+                reason: "seals were removed at the end".to_owned(),
+            };
+            reached = None;
+        }
+        match reached {
+            Some(reached) if reached.seq > checkpoint.seq => *checkpoint = reached,
+            Some(_) => {}
+            // Broken: later views start from the beginning and show it too.
+            None => *checkpoint = ChainCheckpoint::default(),
+        }
+        Ok(verdict)
+    }
+}
