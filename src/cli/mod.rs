@@ -338,8 +338,7 @@ fn stripe(settings: &Settings, command: StripeCommand) -> anyhow::Result<()> {
 
 fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
     let pool = db::open(&settings.database_url, 1)?;
-    let verdict =
-        crate::services::journal::verify_chain(&mut *pool.get()?, &settings.journal_key)?;
+    let verdict = crate::services::journal::verify_chain(&mut *pool.get()?, &settings.journal_key)?;
     println!("{verdict}");
     match verdict {
         crate::services::journal::ChainVerdict::Intact { .. } => Ok(()),

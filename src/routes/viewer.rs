@@ -95,7 +95,11 @@ impl Claim {
 
     /// The viewer this claim stands for, and whether the session is stale
     /// (issued before the user's latest logout or password change).
-    fn resolve(self, conn: &mut DbConnection, users: &SessionUsers) -> diesel::QueryResult<(Viewer, bool)> {
+    fn resolve(
+        self,
+        conn: &mut DbConnection,
+        users: &SessionUsers,
+    ) -> diesel::QueryResult<(Viewer, bool)> {
         let user = match (self.login, self.cached) {
             (Some(_), Some(cached)) => Some(cached),
             (Some((id, version)), None) => {

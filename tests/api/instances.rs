@@ -457,7 +457,11 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second(
     let registered = ada
         .submit(
             "/register",
-            &[("email", "ada@example.com"), ("name", "Ada"), ("password", PASSWORD)],
+            &[
+                ("email", "ada@example.com"),
+                ("name", "Ada"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(registered.status(), 303);
@@ -487,7 +491,11 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second(
 
     let logged_out = ada.submit("/logout", &[]).await;
     assert_eq!(logged_out.status(), 303);
-    assert_eq!(replay(a).await, None, "the instance that logged out forgets her at once");
+    assert_eq!(
+        replay(a).await,
+        None,
+        "the instance that logged out forgets her at once"
+    );
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(replay(b).await, None, "the other instance within a second");
 }

@@ -9,7 +9,9 @@ use crate::both_backends;
 use kasir::db::schema::journal_seals;
 use kasir::services::journal::seal::seal_mac;
 
-use crate::helpers::{Backend, TEST_JOURNAL_KEY, TestApp, TestDb, location, seal_and_verify, select_all};
+use crate::helpers::{
+    Backend, TEST_JOURNAL_KEY, TestApp, TestDb, location, seal_and_verify, select_all,
+};
 
 fn verify(app: &TestApp) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kasir"))
@@ -344,15 +346,26 @@ fn rows_left_unsealed_are_reported_after_a_minute(backend: Backend) {
     let db = migrated(backend);
     let mut conn = db.connect();
     append(&mut conn, "fresh", chrono::TimeDelta::seconds(1));
-    assert_eq!(verify_db(&db), (true, "journal chain intact (0 rows, 1 more waiting for their seal)".to_owned()));
+    assert_eq!(
+        verify_db(&db),
+        (
+            true,
+            "journal chain intact (0 rows, 1 more waiting for their seal)".to_owned()
+        )
+    );
     let late = append(&mut conn, "late", chrono::TimeDelta::minutes(2));
     let (ok, report) = verify_db(&db);
     assert!(!ok, "{report}");
     assert_eq!(
         report,
-        format!("journal chain intact (0 rows), but 1 rows have waited over a minute for their seal, the first is row {late}: is `kasir serve` running?")
+        format!(
+            "journal chain intact (0 rows), but 1 rows have waited over a minute for their seal, the first is row {late}: is `kasir serve` running?"
+        )
     );
-    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (2 rows)");
+    assert_eq!(
+        seal_and_verify(&mut conn).to_string(),
+        "journal chain intact (2 rows)"
+    );
     assert!(verify_db(&db).0);
 }
 
@@ -415,14 +428,20 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     let set_head = |conn: &mut kasir::db::DbConnection, hash: &str, length: i64| {
         use kasir::db::schema::journal_chain;
         diesel::update(journal_chain::table.find(1))
-            .set((journal_chain::last_hash.eq(hash), journal_chain::length.eq(length)))
+            .set((
+                journal_chain::last_hash.eq(hash),
+                journal_chain::length.eq(length),
+            ))
             .execute(conn)
             .unwrap();
     };
     set_head(&mut conn, &prev, 3);
     // Then a row appended the new way, without hashes.
     let newer = append(&mut conn, "after-the-chain", chrono::TimeDelta::seconds(1));
-    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (4 rows)");
+    assert_eq!(
+        seal_and_verify(&mut conn).to_string(),
+        "journal chain intact (4 rows)"
+    );
     let ids: Vec<i64> = financial_journals::table
         .order(financial_journals::id.asc())
         .select(financial_journals::id)
@@ -439,7 +458,10 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     // The old checks still hold: the head's count ...
     set_head(&mut conn, &prev, 2);
     let (ok, report) = verify_db(&db);
-    assert!(!ok && report.contains("the chain head counts 2 rows"), "{report}");
+    assert!(
+        !ok && report.contains("the chain head counts 2 rows"),
+        "{report}"
+    );
     set_head(&mut conn, &prev, 3);
     assert!(verify_db(&db).0);
     // ... and a legacy row altered (its seal and its hash both break; the
@@ -458,7 +480,13 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
         .unwrap();
     assert_eq!(
         verify_db(&db),
-        (false, format!("journal chain BROKEN at row {}: its content no longer matches its hash (the row was altered)", ids[1]))
+        (
+            false,
+            format!(
+                "journal chain BROKEN at row {}: its content no longer matches its hash (the row was altered)",
+                ids[1]
+            )
+        )
     );
 }
 
@@ -514,13 +542,19 @@ fn sealers_racing_appenders_seal_each_row_once(backend: Backend) {
     done.store(true, Ordering::SeqCst);
     let by_sealers: usize = sealers.into_iter().map(|s| s.join().unwrap()).sum();
     let mut conn = db.connect();
-    assert_eq!(seal_and_verify(&mut conn).to_string(), "journal chain intact (200 rows)");
+    assert_eq!(
+        seal_and_verify(&mut conn).to_string(),
+        "journal chain intact (200 rows)"
+    );
     let seals: Vec<(i64, i64)> = journal_seals::table
         .order(journal_seals::seq.asc())
         .select((journal_seals::seq, journal_seals::journal_id))
         .load(&mut conn)
         .unwrap();
-    assert_eq!(seals.iter().map(|s| s.0).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    assert_eq!(
+        seals.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (1..=200).collect::<Vec<_>>()
+    );
     let mut rows: Vec<i64> = seals.iter().map(|s| s.1).collect();
     rows.sort_unstable();
     rows.dedup();

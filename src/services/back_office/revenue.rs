@@ -9,8 +9,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::models::journal::JournalSeal;
 use crate::domain::{JournalKind, JournalStatus};
+use crate::models::journal::JournalSeal;
 
 /// One bucket of a revenue recap.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -198,8 +198,8 @@ pub fn revenue_between(
     );
     let load = |conn: &mut DbConnection, sql: &str| -> QueryResult<Vec<MovementGroup>> {
         use diesel::sql_types::{BigInt, Timestamp};
-        let mut query = diesel::sql_query(sql)
-            .into_boxed::<'_, <DbConnection as Connection>::Backend>();
+        let mut query =
+            diesel::sql_query(sql).into_boxed::<'_, <DbConnection as Connection>::Backend>();
         if let Some((after, upto)) = sealed {
             query = query.bind::<BigInt, _>(after).bind::<BigInt, _>(upto);
         }

@@ -71,8 +71,5 @@ pub(super) fn verify(conn: &mut DbConnection) -> diesel::QueryResult<ChainVerdic
             ),
         });
     }
-    Ok(ChainVerdict::Intact {
-        rows,
-        unsealed: 0,
-    })
+    Ok(ChainVerdict::Intact { rows, unsealed: 0 })
 }

@@ -137,7 +137,10 @@ pub fn allowed_facts(metadata: &str) -> String {
     }
 }
 
-fn new_row<'a>(entry: &'a JournalEntry<'a>, created_at: chrono::NaiveDateTime) -> NewJournalRow<'a> {
+fn new_row<'a>(
+    entry: &'a JournalEntry<'a>,
+    created_at: chrono::NaiveDateTime,
+) -> NewJournalRow<'a> {
     NewJournalRow {
         kind: entry.kind,
         amount_cents: entry.amount_cents,

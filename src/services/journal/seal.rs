@@ -33,9 +33,16 @@ const SETTLED: Duration = Duration::from_secs(60);
 /// hashes too: moving a seal to another row, or stripping a chained row of
 /// its hashes, breaks it.
 pub fn seal_mac(key: &SecretKey, seq: i64, prev_mac: &str, row: &JournalRow) -> String {
-    let head = serde_json::json!(["seal-v1", seq, row.id, prev_mac, row.prev_hash, row.row_hash]);
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.expose())
-        .expect("HMAC takes keys of any length");
+    let head = serde_json::json!([
+        "seal-v1",
+        seq,
+        row.id,
+        prev_mac,
+        row.prev_hash,
+        row.row_hash
+    ]);
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(key.expose()).expect("HMAC takes keys of any length");
     mac.update(canonical(head, row).as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }

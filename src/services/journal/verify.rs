@@ -92,10 +92,16 @@ fn verify_from(
         }
         for (seal, row) in page {
             if seal.seq != at.seq + 1 {
-                return broken(seal.journal_id, "the seal before it is missing (seals were removed)");
+                return broken(
+                    seal.journal_id,
+                    "the seal before it is missing (seals were removed)",
+                );
             }
             let Some(row) = row else {
-                return broken(seal.journal_id, "the sealed row is gone (a row was removed)");
+                return broken(
+                    seal.journal_id,
+                    "the sealed row is gone (a row was removed)",
+                );
             };
             if seal.prev_mac != at.mac {
                 return broken(row.id, "its seal does not link to the seal before it");

@@ -163,7 +163,9 @@ pub const TEST_JOURNAL_KEY: &str =
 /// Seals every committed journal row with the tests' key, as the running
 /// server's sealer would, then verifies the journal: a check of the seals,
 /// not of rows still waiting for one.
-pub fn seal_and_verify(conn: &mut kasir::db::DbConnection) -> kasir::services::journal::ChainVerdict {
+pub fn seal_and_verify(
+    conn: &mut kasir::db::DbConnection,
+) -> kasir::services::journal::ChainVerdict {
     let key = kasir::config::SecretKey::from_bytes("JOURNAL_KEY", TEST_JOURNAL_KEY.into()).unwrap();
     kasir::services::journal::seal::Sealer::new(key.clone())
         .seal_all(conn)

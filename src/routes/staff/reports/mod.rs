@@ -126,9 +126,10 @@ async fn load(
         } else {
             revenue::revenue_report(conn, from, to)?
         };
-        Ok::<_, diesel::result::Error>((report, shared
-                .chain
-                .verify(conn, shared.sealer.key(), false)?))
+        Ok::<_, diesel::result::Error>((
+            report,
+            shared.chain.verify(conn, shared.sealer.key(), false)?,
+        ))
     })
     .await??;
     Ok(Ok(report))
