@@ -80,7 +80,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 BASE=http://127.0.0.1:$PORT
 export BIND_ADDR=127.0.0.1:$PORT PUBLIC_URL=$BASE RUST_LOG=${RUST_LOG:-warn} SEED_DEMO_ON_EMPTY=true
 SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
-export SECRET_KEY
+JOURNAL_KEY=$(head -c 64 /dev/urandom | base64 -w0)
+export SECRET_KEY JOURNAL_KEY
 unset STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_WEBHOOK_SECRET
 
 record() { echo "$1" >>"$RESULTS"; }

@@ -64,7 +64,10 @@ db_files=(
   src/services/order_lifecycle/notes.rs
   src/services/order_lifecycle/tax.rs
   src/services/order_lifecycle/access.rs
-  src/services/journal.rs
+  src/services/journal/mod.rs
+  src/services/journal/seal.rs
+  src/services/journal/verify.rs
+  src/services/journal/legacy.rs
   src/services/refunds.rs
   src/services/back_office/revenue.rs
   src/payments/webhook.rs

@@ -147,6 +147,14 @@ impl JournalSeal {
             .optional()
     }
 
+    /// The highest row id sealed so far (0: none).
+    pub fn highest_row(conn: &mut DbConnection) -> QueryResult<i64> {
+        journal_seals::table
+            .select(diesel::dsl::max(journal_seals::journal_id))
+            .first::<Option<i64>>(conn)
+            .map(Option::unwrap_or_default)
+    }
+
     pub fn insert_many(conn: &mut DbConnection, seals: &[Self]) -> QueryResult<usize> {
         crate::db::insert_batch!(conn, journal_seals::table, seals)
     }

@@ -196,14 +196,23 @@ impl Order {
             orders::updated_at.eq(now),
         ))
         .execute(conn)?;
-        if moved == 1 {
-            // Numbered in the payment's transaction: gap-free, in payment order.
-            let number = document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
-            diesel::update(orders::table.find(id))
-                .set(orders::invoice_number.eq(number))
-                .execute(conn)?;
-        }
         Ok(moved == 1)
+    }
+
+    /// Gives a just-paid order the next invoice number of the year: in the
+    /// payment's transaction (gap-free, in payment order), and as its last
+    /// write: the year's sequence row stays locked from here to commit, so
+    /// every payment queues on it only for that long.
+    pub fn number_invoice(
+        conn: &mut DbConnection,
+        id: OrderId,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        let number = document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
+        diesel::update(orders::table.find(id))
+            .set(orders::invoice_number.eq(number))
+            .execute(conn)?;
+        Ok(())
     }
 
     pub fn find_by_payment_intent(

@@ -515,7 +515,7 @@ fn sealers_racing_appenders_seal_each_row_once(backend: Backend) {
                 let mut conn = db.connect();
                 let mut sealed = 0;
                 while !done.load(Ordering::SeqCst) {
-                    sealed += sealer.seal_pending(&mut conn, false).unwrap();
+                    sealed += sealer.seal_pending(&mut conn).unwrap();
                 }
                 sealed
             })

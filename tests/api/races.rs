@@ -553,3 +553,124 @@ async fn a_grant_that_meets_a_concurrent_grant_does_not_abort_its_transaction() 
         "already granted, and the transaction lives on"
     );
 }
+
+/// A lost dispute told twice at once (Stripe's `charge.dispute.closed` and
+/// a redelivery under a new event id) while another transaction holds the
+/// order, and a refund told by two events at once: each money movement is
+/// journalled once and gets exactly one credit note.
+#[actix_web::test]
+async fn the_same_dispute_and_refund_told_twice_at_once_make_one_note_each() {
+    use crate::helpers::events::dispute_event;
+    use kasir::db::schema::credit_notes;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut conn = app.db.connect();
+    let (order, intent, total) = app
+        .pending_order(
+            "ada@example.com",
+            &["rust-for-web-developers", "modern-javascript"],
+        )
+        .await;
+    app.deliver(&intent_event(
+        "evt_paid",
+        "payment_intent.succeeded",
+        &intent,
+        total,
+        order,
+        None,
+    ))
+    .await;
+    // (what it answers, its amount, what the order has had credited with it)
+    let notes = |conn: &mut DbConnection, cause: &str| -> Vec<(Option<String>, i64, i64)> {
+        credit_notes::table
+            .filter(credit_notes::order_id.eq(order))
+            .filter(credit_notes::cause.eq(cause))
+            .select((
+                credit_notes::source_id,
+                credit_notes::amount_cents,
+                credit_notes::credited_cents,
+            ))
+            .load(conn)
+            .unwrap()
+    };
+    let rows = |conn: &mut DbConnection, kind: &str| -> Vec<i64> {
+        financial_journals::table
+            .filter(financial_journals::reference_id.eq(order))
+            .filter(financial_journals::type_.eq(kind))
+            .select(financial_journals::amount_cents)
+            .load(conn)
+            .unwrap()
+    };
+
+    // A partial refund, told by two events at once.
+    let held = Holder::begin(
+        &app.db.url,
+        &[&format!(
+            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
+        )],
+    );
+    let first = charge_refunded_at("evt_ref_a", &intent, total, 1_000, now());
+    let again = charge_refunded_at("evt_ref_b", &intent, total, 1_000, now() + 1);
+    let both = async { tokio::join!(app.deliver(&first), app.deliver(&again)) };
+    let commit = async {
+        settle().await;
+        held.commit();
+    };
+    let ((a, b), ()) = tokio::join!(both, commit);
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    assert_eq!(rows(&mut conn, "refund"), vec![1_000], "one refund row");
+    let refund_notes = notes(&mut conn, "refund");
+    assert_eq!(refund_notes.len(), 1, "{refund_notes:?}");
+    assert_eq!((refund_notes[0].1, refund_notes[0].2), (1_000, 1_000));
+
+    // The rest is disputed and lost, told twice at once.
+    let disputed = total - 1_000;
+    let held = Holder::begin(
+        &app.db.url,
+        &[&format!(
+            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
+        )],
+    );
+    let lost = dispute_event(
+        "evt_lost_a",
+        "charge.dispute.closed",
+        &intent,
+        disputed,
+        "lost",
+    );
+    let told_again = dispute_event(
+        "evt_lost_b",
+        "charge.dispute.closed",
+        &intent,
+        disputed,
+        "lost",
+    );
+    let both = async { tokio::join!(app.deliver(&lost), app.deliver(&told_again)) };
+    let commit = async {
+        settle().await;
+        held.commit();
+    };
+    let ((a, b), ()) = tokio::join!(both, commit);
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    assert_eq!(
+        rows(&mut conn, "dispute"),
+        vec![disputed],
+        "one dispute row"
+    );
+    let dispute_notes = notes(&mut conn, "dispute");
+    assert_eq!(dispute_notes.len(), 1, "{dispute_notes:?}");
+    assert_eq!(
+        dispute_notes[0],
+        (Some(format!("dp_{intent}")), disputed, total)
+    );
+    let active: i64 = user_courses::table
+        .filter(user_courses::order_id.eq(order))
+        .filter(user_courses::revoked_at.is_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(active, 0, "a lost dispute takes the access back");
+    assert!(matches!(
+        crate::helpers::seal_and_verify(&mut conn),
+        kasir::services::journal::ChainVerdict::Intact { .. }
+    ));
+}

@@ -26,7 +26,7 @@ pub const SEAL_EVERY: Duration = Duration::from_millis(250);
 /// Past this, a transaction that took a row id has long committed or
 /// rolled back (fulfilments take milliseconds), so no row will still
 /// appear below an id sealed this long ago.
-const SETTLED: Duration = Duration::from_secs(60);
+const SETTLED: Duration = Duration::from_secs(5);
 
 /// The MAC of the `seq`th seal, of `row`, after the seal whose MAC is
 /// `prev_mac` ("" for the first). It covers the row's id and its legacy
@@ -55,7 +55,10 @@ pub struct Sealer {
     key: SecretKey,
     /// Ids are not commit order on PostgreSQL: a row may commit after a
     /// higher id was sealed. So each pass looks above the highest id that
-    /// was sealed at least [`SETTLED`] ago, not above the newest.
+    /// was sealed at least [`SETTLED`] ago, not above the newest. A new
+    /// sealer starts above the highest id sealed so far; housekeeping's
+    /// whole-journal pass (at start, then every five minutes) seals what
+    /// a long transaction committed below it.
     marks: Mutex<Marks>,
 }
 
@@ -63,11 +66,17 @@ pub struct Sealer {
 struct Marks {
     /// (when, highest id sealed by then), oldest first.
     recent: VecDeque<(Instant, i64)>,
-    floor: i64,
+    /// `None` until the first pass reads where the seals are.
+    floor: Option<i64>,
     highest: i64,
 }
 
 impl Marks {
+    fn start(&mut self, highest_sealed: i64) {
+        self.floor = Some(highest_sealed);
+        self.highest = highest_sealed;
+    }
+
     fn note(&mut self, highest: i64) {
         let now = Instant::now();
         self.highest = self.highest.max(highest);
@@ -78,7 +87,7 @@ impl Marks {
             if now.duration_since(at) < SETTLED {
                 break;
             }
-            self.floor = high;
+            self.floor = Some(high);
             self.recent.pop_front();
         }
     }
@@ -96,16 +105,33 @@ impl Sealer {
         &self.key
     }
 
-    /// Seals up to [`SEAL_BATCH`] committed, unsealed rows in one
-    /// transaction, oldest id first, and returns how many. `everything`
-    /// looks at the whole journal instead of the recent ids (housekeeping
-    /// does, in case a transaction outlived [`SETTLED`]).
-    pub fn seal_pending(
+    /// Seals up to [`SEAL_BATCH`] committed, unsealed rows among the
+    /// recent ids in one transaction, oldest id first, and returns how
+    /// many. (Housekeeping's [`Sealer::seal_all`] looks at the whole
+    /// journal, in case a transaction outlived [`SETTLED`].)
+    pub fn seal_pending(&self, conn: &mut DbConnection) -> diesel::QueryResult<usize> {
+        let known = self.lock().floor;
+        let floor = match known {
+            Some(floor) => floor,
+            None => {
+                let highest = JournalSeal::highest_row(conn)?;
+                self.lock().start(highest);
+                highest
+            }
+        };
+        Ok(self.seal_above(conn, floor)?.len())
+    }
+
+    /// One pass over the rows above `floor`; returns the seals it made.
+    fn seal_above(
         &self,
         conn: &mut DbConnection,
-        everything: bool,
-    ) -> diesel::QueryResult<usize> {
-        let floor = if everything { 0 } else { self.lock().floor };
+        floor: i64,
+    ) -> diesel::QueryResult<Vec<JournalSeal>> {
+        // A read first: most passes find nothing, and need no write lock.
+        if JournalRow::unsealed_after(conn, floor, 1)?.is_empty() {
+            return Ok(Vec::new());
+        }
         let sealed = db::write_transaction(conn, |conn| {
             if !JournalSeal::try_take_turn(conn)? {
                 return Ok::<_, diesel::result::Error>(Vec::new());
@@ -136,18 +162,21 @@ impl Sealer {
         let highest = sealed.iter().map(|s| s.journal_id).max().unwrap_or(0);
         self.lock().note(highest);
         crate::metrics::journal_sealed(sealed.len());
-        Ok(sealed.len())
+        Ok(sealed)
     }
 
-    /// Seals until nothing is left (a history import, the first start
-    /// after the migration to seals).
+    /// Seals every unsealed row of the whole journal (a history import,
+    /// housekeeping, the first start after the migration to seals). Each
+    /// batch takes the lowest unsealed ids, so the next one starts above the
+    /// highest it sealed.
     pub fn seal_all(&self, conn: &mut DbConnection) -> diesel::QueryResult<usize> {
-        let mut total = 0;
+        let (mut total, mut floor) = (0, 0);
         loop {
-            let sealed = self.seal_pending(conn, true)?;
-            total += sealed;
-            if (sealed as i64) < SEAL_BATCH {
-                return Ok(total);
+            let sealed = self.seal_above(conn, floor)?;
+            total += sealed.len();
+            match sealed.iter().map(|s| s.journal_id).max() {
+                Some(highest) if sealed.len() as i64 == SEAL_BATCH => floor = highest,
+                _ => return Ok(total),
             }
         }
     }
@@ -164,12 +193,13 @@ mod tests {
     #[test]
     fn the_floor_is_the_highest_id_sealed_a_minute_ago() {
         let mut marks = Marks::default();
+        marks.start(4);
         marks.note(10);
-        assert_eq!((marks.floor, marks.highest), (0, 10));
+        assert_eq!((marks.floor, marks.highest), (Some(4), 10));
         // Pretend the first mark is old: the next note moves the floor to it.
         marks.recent[0].0 -= SETTLED;
         marks.note(25);
-        assert_eq!((marks.floor, marks.highest), (10, 25));
+        assert_eq!((marks.floor, marks.highest), (Some(10), 25));
         // A pass that sealed only older ids keeps the highest.
         marks.note(7);
         assert_eq!(marks.highest, 25);

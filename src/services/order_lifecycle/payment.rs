@@ -132,6 +132,7 @@ pub fn fulfill_in_transaction(
         &format!("Tax in the payment of order {}", order.number),
         &format!("order-{}-tax", order.id.0),
     )?;
+    Order::number_invoice(conn, order.id, now)?;
     tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
     Ok(FulfillOutcome::Fulfilled)
 }

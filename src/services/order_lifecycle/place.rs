@@ -352,5 +352,6 @@ fn fulfill_free_order(
             idempotency_key: &format!("order-{}-income", order.id.0),
         },
     )?;
+    Order::number_invoice(conn, order.id, now)?;
     Order::find(conn, order.id)?.ok_or(diesel::result::Error::NotFound)
 }

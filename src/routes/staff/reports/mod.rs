@@ -120,7 +120,7 @@ async fn load(
     let report = with_db(state, move |conn| {
         // What has committed is sealed first, so the recap and the check
         // include it.
-        shared.sealer.seal_pending(conn, false)?;
+        shared.sealer.seal_pending(conn)?;
         let report = if from.is_none() && to.is_none() {
             shared.revenue.to_date(conn)?
         } else {

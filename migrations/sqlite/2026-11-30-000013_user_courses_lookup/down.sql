@@ -1,0 +1,1 @@
+DROP INDEX user_courses_user_course;
