@@ -119,23 +119,17 @@ pub struct JournalSeal {
 const SEALER_LOCK_KEY: i64 = 0x6b61_7369_725f_736c;
 
 impl JournalSeal {
-    /// Takes the sealer's turn for this transaction: false when another
-    /// sealer (another instance) has it. On SQLite the write transaction is
-    /// the turn.
-    pub fn try_take_turn(conn: &mut DbConnection) -> QueryResult<bool> {
-        #[derive(QueryableByName)]
-        struct Taken {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            taken: bool,
+    /// Takes the sealer's turn for this transaction, waiting while another
+    /// pass (this process's or another instance's) has it: a pass that
+    /// skipped instead would let a reader count seals still being written
+    /// (the reports page seals, then reads). On SQLite the write
+    /// transaction is the turn.
+    pub fn take_turn(conn: &mut DbConnection) -> QueryResult<()> {
+        if let DbConnection::Postgresql(c) = conn {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEALER_LOCK_KEY})"))
+                .execute(c)?;
         }
-        match conn {
-            DbConnection::Postgresql(c) => Ok(diesel::sql_query(format!(
-                "SELECT pg_try_advisory_xact_lock({SEALER_LOCK_KEY}) AS taken"
-            ))
-            .get_result::<Taken>(c)?
-            .taken),
-            DbConnection::Sqlite(_) => Ok(true),
-        }
+        Ok(())
     }
 
     /// The newest seal's sequence number and MAC.

@@ -674,3 +674,39 @@ async fn the_same_dispute_and_refund_told_twice_at_once_make_one_note_each() {
         kasir::services::journal::ChainVerdict::Intact { .. }
     ));
 }
+
+/// The reports page seals what has committed, then reads the seals. While
+/// another sealing pass (another instance's) holds the turn, the page waits
+/// for it instead of reading seals still being written: a page that
+/// skipped showed $0.00 for a paid order.
+#[actix_web::test]
+async fn the_reports_page_waits_for_a_sealing_pass_in_progress() {
+    const SEALER_LOCK_KEY: i64 = 0x6b61_7369_725f_736c;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (order, intent, total) = app
+        .pending_order("ada@example.com", &["rust-for-web-developers"])
+        .await;
+    let held = Holder::begin(
+        &app.db.url,
+        &[&format!("SELECT pg_advisory_xact_lock({SEALER_LOCK_KEY})")],
+    );
+    app.deliver(&intent_event(
+        "evt_paid",
+        "payment_intent.succeeded",
+        &intent,
+        total,
+        order,
+        None,
+    ))
+    .await;
+    let boss = TestApp::with_client_of(&app);
+    boss.staff("boss@example.com").await;
+    let page = async { boss.get_html("/staff/reports").await };
+    let release = async {
+        settle().await;
+        held.commit();
+    };
+    let (page, ()) = tokio::join!(page, release);
+    let gross = crate::helpers::select_all(&page, "[data-kpi=gross]");
+    assert_eq!(gross, vec![format!("${}.{:02}", total / 100, total % 100)]);
+}

@@ -50,7 +50,7 @@ pub fn seal_mac(key: &SecretKey, seq: i64, prev_mac: &str, row: &JournalRow) -> 
 /// This process's sealer. Several may call [`Sealer::seal_pending`] (the
 /// background task, the reports page before it reads): they take turns,
 /// and across instances of one PostgreSQL database an advisory lock
-/// leaves the work to one at a time.
+/// leaves the work to one pass at a time.
 pub struct Sealer {
     key: SecretKey,
     /// Ids are not commit order on PostgreSQL: a row may commit after a
@@ -129,13 +129,13 @@ impl Sealer {
         floor: i64,
     ) -> diesel::QueryResult<Vec<JournalSeal>> {
         // A read first: most passes find nothing, and need no write lock.
+        // Their marks still age, so the floor catches up once writes stop.
         if JournalRow::unsealed_after(conn, floor, 1)?.is_empty() {
+            self.lock().note(0);
             return Ok(Vec::new());
         }
         let sealed = db::write_transaction(conn, |conn| {
-            if !JournalSeal::try_take_turn(conn)? {
-                return Ok::<_, diesel::result::Error>(Vec::new());
-            }
+            JournalSeal::take_turn(conn)?;
             let rows = JournalRow::unsealed_after(conn, floor, SEAL_BATCH)?;
             if rows.is_empty() {
                 return Ok(Vec::new());
@@ -157,7 +157,7 @@ impl Sealer {
                 })
                 .collect();
             JournalSeal::insert_many(conn, &seals)?;
-            Ok(seals)
+            Ok::<_, diesel::result::Error>(seals)
         })?;
         let highest = sealed.iter().map(|s| s.journal_id).max().unwrap_or(0);
         self.lock().note(highest);
@@ -204,5 +204,10 @@ mod tests {
         marks.note(7);
         assert_eq!(marks.highest, 25);
         assert_eq!(marks.recent.len(), 1);
+        // Passes that seal nothing let the last mark age into the floor.
+        marks.recent[0].0 -= SETTLED;
+        marks.note(0);
+        assert_eq!((marks.floor, marks.highest), (Some(25), 25));
+        assert!(marks.recent.is_empty());
     }
 }
