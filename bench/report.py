@@ -57,7 +57,7 @@ def main():
         f"- Build: {profile}; load: wrk, {duration} s per endpoint, 2 threads; "
         "staff pages with 1 connection (one staff member), the rest with 64",
         f"- History: `kasir bench seed {seed}` (paid orders spread over a year, "
-        "every 50th refunded, every 8th with a promo code; journal rows chained)",
+        "every 50th refunded, every 8th with a promo code; journal rows sealed)",
         "",
     ]
     if floor:
