@@ -220,6 +220,8 @@ both_backends! {
         boss.staff("boss@example.com").await;
         let chain = |page: String| select_all(&page, "[data-chain]")[0].clone();
         assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (2 rows)");
+        // Seen again with nothing new since: still intact.
+        assert_eq!(chain(boss.get_html("/staff/reports").await), "journal chain intact (2 rows)");
         // The newest row and its seal removed: nothing is left to mismatch,
         // but the page has seen seal 2.
         let mut conn = app.db.connect();
@@ -438,6 +440,9 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     set_head(&mut conn, &prev, 3);
     // Then a row appended the new way, without hashes.
     let newer = append(&mut conn, "after-the-chain", chrono::TimeDelta::seconds(1));
+    let sealer = kasir::services::journal::seal::Sealer::new(journal_key());
+    assert_eq!(sealer.seal_all(&mut conn).unwrap(), 4, "four rows sealed");
+    assert_eq!(sealer.seal_all(&mut conn).unwrap(), 0, "and none twice");
     assert_eq!(
         seal_and_verify(&mut conn).to_string(),
         "journal chain intact (4 rows)"
@@ -570,4 +575,113 @@ fn sealers_racing_appenders_seal_each_row_once_sqlite() {
 #[test]
 fn sealers_racing_appenders_seal_each_row_once_postgres() {
     sealers_racing_appenders_seal_each_row_once(Backend::Postgres);
+}
+
+/// More committed rows than one sealing batch holds (a history import, the
+/// first start after the migration): `seal_all` seals every one of them.
+fn more_rows_than_a_batch_are_all_sealed(backend: Backend) {
+    use kasir::services::journal::seal::{SEAL_BATCH, Sealer};
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    let rows = SEAL_BATCH + 7;
+    let at = (kasir::db::now() - chrono::TimeDelta::hours(1)).format("%Y-%m-%d %H:%M:%S%.6f");
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(250) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|n| {
+                format!("('income', 100, 'USD', 'success', 'row', '{{}}', 'bulk-{n}', '{at}')")
+            })
+            .collect();
+        diesel::sql_query(format!(
+            "INSERT INTO financial_journals (type, amount_cents, currency, status, description, metadata, idempotency_key, created_at) VALUES {}",
+            values.join(", ")
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let sealed = Sealer::new(journal_key()).seal_all(&mut conn).unwrap();
+    assert_eq!(sealed as i64, rows);
+    assert_eq!(
+        verify_db(&db),
+        (true, format!("journal chain intact ({rows} rows)"))
+    );
+}
+
+#[test]
+fn more_rows_than_a_batch_are_all_sealed_sqlite() {
+    more_rows_than_a_batch_are_all_sealed(Backend::Sqlite);
+}
+
+#[test]
+fn more_rows_than_a_batch_are_all_sealed_postgres() {
+    more_rows_than_a_batch_are_all_sealed(Backend::Postgres);
+}
+
+/// Housekeeping's full check, through the same monitor as the reports
+/// page: intact when nothing changed since the page's check, and it notices
+/// the newest seals removed, which a check from scratch cannot.
+fn a_full_check_remembers_the_seals_it_has_seen(backend: Backend) {
+    use kasir::services::journal::{ChainMonitor, ChainVerdict, seal::Sealer};
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    let first = append(&mut conn, "one", chrono::TimeDelta::seconds(5));
+    let last = append(&mut conn, "two", chrono::TimeDelta::seconds(5));
+    Sealer::new(journal_key()).seal_all(&mut conn).unwrap();
+    let monitor = ChainMonitor::default();
+    let key = journal_key();
+    let intact = ChainVerdict::Intact {
+        rows: 2,
+        unsealed: 0,
+    };
+    assert_eq!(monitor.verify(&mut conn, &key, false).unwrap(), intact);
+    assert_eq!(
+        monitor.verify(&mut conn, &key, true).unwrap(),
+        intact,
+        "nothing changed"
+    );
+    assert_eq!(monitor.verify(&mut conn, &key, false).unwrap(), intact);
+    let statements: &[&str] = if db.url.starts_with("postgres") {
+        &[
+            "DROP TRIGGER financial_journals_no_update_delete ON financial_journals",
+            "DROP TRIGGER journal_seals_no_update_delete ON journal_seals",
+        ]
+    } else {
+        &[
+            "DROP TRIGGER financial_journals_no_delete",
+            "DROP TRIGGER journal_seals_no_delete",
+        ]
+    };
+    for statement in statements {
+        diesel::sql_query(*statement).execute(&mut conn).unwrap();
+    }
+    diesel::delete(journal_seals::table.filter(journal_seals::journal_id.eq(last)))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::delete(financial_journals::table.find(last))
+        .execute(&mut conn)
+        .unwrap();
+    let removed = ChainVerdict::Broken {
+        row_id: 0,
+        reason: "seals were removed at the end".into(),
+    };
+    assert_eq!(monitor.verify(&mut conn, &key, true).unwrap(), removed);
+    // A check from scratch (the CLI) cannot tell: one row, one seal.
+    assert_eq!(
+        kasir::services::journal::verify_chain(&mut conn, &key).unwrap(),
+        ChainVerdict::Intact {
+            rows: 1,
+            unsealed: 0
+        }
+    );
+    assert!(first < last);
+}
+
+#[test]
+fn a_full_check_remembers_the_seals_it_has_seen_sqlite() {
+    a_full_check_remembers_the_seals_it_has_seen(Backend::Sqlite);
+}
+
+#[test]
+fn a_full_check_remembers_the_seals_it_has_seen_postgres() {
+    a_full_check_remembers_the_seals_it_has_seen(Backend::Postgres);
 }

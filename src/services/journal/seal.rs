@@ -200,6 +200,11 @@ mod tests {
         marks.recent[0].0 -= SETTLED;
         marks.note(25);
         assert_eq!((marks.floor, marks.highest), (Some(10), 25));
+        // The new highest is marked, to become the floor in its turn.
+        assert_eq!(
+            marks.recent.iter().map(|m| m.1).collect::<Vec<_>>(),
+            vec![25]
+        );
         // A pass that sealed only older ids keeps the highest.
         marks.note(7);
         assert_eq!(marks.highest, 25);

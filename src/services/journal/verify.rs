@@ -122,7 +122,8 @@ fn verify_from(
     let verdict = if late_rows {
         let cutoff = crate::db::now() - UNSEALED_TOO_LONG;
         match JournalRow::unsealed_before(conn, cutoff)? {
-            (late, Some(first)) if late > 0 => ChainVerdict::Unsealed { rows, late, first },
+            // A first row exactly when the count is not 0.
+            (late, Some(first)) => ChainVerdict::Unsealed { rows, late, first },
             _ => ChainVerdict::Intact {
                 rows,
                 unsealed: JournalRow::unsealed_before(conn, crate::db::now())?.0,
@@ -150,22 +151,29 @@ impl ChainMonitor {
         full: bool,
     ) -> diesel::QueryResult<ChainVerdict> {
         let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let from = if full {
-            ChainCheckpoint::default()
-        } else {
-            lock().clone()
+        let (from, known) = {
+            let checkpoint = lock();
+            let from = if full {
+                ChainCheckpoint::default()
+            } else {
+                checkpoint.clone()
+            };
+            (from, checkpoint.seq)
         };
         let (mut verdict, mut reached) = verify_from(conn, key, &from, full)?;
-        let mut checkpoint = lock();
         // A full check cannot tell the newest seals were removed; this
-        // process remembers having seen them.
-        if reached.as_ref().is_some_and(|r| r.seq < checkpoint.seq) {
+        // process remembers having seen them. Seals only grow, so a check
+        // that began after `known` was seen reaches at least that far
+        // (a check running beside this one may have moved the checkpoint
+        // further meanwhile: that is no removal).
+        if reached.as_ref().is_some_and(|r| r.seq < known) {
             verdict = ChainVerdict::Broken {
                 row_id: 0,
                 reason: "seals were removed at the end".to_owned(),
             };
             reached = None;
         }
+        let mut checkpoint = lock();
         match reached {
             Some(reached) if reached.seq > checkpoint.seq => *checkpoint = reached,
             Some(_) => {}
