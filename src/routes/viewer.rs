@@ -167,8 +167,23 @@ impl Viewer {
             return Ok((viewer, out));
         }
         let claim = Claim::read(req, Some(&state));
+        Self::resolve_with(req, &state, claim, work).await
+    }
+
+    /// The trip itself: resolves the session's claim and runs `work`.
+    async fn resolve_with<T, E, F>(
+        req: &HttpRequest,
+        state: &web::Data<AppState>,
+        claim: Claim,
+        work: F,
+    ) -> Result<(Self, Result<T, E>), AppError>
+    where
+        F: FnOnce(&mut DbConnection, &Self) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
         let shared = state.clone();
-        let (viewer, stale, out) = with_db(&state, move |conn| {
+        let (viewer, stale, out) = with_db(state, move |conn| {
             let (viewer, stale) = claim.resolve(conn, &shared.users)?;
             let out = work(conn, &viewer);
             Ok::<_, diesel::result::Error>((viewer, stale, out))
@@ -222,14 +237,18 @@ impl Viewer {
     }
 
     async fn load(req: &HttpRequest) -> Result<Self, AppError> {
-        let state = req.app_data::<web::Data<AppState>>();
-        let claim = Claim::read(req, state.map(|s| &***s));
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let claim = Claim::read(req, state.as_ref().map(|s| &***s));
         // A visitor without a cart needs no database at all.
-        if state.is_none() || (claim.login.is_none() && claim.guest_cart.is_none()) {
+        let Some(state) = state.filter(|_| claim.login.is_some() || claim.guest_cart.is_some())
+        else {
             return Ok(Self::anonymous(req, claim.guest_cart));
-        }
-        let (viewer, Ok(())) =
-            Self::with_page(req, |_, _| Ok::<_, std::convert::Infallible>(())).await?;
+        };
+        // The session was read once above; the trip resolves that claim.
+        let (viewer, Ok(())) = Self::resolve_with(req, &state, claim, |_, _| {
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .await?;
         Ok(viewer)
     }
 }
