@@ -2,6 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
+use super::AppState;
 use super::layout::{Layout, Viewer, render};
 use crate::error::AppError;
 use crate::services::catalog::{self, CourseCard};
@@ -23,12 +24,24 @@ struct PageQuery {
 #[get("/")]
 pub(super) async fn index(
     req: HttpRequest,
+    state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = query.page.unwrap_or(1);
-    let (viewer, catalog) = Viewer::with_page(&req, move |conn, viewer| {
-        catalog::published_courses(conn, page, viewer.user_id(), &viewer.cart_course_ids)
-    })
+    let shared = state.clone();
+    let (viewer, catalog) = Viewer::with_kept_page(
+        &req,
+        |state| Some(state.catalog.get(page)?.for_visitor()),
+        move |conn, viewer| {
+            catalog::published_courses(
+                conn,
+                &shared.catalog,
+                page,
+                viewer.user_id(),
+                &viewer.cart_course_ids,
+            )
+        },
+    )
     .await?;
     let catalog = catalog?;
     render(

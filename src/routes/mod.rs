@@ -30,6 +30,7 @@ use crate::db::{self, DbConnection, DbPool};
 use crate::error::AppError;
 use crate::payments::Payments;
 use crate::services::back_office::revenue::RevenueCache;
+use crate::services::catalog::CatalogCache;
 use crate::services::journal::ChainMonitor;
 use crate::services::journal::seal::Sealer;
 use crate::services::webhook_inbox::InboxSettings;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub revenue: RevenueCache,
     /// Session users seen in the last second.
     pub users: viewer::SessionUsers,
+    /// Catalog pages shown in the last second.
+    pub catalog: CatalogCache,
     /// The read API's per-token rate.
     pub api_limiter: api::ApiLimiter,
 }
@@ -69,6 +72,7 @@ impl AppState {
             chain: ChainMonitor::default(),
             revenue: RevenueCache::default(),
             users: viewer::SessionUsers::default(),
+            catalog: CatalogCache::default(),
             api_limiter: api::limiter(),
         }
     }

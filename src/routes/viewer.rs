@@ -170,6 +170,39 @@ impl Viewer {
         Self::resolve_with(req, &state, claim, work).await
     }
 
+    /// [`Self::with_page`], but a visitor with no cart (nothing about them
+    /// is in the database) is first offered what `kept` finds in memory,
+    /// and makes no trip at all when it finds the page.
+    pub async fn with_kept_page<T, E, K, F>(
+        req: &HttpRequest,
+        kept: K,
+        work: F,
+    ) -> Result<(Self, Result<T, E>), AppError>
+    where
+        K: FnOnce(&AppState) -> Option<T>,
+        F: FnOnce(&mut DbConnection, &Self) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))?;
+        if req.extensions().get::<Self>().is_some() {
+            return Self::with_page(req, work).await;
+        }
+        let claim = Claim::read(req, Some(&state));
+        if claim.login.is_none()
+            && claim.guest_cart.is_none()
+            && let Some(page) = kept(&state)
+        {
+            let viewer = Self::anonymous(req, None);
+            req.extensions_mut().insert(viewer.clone());
+            return Ok((viewer, Ok(page)));
+        }
+        Self::resolve_with(req, &state, claim, work).await
+    }
+
     /// The trip itself: resolves the session's claim and runs `work`.
     async fn resolve_with<T, E, F>(
         req: &HttpRequest,

@@ -1,5 +1,9 @@
 //! What students browse: published courses, priced for display.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use crate::db::DbConnection;
 use crate::domain::Money;
 use crate::models::course::Course;
@@ -78,23 +82,109 @@ pub struct CatalogPage {
     pub pages: i64,
 }
 
+/// The published courses on one catalog page, the same for every viewer.
+#[derive(Debug)]
+pub struct Listing {
+    courses: Vec<Course>,
+    page: i64,
+    pages: i64,
+}
+
+impl Listing {
+    fn load(conn: &mut DbConnection, page: i64) -> diesel::QueryResult<Self> {
+        let count = Course::count_published(conn)?;
+        let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        let page = page.clamp(1, pages);
+        let courses = Course::list_published(conn, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
+        Ok(Self {
+            courses,
+            page,
+            pages,
+        })
+    }
+
+    fn cards(&self) -> impl Iterator<Item = CourseCard> + '_ {
+        self.courses.iter().cloned().map(CourseCard::new)
+    }
+
+    /// The page as a visitor with an empty cart sees it.
+    pub fn for_visitor(&self) -> CatalogPage {
+        CatalogPage {
+            cards: self.cards().collect(),
+            page: self.page,
+            pages: self.pages,
+        }
+    }
+}
+
+/// Catalog pages kept in memory for a moment: every visitor asks for the
+/// same first page, and each would load the same rows.
+///
+/// A course saved through this process's staff pages clears it at once
+/// ([`CatalogCache::forget`]); a change made by another instance or by the
+/// command line shows within [`CatalogCache::FRESH`]. Only what the catalog
+/// *shows* is kept: a cart and a checkout price from the database.
+#[derive(Default)]
+pub struct CatalogCache(Mutex<HashMap<i64, (Instant, Arc<Listing>)>>);
+
+impl CatalogCache {
+    /// How long a kept page is believed.
+    pub const FRESH: Duration = Duration::from_secs(1);
+    /// At most this many pages are kept (page numbers come from the URL).
+    const CAPACITY: usize = 64;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Instant, Arc<Listing>)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The page, if it was loaded less than [`Self::FRESH`] ago.
+    pub fn get(&self, page: i64) -> Option<Arc<Listing>> {
+        let pages = self.lock();
+        let (at, listing) = pages.get(&page)?;
+        (at.elapsed() < Self::FRESH).then(|| Arc::clone(listing))
+    }
+
+    /// The page from memory, else from the database (and kept).
+    pub fn load(&self, conn: &mut DbConnection, page: i64) -> diesel::QueryResult<Arc<Listing>> {
+        if let Some(listing) = self.get(page) {
+            return Ok(listing);
+        }
+        let listing = Arc::new(Listing::load(conn, page)?);
+        // Kept under the page it is: a number past the end shows the last
+        // page, and asking for it again loads again.
+        let mut pages = self.lock();
+        if pages.len() >= Self::CAPACITY {
+            pages.retain(|_, (at, _)| at.elapsed() < Self::FRESH);
+            if pages.len() >= Self::CAPACITY {
+                pages.clear();
+            }
+        }
+        pages.insert(listing.page, (Instant::now(), Arc::clone(&listing)));
+        Ok(listing)
+    }
+
+    /// Forgets every page: call it after a change to a course commits.
+    pub fn forget(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A page of the catalog for this viewer (their cart and their courses
+/// marked on it).
 pub fn published_courses(
     conn: &mut DbConnection,
+    cache: &CatalogCache,
     page: i64,
     user_id: Option<UserId>,
     cart: &[CourseId],
 ) -> diesel::QueryResult<CatalogPage> {
-    let count = Course::count_published(conn)?;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let courses = Course::list_published(conn, (page - 1) * PAGE_SIZE, PAGE_SIZE)?;
-    let cards = with_viewer_state(
-        conn,
-        courses.into_iter().map(CourseCard::new),
-        user_id,
-        cart,
-    )?;
-    Ok(CatalogPage { cards, page, pages })
+    let listing = cache.load(conn, page)?;
+    let cards = with_viewer_state(conn, listing.cards(), user_id, cart)?;
+    Ok(CatalogPage {
+        cards,
+        page: listing.page,
+        pages: listing.pages,
+    })
 }
 
 pub fn published_course(

@@ -255,4 +255,29 @@ both_backends! {
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("No longer on sale"));
     }
+
+    async fn the_catalog_shows_a_staff_edit_at_once_and_another_instance_s_within_a_second(app: TestApp) {
+        let mut conn = app.db.connect();
+        let (id, ..) = course_row(&mut conn, "modern-javascript");
+        let price_on_catalog = |html: &str| select_all(html, &format!("[data-course-id=\"{id}\"] .price"));
+        let visitor = TestApp::with_client_of(&app);
+        assert_eq!(price_on_catalog(&visitor.get_html("/").await), vec!["$49.00"]);
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        assert_eq!(price_on_catalog(&boss.get_html("/").await), vec!["$49.00"]);
+        let fields = [("title", "Modern JavaScript"), ("slug", "modern-javascript"), ("price", "39.00"), ("published", "on")];
+        let saved = boss.course_form(&format!("/staff/courses/{id}/edit"), &fields, None).await;
+        assert_eq!(saved.status(), 303);
+        assert_eq!(price_on_catalog(&visitor.get_html("/").await), vec!["$39.00"], "the visitor's page");
+        assert_eq!(price_on_catalog(&boss.get_html("/").await), vec!["$39.00"], "a logged-in viewer's page");
+
+        // Another instance (or the command line) changes the row: this
+        // process sees it once its kept page is a second old.
+        diesel::update(courses::table.find(id)).set(courses::price_cents.eq(2900)).execute(&mut conn).unwrap();
+        let started = std::time::Instant::now();
+        while price_on_catalog(&visitor.get_html("/").await) != vec!["$29.00"] {
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "the change never showed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }

@@ -232,6 +232,7 @@ pub(super) async fn create_course(
     .await?;
     match result {
         Ok(course) => {
+            state.catalog.forget();
             let session = req.get_session();
             AppSession(&session).flash(
                 FlashLevel::Success,
@@ -327,6 +328,7 @@ pub(super) async fn update_course(
     let dir = &state.settings.uploads_dir;
     match result {
         Ok((saved, changes)) => {
+            state.catalog.forget();
             // The old file is no longer shown anywhere.
             if !changes.is_empty()
                 && change != CoverChange::Keep
