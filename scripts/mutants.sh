@@ -3,32 +3,28 @@
 # flipped comparison, a deleted statement, a function that returns a
 # default) is built and the tests that cover it are run; a mutant no test
 # notices is a bug the suite would let through. Not part of CI: a full run
-# takes hours on two cores, so it shards.
+# takes hours on two cores, so it runs part by part, and shards.
 #
-#   bash scripts/mutants.sh                 # every group, every mutant
-#   bash scripts/mutants.sh --shard 2/8     # the second eighth of each group
-#   MUTANTS_GROUPS=pure bash scripts/mutants.sh   # one group (pure | db)
-#   bash scripts/mutants.sh --list          # what would be mutated, per group
-#   MUTANTS_GROUPS=db MUTANTS_FILES=src/services/order_lifecycle/notes.rs \
-#   MUTANTS_TEST_FILTER="notes:: invoices::" bash scripts/mutants.sh
-#                                           # part of a group, with the tests
-#                                           # named (the report says so)
-#   bash scripts/mutants.sh --iterate       # only what the last run missed or
-#                                           # did not reach (after new tests)
-#   bash scripts/mutants.sh --report        # rewrite tests/mutants.md from the
-#                                           # last (or an interrupted) run
+#   bash scripts/mutants.sh                 # every part, every mutant
+#   bash scripts/mutants.sh promo payment   # those parts (or a group: pure, db)
+#   bash scripts/mutants.sh --shard 2/4 db  # the second quarter of each db part
+#   bash scripts/mutants.sh --list          # what would be mutated, per part
+#   bash scripts/mutants.sh --iterate promo # only what promo's last run missed
+#                                           # or did not reach (after new tests)
+#   bash scripts/mutants.sh --report        # rewrite tests/mutants.md
 #
-# Groups, each with the tests that cover it:
-#   pure  pricing (no database): the unit tests (`--lib`), ~1 min a mutant
-#   db    promo, checkout, the order lifecycle (placing, fulfilment,
-#         refunds, disputes, notes, tax), the journal, refund requests,
-#         revenue, webhook verification and reading: the unit tests and the
-#         integration suite (`--test api`) on SQLite and PostgreSQL, ~6 min
-#         a mutant: shard it over machines or nights
+# Each part is some files and the tests that cover them (below): the unit
+# tests (`--lib`), and for the db group the integration suite's modules
+# that exercise those files, on SQLite and PostgreSQL. A mutant costs its
+# build plus those tests: 20 s to a minute on two cores.
 #
-# Results (caught / missed / unviable / timeout, and every missed mutant)
-# go to tests/mutants.md, written by this script; cargo-mutants' own
-# output to $MUTANTS_OUT (default target/mutants/<group>).
+# Results are kept per part in tests/mutants/<part>/ (caught, missed,
+# timeout, unviable: one mutant a line; run.txt: when, at which commit, with
+# which tests), committed, so runs made on different days and machines add
+# up: a new run of a part replaces the outcome of each mutant it tested, and
+# mutants that no longer exist (the code changed) are dropped. The report,
+# tests/mutants.md, is written from them; cargo-mutants' own output goes to
+# $MUTANTS_OUT (default target/mutants/<part>).
 set -euo pipefail
 # Read whole before it runs (one block): a run takes hours, and editing the
 # script meanwhile must not change what the running one does.
@@ -48,44 +44,50 @@ export CARGO_TERM_COLOR=never
 export KASIR_PROPTEST_SEED=${KASIR_PROPTEST_SEED:-20261130}
 export KASIR_CRASH_SEED=${KASIR_CRASH_SEED:-20261130}
 OUT=${MUTANTS_OUT:-$ROOT/target/mutants}
+RECORDS=$ROOT/tests/mutants
 REPORT=$ROOT/tests/mutants.md
 
-pure_files=(
-  src/services/pricing.rs
+# name | group | files | integration tests (module filters) that cover them
+parts=(
+  "pricing|pure|src/services/pricing.rs|"
+  "promo|db|src/services/promo.rs|checkout:: staff:: edges:: races:: hardening::"
+  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: races:: hardening:: crash::"
+  "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: races:: edges:: invoices:: crash::"
+  "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: webhooks:: notes:: races:: invoices:: edges:: web_security::"
+  "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: notes:: webhooks:: races:: lms:: invoices:: tax::"
+  "access|db|src/services/order_lifecycle/access.rs|lms:: student:: webhooks:: stripe_events::"
+  "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema::"
+  "seals|db|src/services/journal/seal.rs src/services/journal/verify.rs|journal:: schema:: races::the_reports"
+  "revenue|db|src/services/back_office/revenue.rs|back_office:: journal::"
+  "webhook|db|src/payments/webhook.rs|webhooks:: stripe:: stripe_events:: hardening::"
 )
-db_files=(
-  src/services/promo.rs
-  src/services/checkout.rs
-  src/services/order_lifecycle/place.rs
-  src/services/order_lifecycle/payment.rs
-  src/services/order_lifecycle/refund.rs
-  src/services/order_lifecycle/unapplied.rs
-  src/services/order_lifecycle/dispute.rs
-  src/services/order_lifecycle/notes.rs
-  src/services/order_lifecycle/tax.rs
-  src/services/order_lifecycle/access.rs
-  src/services/journal/mod.rs
-  src/services/journal/seal.rs
-  src/services/journal/verify.rs
-  src/services/journal/legacy.rs
-  src/services/refunds.rs
-  src/services/back_office/revenue.rs
-  src/payments/webhook.rs
-)
+field() { cut -d'|' -f"$2" <<<"$1"; }
 
 shard=()
 iterate=()
 list=0
 report_only=0
+chosen=()
 while [ $# -gt 0 ]; do
   case $1 in
     --shard) shard=(--shard "$2"); shift 2 ;;
     --list) list=1; shift ;;
     --report) report_only=1; shift ;;
     --iterate) iterate=(--iterate); shift ;;
-    *) echo "unknown argument: $1" >&2; exit 2 ;;
+    -*) echo "unknown argument: $1" >&2; exit 2 ;;
+    *) chosen+=("$1"); shift ;;
   esac
 done
+selected=()
+for part in "${parts[@]}"; do
+  name=$(field "$part" 1); group=$(field "$part" 2)
+  if [ ${#chosen[@]} -eq 0 ] || printf '%s\n' "${chosen[@]}" | grep -qx -e "$name" -e "$group"; then
+    selected+=("$part")
+  fi
+done
+if [ ${#chosen[@]} -gt 0 ] && [ ${#selected[@]} -eq 0 ]; then
+  echo "no part or group named: ${chosen[*]}" >&2; exit 2
+fi
 
 if [ "$report_only" = 0 ] && [ "$list" = 0 ] && [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d "$suite_target/debug" ]; then
   step "seeding $CARGO_TARGET_DIR from $suite_target"
@@ -97,105 +99,135 @@ if [ "$report_only" = 0 ] && ! cargo mutants --version 2>/dev/null | grep -q "$C
   cargo install --locked --quiet cargo-mutants --version "$CARGO_MUTANTS_VERSION"
 fi
 
-# run <group> <test args...>: one cargo-mutants run over the group's files.
+# run <part>: one cargo-mutants run over the part's files, then its record.
+db_ready=0
 run() {
-  local group=$1; shift
-  local -n group_files=${group}_files
-  local files=("${group_files[@]}")
-  # shellcheck disable=SC2206 # a list of paths, split on spaces
-  [ -n "${MUTANTS_FILES:-}" ] && files=($MUTANTS_FILES)
+  local name group files filters
+  name=$(field "$1" 1); group=$(field "$1" 2)
+  read -ra files <<<"$(field "$1" 3)"
+  read -ra filters <<<"$(field "$1" 4)"
   local args=(--features bench --timeout 600 --build-timeout 1200 --jobs 1 --no-shuffle
-              --output "$OUT/$group" "${shard[@]}" "${iterate[@]}")
+              --output "$OUT/$name" "${shard[@]}" "${iterate[@]}")
   for f in "${files[@]}"; do args+=(--file "$f"); done
   if [ "$list" -eq 1 ]; then
-    step "$group: $(cargo mutants --list "${args[@]}" | wc -l) mutants"
+    step "$name: $(cargo mutants --list "${args[@]}" | wc -l) mutants"
     cargo mutants --list "${args[@]}"
     return
   fi
-  step "mutating the $group group (${#files[@]} files)"
-  mkdir -p "$OUT/$group"
-  # Exit 2: mutants missed, 3: some timed out; the report says which.
+  local tests=(--lib)
+  if [ "$group" = db ]; then
+    tests+=(--test api -- "${filters[@]}")
+    if [ "$db_ready" = 0 ]; then
+      postgres_up
+      export KASIR_TEST_POSTGRES_URL=$POSTGRES_URL
+      install_test_counterparts
+      db_ready=1
+    fi
+  fi
+  step "mutating $name (${files[*]})"
+  mkdir -p "$OUT/$name"
+  # Exit 2: mutants missed, 3: some timed out; the record says which.
   # Anything else (the tests failing without a mutant, a bad option) stops.
   local status=0
-  local filters=()
-  # shellcheck disable=SC2206 # test name filters, split on spaces
-  [ -n "${MUTANTS_TEST_FILTER:-}" ] && filters=(-- $MUTANTS_TEST_FILTER)
-  echo "cargo test $* ${filters[*]}" >"$OUT/$group/tests.txt"
-  cargo mutants "${args[@]}" -- "$@" "${filters[@]}" || status=$?
+  cargo mutants "${args[@]}" -- "${tests[@]}" || status=$?
   case $status in
     0 | 2 | 3) ;;
     *) echo "cargo mutants failed (exit $status)" >&2; exit "$status" ;;
   esac
+  # The record: this run's outcomes over the earlier ones, for the
+  # mutants the code still has.
+  mkdir -p "$RECORDS/$name"
+  cargo mutants --list "${args[@]}" >"$OUT/$name/current.txt"
+  python3 - "$OUT/$name/mutants.out" "$RECORDS/$name" "$OUT/$name/current.txt" <<'PY'
+import os, sys
+out, record, current = sys.argv[1:]
+kinds = ["caught", "missed", "timeout", "unviable"]
+def read(path):
+    return [l.rstrip("\n") for l in open(path)] if os.path.exists(path) else []
+outcome = {m: k for k in kinds for m in read(os.path.join(record, k + ".txt"))}
+outcome.update({m: k for k in kinds for m in read(os.path.join(out, k + ".txt"))})
+still = set(read(current))
+for k in kinds:
+    with open(os.path.join(record, k + ".txt"), "w") as f:
+        f.writelines(m + "\n" for m in sorted(m for m, o in outcome.items() if o == k and m in still))
+PY
+  {
+    echo "date: $(date -u +%Y-%m-%d)"
+    echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (with changes not yet committed)')"
+    echo "cargo-mutants: $CARGO_MUTANTS_VERSION${shard[*]:+, ${shard[*]}}${iterate[*]:+, --iterate}"
+    echo "files: ${files[*]}"
+    echo "tests: cargo test ${tests[*]}"
+    echo "found: $(grep -c . "$OUT/$name/current.txt" || true)"
+  } >"$RECORDS/$name/run.txt"
 }
 
-groups=${MUTANTS_GROUPS:-pure db}
-for group in $groups; do
+for part in "${selected[@]}"; do
   [ "$report_only" = 1 ] && break
-  case $group in
-    pure) run pure --lib ;;
-    db)
-      postgres_up
-      export KASIR_TEST_POSTGRES_URL=$POSTGRES_URL
-      install_test_counterparts
-      run db --lib --test api
-      ;;
-    *) echo "unknown group: $group" >&2; exit 2 ;;
-  esac
+  run "$part"
 done
 [ "$list" -eq 1 ] && exit 0
 
-# The report: counts per group, then every mutant no test caught.
-count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
-{
-  echo "# Mutation testing of the money code"
-  echo
-  echo "Written by \`scripts/mutants.sh\` on $(date -u +%Y-%m-%d) (cargo-mutants $CARGO_MUTANTS_VERSION${shard[*]:+, ${shard[*]}})."
-  echo "A group's run that was interrupted counts only the mutants it got to (tested of found)."
-  echo "Caught: a test failed. Missed: every test passed with the bug in. Unviable: the mutant"
-  echo "does not compile. Timeout: the tests hung (counted as caught by cargo-mutants)."
-  echo
-  echo "| group | tested of found | caught | missed | timeout | unviable | caught of viable | caught or unviable in earlier runs (--iterate) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for group in $groups; do
-    dir=$OUT/$group/mutants.out
-    c=$(count "$dir/caught.txt"); m=$(count "$dir/missed.txt")
-    # An --iterate run skips what earlier runs caught (or could not build).
-    earlier=$(count "$dir/previously_caught.txt")
-    t=$(count "$dir/timeout.txt"); u=$(count "$dir/unviable.txt")
-    viable=$((c + m + t))
-    found=$([ -f "$dir/mutants.json" ] && python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir/mutants.json" || echo "?")
-    pct=$([ "$viable" -gt 0 ] && echo "$(( (c + t) * 1000 / viable / 10 )).$(( (c + t) * 1000 / viable % 10 )) %" || echo "-")
-    echo "| $group | $((viable + u)) of $found | $c | $m | $t | $u | $pct | $earlier |"
-  done
-  echo
-  echo "What each group mutated, and the tests it ran:"
-  echo
-  for group in $groups; do
-    dir=$OUT/$group
-    [ -f "$dir/mutants.out/mutants.json" ] || continue
-    files=$(python3 -c 'import json,sys; print(", ".join(sorted({m["file"] for m in json.load(open(sys.argv[1]))})))' "$dir/mutants.out/mutants.json")
-    echo "- $group: $files; \`$(cat "$dir/tests.txt" 2>/dev/null || echo "cargo test")\`"
-  done
-  echo
-  echo "## Missed mutants"
-  for group in $groups; do
-    dir=$OUT/$group/mutants.out
-    echo
-    echo "### $group"
-    echo
-    if [ -s "$dir/missed.txt" ]; then
-      sed 's/^/- /' "$dir/missed.txt"
-    else
-      echo "None."
-    fi
-  done
-  # What was done about misses, and what is still to run: written by hand.
-  if [ -f "$ROOT/tests/mutants-notes.md" ]; then
-    echo
-    cat "$ROOT/tests/mutants-notes.md"
-  fi
-} > "$REPORT.new"
-mv "$REPORT.new" "$REPORT"
+# The report, from every part's record.
+python3 - "$RECORDS" "$REPORT" "$CARGO_MUTANTS_VERSION" "${parts[@]}" <<'PY'
+import os, sys, datetime
+records, report, version, *parts = sys.argv[1:]
+def read(path):
+    return [l.rstrip("\n") for l in open(path)] if os.path.exists(path) else []
+rows, missed, totals = [], [], {}
+for part in parts:
+    name, group = part.split("|")[:2]
+    d = os.path.join(records, name)
+    run = dict(l.split(": ", 1) for l in read(os.path.join(d, "run.txt")))
+    c, m, t, u = (len(read(os.path.join(d, k + ".txt"))) for k in ("caught", "missed", "timeout", "unviable"))
+    found = int(run.get("found", 0))
+    viable = c + m + t
+    pct = f"{(c + t) * 100 / viable:.1f} %" if viable else "-"
+    untested = found - viable - u
+    rows.append(f"| {name} | {group} | {found or '-'} | {c} | {m} | {t} | {u} | {untested if run else '-'} | {pct} | {run.get('date', 'never run')} {run.get('commit', '')} |")
+    g = totals.setdefault(group, [0, 0, 0, 0, 0])
+    for i, v in enumerate((found, c, m, t, u)):
+        g[i] += v
+    missed.append((name, run, read(os.path.join(d, "missed.txt"))))
+with open(report + ".new", "w") as f:
+    w = lambda s="": f.write(s + "\n")
+    w("# Mutation testing of the money code")
+    w()
+    w(f"Written by `scripts/mutants.sh` on {datetime.date.today()} (cargo-mutants {version}) from the")
+    w("records in `tests/mutants/`: each part's latest outcome for every mutant its code still has.")
+    w("Caught: a test failed. Missed: every test passed with the bug in. Unviable: the mutant")
+    w("does not compile. Timeout: the tests hung (counted as caught). Untested: found but not")
+    w("yet run (a shard, an interrupted run, or code changed since).")
+    w()
+    w("| part | group | found | caught | missed | timeout | unviable | untested | caught of viable | last run |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        w(r)
+    for group, (found, c, m, t, u) in totals.items():
+        viable = c + m + t
+        pct = f"{(c + t) * 100 / viable:.1f} %" if viable else "-"
+        w(f"| **{group}** | | {found} | {c} | {m} | {t} | {u} | {found - viable - u} | **{pct}** | |")
+    w()
+    w("What each part mutates, and the tests it runs:")
+    w()
+    for name, run, _ in missed:
+        if run:
+            w(f"- {name}: {run.get('files', '')}; `{run.get('tests', '')}`")
+    w()
+    w("## Missed mutants")
+    for name, run, ms in missed:
+        if not ms:
+            continue
+        w()
+        w(f"### {name}")
+        w()
+        for m in ms:
+            w(f"- {m}")
+    notes = os.path.join(os.path.dirname(report), "mutants-notes.md")
+    if os.path.exists(notes):
+        w()
+        f.write(open(notes).read())
+os.replace(report + ".new", report)
+PY
 step "report: $REPORT"
 exit
 }
