@@ -26,6 +26,46 @@ struct NewCart<'a> {
     updated_at: NaiveDateTime,
 }
 
+/// Whose cart: a user's, or a guest's by token. Given to the item queries,
+/// which find the cart in the same query (`cart_id IN (SELECT id FROM carts
+/// WHERE …)`) instead of looking it up first.
+#[derive(Clone, Copy, Debug)]
+pub enum CartOf<'a> {
+    User(UserId),
+    Guest(&'a str),
+}
+
+impl CartOf<'_> {
+    fn user(self) -> Option<UserId> {
+        match self {
+            Self::User(id) => Some(id),
+            Self::Guest(_) => None,
+        }
+    }
+
+    fn token(&self) -> Option<&str> {
+        match self {
+            Self::User(_) => None,
+            Self::Guest(token) => Some(token),
+        }
+    }
+}
+
+/// The cart's id as a subquery: `user_id = ?` for a user, the token for a
+/// guest (a guest cart has no user); the other side compares with NULL,
+/// which matches nothing.
+#[diesel::dsl::auto_type]
+fn cart_id_of<'a>(user: Option<UserId>, token: Option<&'a str>) -> _ {
+    carts::table
+        .filter(
+            carts::user_id.eq(user).or(carts::token
+                .nullable()
+                .eq(token)
+                .and(carts::user_id.is_null())),
+        )
+        .select(carts::id)
+}
+
 impl Cart {
     pub fn find_for_user(conn: &mut DbConnection, user_id: UserId) -> QueryResult<Option<Self>> {
         carts::table
@@ -175,9 +215,9 @@ impl CartItem {
             .get_result(conn)
     }
 
-    pub fn course_ids(conn: &mut DbConnection, cart_id: CartId) -> QueryResult<Vec<CourseId>> {
+    pub fn course_ids(conn: &mut DbConnection, cart: CartOf<'_>) -> QueryResult<Vec<CourseId>> {
         cart_items::table
-            .filter(cart_items::cart_id.eq(cart_id))
+            .filter(cart_items::cart_id.eq_any(cart_id_of(cart.user(), cart.token())))
             .order(cart_items::added_at.asc())
             .select(cart_items::course_id)
             .load(conn)
@@ -187,11 +227,11 @@ impl CartItem {
     /// (none for lines older than that record), in the order added.
     pub fn lines(
         conn: &mut DbConnection,
-        cart_id: CartId,
+        cart: CartOf<'_>,
     ) -> QueryResult<Vec<(Course, Option<i64>)>> {
         cart_items::table
             .inner_join(courses::table)
-            .filter(cart_items::cart_id.eq(cart_id))
+            .filter(cart_items::cart_id.eq_any(cart_id_of(cart.user(), cart.token())))
             .order((cart_items::added_at.asc(), cart_items::id.asc()))
             .select((Course::as_select(), cart_items::added_price_cents))
             .load(conn)

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use crate::config::TaxSettings;
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, Money};
-use crate::models::cart::{Cart, CartItem};
+use crate::models::cart::{Cart, CartItem, CartOf};
 use crate::models::course::Course;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
@@ -111,13 +111,22 @@ fn find_cart(conn: &mut DbConnection, owner: &CartOwner) -> diesel::QueryResult<
     }
 }
 
+/// The owner's cart as a subquery, if they can have one.
+fn cart_of(owner: &CartOwner) -> Option<CartOf<'_>> {
+    match owner {
+        CartOwner::User(user_id) => Some(CartOf::User(*user_id)),
+        CartOwner::Guest(Some(token)) => Some(CartOf::Guest(token)),
+        CartOwner::Guest(None) => None,
+    }
+}
+
 /// The ids of the courses in the cart, in the order they were added.
 pub fn course_ids(
     conn: &mut DbConnection,
     owner: &CartOwner,
 ) -> diesel::QueryResult<Vec<CourseId>> {
-    match find_cart(conn, owner)? {
-        Some(cart) => CartItem::course_ids(conn, cart.id),
+    match cart_of(owner) {
+        Some(cart) => CartItem::course_ids(conn, cart),
         None => Ok(Vec::new()),
     }
 }
@@ -127,8 +136,8 @@ pub fn view(
     owner: &CartOwner,
     currency: Currency,
 ) -> diesel::QueryResult<CartView> {
-    let items = match find_cart(conn, owner)? {
-        Some(cart) => CartItem::lines(conn, cart.id)?,
+    let items = match cart_of(owner) {
+        Some(cart) => CartItem::lines(conn, cart)?,
         None => Vec::new(),
     };
     let lines: Vec<CartLine> = items
@@ -362,7 +371,7 @@ pub fn merge_guest_cart(
         let cart = Cart::find_or_create(conn, Some(user_id), &crate::session::new_token(), now)?;
         let mut outcome = MergeOutcome::default();
         let mut count = CartItem::count(conn, cart.id)?;
-        for (course, added_price) in CartItem::lines(conn, guest.id)? {
+        for (course, added_price) in CartItem::lines(conn, CartOf::Guest(token))? {
             if UserCourse::owns(conn, user_id, course.id)? {
                 outcome.already_owned.push(course.title);
             } else if CartItem::contains(conn, cart.id, course.id)? {
