@@ -50,6 +50,29 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(400)).await;
 }
 
+/// Delivers two events at once while another transaction holds `order`
+/// (as a concurrent fulfilment would), then lets it commit; both answers.
+async fn deliver_two_while_held(
+    app: &TestApp,
+    order: i64,
+    first: &str,
+    second: &str,
+) -> (reqwest::Response, reqwest::Response) {
+    let held = Holder::begin(
+        &app.db.url,
+        &[&format!(
+            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
+        )],
+    );
+    let both = async { tokio::join!(app.deliver(first), app.deliver(second)) };
+    let commit = async {
+        settle().await;
+        held.commit();
+    };
+    let (answers, ()) = tokio::join!(both, commit);
+    answers
+}
+
 #[actix_web::test]
 async fn a_payment_that_lands_while_its_order_is_canceled_is_flagged_never_lost() {
     let app = TestApp::spawn(Backend::Postgres).await;
@@ -253,20 +276,9 @@ async fn concurrent_refunds_of_an_unapplied_payment_journal_what_was_refunded() 
     .await;
     // Staff refund it in two steps; Stripe's two events arrive at once,
     // while another transaction holds the order.
-    let held = Holder::begin(
-        &app.db.url,
-        &[&format!(
-            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
-        )],
-    );
     let first = charge_refunded_at("evt_r1", &intent, total, 1_000, now());
     let second = charge_refunded_at("evt_r2", &intent, total, 3_000, now() + 1);
-    let both = async { tokio::join!(app.deliver(&first), app.deliver(&second)) };
-    let commit = async {
-        settle().await;
-        held.commit();
-    };
-    let ((a, b), ()) = tokio::join!(both, commit);
+    let (a, b) = deliver_two_while_held(&app, order, &first, &second).await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     let journalled: i64 = financial_journals::table
         .filter(financial_journals::reference_id.eq(order))
@@ -602,20 +614,9 @@ async fn the_same_dispute_and_refund_told_twice_at_once_make_one_note_each() {
     };
 
     // A partial refund, told by two events at once.
-    let held = Holder::begin(
-        &app.db.url,
-        &[&format!(
-            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
-        )],
-    );
     let first = charge_refunded_at("evt_ref_a", &intent, total, 1_000, now());
     let again = charge_refunded_at("evt_ref_b", &intent, total, 1_000, now() + 1);
-    let both = async { tokio::join!(app.deliver(&first), app.deliver(&again)) };
-    let commit = async {
-        settle().await;
-        held.commit();
-    };
-    let ((a, b), ()) = tokio::join!(both, commit);
+    let (a, b) = deliver_two_while_held(&app, order, &first, &again).await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     assert_eq!(rows(&mut conn, "refund"), vec![1_000], "one refund row");
     let refund_notes = notes(&mut conn, "refund");
@@ -624,12 +625,6 @@ async fn the_same_dispute_and_refund_told_twice_at_once_make_one_note_each() {
 
     // The rest is disputed and lost, told twice at once.
     let disputed = total - 1_000;
-    let held = Holder::begin(
-        &app.db.url,
-        &[&format!(
-            "SELECT id FROM orders WHERE id = {order} FOR UPDATE"
-        )],
-    );
     let lost = dispute_event(
         "evt_lost_a",
         "charge.dispute.closed",
@@ -644,12 +639,7 @@ async fn the_same_dispute_and_refund_told_twice_at_once_make_one_note_each() {
         disputed,
         "lost",
     );
-    let both = async { tokio::join!(app.deliver(&lost), app.deliver(&told_again)) };
-    let commit = async {
-        settle().await;
-        held.commit();
-    };
-    let ((a, b), ()) = tokio::join!(both, commit);
+    let (a, b) = deliver_two_while_held(&app, order, &lost, &told_again).await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     assert_eq!(
         rows(&mut conn, "dispute"),
