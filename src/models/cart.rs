@@ -208,6 +208,20 @@ impl CartItem {
         .execute(conn)
     }
 
+    /// Takes these courses out of the cart, in one statement.
+    pub fn remove_courses(
+        conn: &mut DbConnection,
+        cart: CartOf<'_>,
+        courses: &[CourseId],
+    ) -> QueryResult<usize> {
+        diesel::delete(
+            cart_items::table
+                .filter(cart_items::cart_id.eq_any(cart_id_of(cart.user(), cart.token())))
+                .filter(cart_items::course_id.eq_any(courses)),
+        )
+        .execute(conn)
+    }
+
     pub fn count(conn: &mut DbConnection, cart_id: CartId) -> QueryResult<i64> {
         cart_items::table
             .filter(cart_items::cart_id.eq(cart_id))

@@ -139,7 +139,7 @@ fn on_payment_succeeded(
     intent: &IntentObject,
     meta: EventMeta<'_>,
 ) -> Result<String, EventError> {
-    if intent_order(conn, intent)?.is_none() {
+    let Some(found) = intent_order(conn, intent)? else {
         // An intent of ours that lost to another one on its order, and was
         // paid anyway: money came in for nothing, staff must refund it.
         if let Some(order) = named_order(conn, intent)? {
@@ -147,8 +147,8 @@ fn on_payment_succeeded(
             return Ok(format!("payment not applied: {problem}"));
         }
         return Ok(NOT_OURS.into());
-    }
-    Ok(lifecycle::fulfill_in_transaction(conn, &observed(intent, meta), db::now())?.to_string())
+    };
+    Ok(lifecycle::fulfill_found(conn, &found, &observed(intent, meta), db::now())?.to_string())
 }
 
 fn on_payment_failed(

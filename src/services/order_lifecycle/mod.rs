@@ -17,7 +17,7 @@ mod unapplied;
 
 pub use dispute::{DisputePhase, apply_dispute};
 pub use payment::{
-    FulfillOutcome, ObservedIntent, attach_payment_intent, cancel_pending_order,
+    FulfillOutcome, ObservedIntent, attach_payment_intent, cancel_pending_order, fulfill_found,
     fulfill_in_transaction, fulfill_payment, record_failed_payment, record_stray_payment,
 };
 pub use place::{

@@ -11,7 +11,7 @@ use super::access::grant_order_access;
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, IntentStatus, JournalKind, JournalStatus, OrderStatus};
 use crate::models::OrderId;
-use crate::models::cart::{Cart, CartItem};
+use crate::models::cart::{Cart, CartItem, CartOf};
 use crate::models::order::Order;
 use crate::models::promo_code::PromoRedemption;
 use crate::payments::ProviderIntent;
@@ -87,13 +87,30 @@ pub fn fulfill_in_transaction(
     if intent.status != IntentStatus::Succeeded {
         return Ok(FulfillOutcome::NotSucceeded);
     }
-    let not_ready = || EventError::NotReady(format!("no order has PaymentIntent {}", intent.id));
-    let found = Order::find_by_payment_intent(conn, intent.id)?.ok_or_else(not_ready)?;
+    let found = Order::find_by_payment_intent(conn, intent.id)?.ok_or_else(|| not_ready(intent))?;
+    fulfill_found(conn, &found, intent, now)
+}
+
+fn not_ready(intent: &ObservedIntent<'_>) -> EventError {
+    EventError::NotReady(format!("no order has PaymentIntent {}", intent.id))
+}
+
+/// [`fulfill_in_transaction`] for the order the caller found by the
+/// intent's id (read before any lock: it is locked and read again here).
+pub fn fulfill_found(
+    conn: &mut DbConnection,
+    found: &Order,
+    intent: &ObservedIntent<'_>,
+    now: NaiveDateTime,
+) -> Result<FulfillOutcome, EventError> {
+    if intent.status != IntentStatus::Succeeded {
+        return Ok(FulfillOutcome::NotSucceeded);
+    }
     // The cart first, then the order: the lock order of checkout too, so a
     // checkout never places an order for a course granted a moment before,
     // and a cancel and a payment of one order cannot both win.
     Cart::lock_for_user(conn, found.user_id)?;
-    let order = Order::lock(conn, found.id)?.ok_or_else(not_ready)?;
+    let order = Order::lock(conn, found.id)?.ok_or_else(|| not_ready(intent))?;
     let problem = match order.status {
         OrderStatus::Pending => mismatch(intent, &order),
         OrderStatus::Canceled => Some(format!(
@@ -214,11 +231,7 @@ pub(super) fn deliver_paid_order(
         crate::domain::RedemptionStatus::Redeemed,
         now,
     )?;
-    if let Some(cart) = Cart::find_for_user(conn, order.user_id)? {
-        for course in items {
-            CartItem::remove(conn, cart.id, course)?;
-        }
-    }
+    CartItem::remove_courses(conn, CartOf::User(order.user_id), &items)?;
     crate::services::mail::queue::receipt(conn, order, now)
 }
 
