@@ -116,6 +116,7 @@ async fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
             );
         }
         drop(conn);
+        db::warm(&pool)?;
         Ok(pool)
     })
     .await
@@ -289,9 +290,13 @@ fn run(
     let secure = state.settings.cookies_secure();
     // A blocking thread beyond the pool's connections only waits for one:
     // each waiting thread costs its stack and a malloc arena (64 webhooks
-    // at once took the server to 85 MB). Requests queue for a thread
-    // instead, which is the same wait without the memory.
-    let blocking_threads = state.settings.db_pool_size as usize;
+    // at once took the server to 85 MB), and waits in r2d2's queue, which
+    // is not first come, first served (with as many threads per worker as
+    // connections, the course page's worst waits on PostgreSQL were over a
+    // second). So the pool is split between the workers, and requests
+    // queue for a thread, in order.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let blocking_threads = (state.settings.db_pool_size as usize).div_ceil(workers);
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name(SESSION_COOKIE.to_owned())
@@ -323,6 +328,7 @@ fn run(
             .configure(routes::configure)
     })
     .shutdown_timeout(10)
+    .workers(workers)
     .worker_max_blocking_threads(blocking_threads)
     .listen(listener)?
     .run();

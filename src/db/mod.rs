@@ -209,15 +209,29 @@ fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> 
 /// Connections are opened when asked for, never ahead in the background:
 /// a connection half-open in r2d2's worker thread when a short command
 /// (`kasir reconcile`) exits made libpq crash the process now and then
-/// (SIGSEGV in its exit handlers; diesel#3441). Idle connections stay
-/// pooled after use.
+/// (SIGSEGV in its exit handlers; diesel#3441). `serve` opens them all at
+/// start instead ([`warm`]). Once open they stay, idle or not: a new
+/// PostgreSQL backend plans its first statements slowly, and under load
+/// that was seconds (bench/results.md).
 fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {
     r2d2::Pool::builder()
         .max_size(max_connections)
         .min_idle(Some(0))
+        .idle_timeout(None)
+        .max_lifetime(None)
         .connection_timeout(Duration::from_secs(10))
         .build(ConnectionManager { url: url.clone() })
         .map_err(|e| DbSetupError::Pool(e.to_string()))
+}
+
+/// Opens every connection of the pool now (each checked out at once, then
+/// returned), so the first burst of requests does not wait for them.
+pub fn warm(pool: &DbPool) -> Result<(), r2d2::PoolError> {
+    let held = (0..pool.max_size())
+        .map(|_| pool.get())
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(held);
+    Ok(())
 }
 
 /// Runs `work` in a transaction that takes the write lock up front.
