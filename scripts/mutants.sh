@@ -126,7 +126,9 @@ run() {
   if [ "$group" = db ] && [ "$whole" = 1 ]; then
     tests+=(--test api)
   elif [ "$group" = db ]; then
-    tests+=(--test api -- "${filters[@]}" --skip postgres)
+    # The filters apply to the unit tests too: theirs are under services::
+    # and domain::, names no integration test has.
+    tests+=(--test api -- services:: domain:: "${filters[@]}" --skip postgres)
   fi
   if [ "$group" = db ]; then
     if [ "$db_ready" = 0 ]; then

@@ -242,6 +242,23 @@ both_backends! {
             .load(&mut conn)
             .unwrap();
         assert_eq!(lines, vec![(0, 8_900), (2_450, 2_450)], "only the JS line is discounted");
+        // Each order keeps the code's terms as they were, for the record.
+        let snapshots: Vec<serde_json::Value> = orders::table
+            .order(orders::id.asc())
+            .select(orders::promo_snapshot)
+            .load::<Option<String>>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|s| serde_json::from_str(&s.expect("a snapshot")).unwrap())
+            .collect();
+        assert_eq!(
+            snapshots,
+            vec![
+                serde_json::json!({"code": "TEN", "kind": "percent", "percent_bps": 1_000, "amount_cents": null, "currency": null, "courses": []}),
+                serde_json::json!({"code": "FIVER", "kind": "fixed", "percent_bps": null, "amount_cents": 500, "currency": "USD", "courses": []}),
+                serde_json::json!({"code": "HALFJS", "kind": "percent", "percent_bps": 5_000, "amount_cents": null, "currency": null, "courses": [js]}),
+            ]
+        );
         let page = app.get_html(&format!("/checkout/{}", orders[2].number)).await;
         assert_eq!(select_all(&page, "[data-order-discount]"), vec!["-$24.50"]);
     }
