@@ -217,6 +217,28 @@ both_backends! {
         insert_promo(&mut conn, Promo { code: "SOLO", max_redemptions: Some(1), ..Promo::default() });
         app.checkout("SOLO").await;
         assert_eq!(check(&mut conn, "SOLO", Some(bob), 8_900), Err(PromoRejection::UsedUp("SOLO".into())));
+
+        // Valid from its first instant to just before its last.
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap().and_hms_opt(9, 0, 0).unwrap();
+        let end = start + chrono::TimeDelta::days(7);
+        insert_promo(&mut conn, Promo { code: "WEEK", starts_at: Some(start), ends_at: Some(end), ..Promo::default() });
+        let at = |conn: &mut DbConnection, code: &str, now: chrono::NaiveDateTime| {
+            let cart = promo::Cart { user_id: None, courses: &[rust], subtotal_cents: 8_900, currency: usd };
+            promo::check(conn, code, &cart, now).unwrap().map(|a| a.promo.code)
+        };
+        let second = chrono::TimeDelta::seconds(1);
+        assert_eq!(at(&mut conn, "WEEK", start - second), Err(PromoRejection::NotStarted("WEEK".into())));
+        assert_eq!(at(&mut conn, "WEEK", start), Ok("WEEK".into()));
+        assert_eq!(at(&mut conn, "WEEK", end - second), Ok("WEEK".into()));
+        assert_eq!(at(&mut conn, "WEEK", end), Err(PromoRejection::Expired("WEEK".into())));
+
+        // A code of the longest length is looked up; a longer one is not,
+        // and is echoed cut to that length.
+        let longest = "L".repeat(promo::MAX_CODE_LEN);
+        insert_promo(&mut conn, Promo { code: longest.clone().leak(), ..Promo::default() });
+        assert_eq!(check(&mut conn, &longest, None, 8_900), Ok(longest.clone()));
+        let longer = format!("{longest}XY");
+        assert_eq!(check(&mut conn, &longer, None, 8_900), Err(PromoRejection::Unknown(format!("{longest}…"))));
     }
 
     async fn refunds_beyond_what_is_left_or_of_unpaid_orders_are_refused(app: TestApp) {
