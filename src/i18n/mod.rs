@@ -15,9 +15,10 @@ mod message;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
+use fluent_templates::{LanguageIdentifier, langid, static_loader};
 
 pub use format::{format_date, format_datetime, format_money};
 pub use message::{Arg, Message};
@@ -33,6 +34,11 @@ static_loader! {
         customise: |bundle| bundle.set_use_isolating(false),
     };
 }
+
+/// Messages without arguments, formatted, per locale (indexed by
+/// `Locale as usize`): the message ids are the code's, a few hundred.
+static PLAIN: [LazyLock<RwLock<HashMap<String, String>>>; Locale::ALL.len()] =
+    [const { LazyLock::new(Default::default) }; Locale::ALL.len()];
 
 static EN: LanguageIdentifier = langid!("en");
 static ID: LanguageIdentifier = langid!("id");
@@ -182,10 +188,32 @@ impl I18n {
         }
     }
 
+    /// The message in this locale's bundle, else in English's. A message
+    /// without arguments is the same every time: it is formatted once per
+    /// language and kept (a catalog page asks for the same labels on every
+    /// card; looking them up through the loader's language negotiation was
+    /// a third of the page's time).
     fn lookup(&self, id: &str, args: Option<&HashMap<Cow<'static, str>, FluentValue>>) -> String {
-        match LOCALES.try_lookup_complete(language(self.locale), id, args) {
-            Some(text) => text,
-            None => {
+        let plain = &PLAIN[self.locale as usize];
+        if args.is_none()
+            && let Some(text) = plain.read().unwrap_or_else(PoisonError::into_inner).get(id)
+        {
+            return text.clone();
+        }
+        let found = LOCALES
+            .lookup_single_language(language(self.locale), id, args)
+            .or_else(|_| LOCALES.lookup_single_language(&EN, id, args));
+        match found {
+            Ok(text) => {
+                if args.is_none() {
+                    plain
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(id.to_owned(), text.clone());
+                }
+                text
+            }
+            Err(_) => {
                 // The message-file test keeps this from happening.
                 tracing::error!(message.id = id, locale = %self.locale, "no such message");
                 id.to_owned()
