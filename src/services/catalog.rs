@@ -122,44 +122,78 @@ impl Listing {
 ///
 /// A course saved through this process's staff pages clears it at once
 /// ([`CatalogCache::forget`]); a change made by another instance or by the
-/// command line shows within [`CatalogCache::FRESH`]. Only what the catalog
-/// *shows* is kept: a cart and a checkout price from the database.
+/// command line shows within [`CatalogCache::FRESH`] of the next request.
+/// When a page turns stale, one request reloads it while the others are
+/// served the stale page meanwhile (without that, every request in flight
+/// at the second's end reloaded it at once: on PostgreSQL, a queue for the
+/// pool every second). Only what the catalog *shows* is kept: a cart and a
+/// checkout price from the database.
 #[derive(Default)]
-pub struct CatalogCache(Mutex<HashMap<i64, (Instant, Arc<Listing>)>>);
+pub struct CatalogCache(Mutex<HashMap<i64, Kept>>);
+
+struct Kept {
+    at: Instant,
+    listing: Arc<Listing>,
+    /// A request is reloading it (since `at` went stale).
+    reloading: bool,
+}
+
+impl Kept {
+    fn servable(&self) -> Option<Arc<Listing>> {
+        let age = self.at.elapsed();
+        (age < CatalogCache::FRESH || (self.reloading && age < CatalogCache::STALE_AT_MOST))
+            .then(|| Arc::clone(&self.listing))
+    }
+}
 
 impl CatalogCache {
     /// How long a kept page is believed.
     pub const FRESH: Duration = Duration::from_secs(1);
+    /// A stale page is served while it reloads for at most this long (the
+    /// reload failed, if it takes longer: the next request tries again).
+    const STALE_AT_MOST: Duration = Duration::from_secs(5);
     /// At most this many pages are kept (page numbers come from the URL).
     const CAPACITY: usize = 64;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Instant, Arc<Listing>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Kept>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The page, if it was loaded less than [`Self::FRESH`] ago.
+    /// The page as kept, if it is fresh, or stale while a request reloads
+    /// it. `None`: load it ([`Self::load`]).
     pub fn get(&self, page: i64) -> Option<Arc<Listing>> {
-        let pages = self.lock();
-        let (at, listing) = pages.get(&page)?;
-        (at.elapsed() < Self::FRESH).then(|| Arc::clone(listing))
+        self.lock().get(&page).and_then(Kept::servable)
     }
 
-    /// The page from memory, else from the database (and kept).
+    /// The page from memory, else from the database (and kept). Of the
+    /// requests that find it stale, the first reloads it; the others get
+    /// the stale page meanwhile.
     pub fn load(&self, conn: &mut DbConnection, page: i64) -> diesel::QueryResult<Arc<Listing>> {
-        if let Some(listing) = self.get(page) {
-            return Ok(listing);
+        {
+            let mut pages = self.lock();
+            if let Some(kept) = pages.get_mut(&page) {
+                if let Some(listing) = kept.servable() {
+                    return Ok(listing);
+                }
+                kept.reloading = true;
+            }
         }
         let listing = Arc::new(Listing::load(conn, page)?);
         // Kept under the page it is: a number past the end shows the last
         // page, and asking for it again loads again.
         let mut pages = self.lock();
         if pages.len() >= Self::CAPACITY {
-            pages.retain(|_, (at, _)| at.elapsed() < Self::FRESH);
+            pages.retain(|_, kept| kept.at.elapsed() < Self::FRESH);
             if pages.len() >= Self::CAPACITY {
                 pages.clear();
             }
         }
-        pages.insert(listing.page, (Instant::now(), Arc::clone(&listing)));
+        let kept = Kept {
+            at: Instant::now(),
+            listing: Arc::clone(&listing),
+            reloading: false,
+        };
+        pages.insert(listing.page, kept);
         Ok(listing)
     }
 
@@ -199,4 +233,44 @@ pub fn published_course(
     let card =
         with_viewer_state(conn, course.into_iter().map(CourseCard::new), user_id, cart)?.pop();
     Ok(card.filter(|card| card.course.published || card.owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept_since(cache: &CatalogCache, ago: Duration, reloading: bool) {
+        let listing = Arc::new(Listing {
+            courses: Vec::new(),
+            page: 1,
+            pages: 1,
+        });
+        let at = Instant::now() - ago;
+        let kept = Kept {
+            at,
+            listing,
+            reloading,
+        };
+        cache.lock().insert(1, kept);
+    }
+
+    #[test]
+    fn a_stale_page_is_served_only_while_another_request_reloads_it() {
+        let cache = CatalogCache::default();
+        assert!(cache.get(1).is_none(), "nothing kept yet");
+        kept_since(&cache, Duration::ZERO, false);
+        assert!(cache.get(1).is_some(), "fresh");
+        assert!(cache.get(2).is_none(), "another page");
+        kept_since(&cache, CatalogCache::FRESH, false);
+        assert!(
+            cache.get(1).is_none(),
+            "stale, and nobody reloads it: load it"
+        );
+        kept_since(&cache, CatalogCache::FRESH, true);
+        assert!(cache.get(1).is_some(), "stale while a request reloads it");
+        kept_since(&cache, CatalogCache::STALE_AT_MOST, true);
+        assert!(cache.get(1).is_none(), "a reload that never came back");
+        cache.forget();
+        assert!(cache.get(1).is_none());
+    }
 }
