@@ -57,7 +57,7 @@ REPORT=$ROOT/tests/mutants.md
 parts=(
   "pricing|pure|src/services/pricing.rs|"
   "promo|db|src/services/promo.rs|checkout:: staff:: edges::"
-  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges::"
+  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe::"
   "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: edges::"
   "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: notes:: tax::"
@@ -140,6 +140,9 @@ run() {
   fi
   step "mutating $name (${files[*]})"
   mkdir -p "$OUT/$name"
+  # What is mutated is the tree as it is now (cargo-mutants copies it).
+  local commit
+  commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (and changes not yet committed)')"
   # Exit 2: mutants missed, 3: some timed out; the record says which.
   # Anything else (the tests failing without a mutant, a bad option) stops.
   local status=0
@@ -169,10 +172,8 @@ PY
     echo "files: ${files[*]}"
     echo "found: $(grep -c . "$OUT/$name/current.txt" || true)"
   } >"$RECORDS/$name/part.txt"
-  printf '%s at %s%s: cargo-mutants %s%s%s, %s tested: cargo test %s\n' \
-    "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" \
-    "$(git diff --quiet HEAD -- src || echo ' (and changes not yet committed)')" \
-    "$CARGO_MUTANTS_VERSION" "${shard[*]:+ ${shard[*]}}" "${iterate[*]:+ --iterate}" \
+  printf '%s at %s: cargo-mutants %s%s%s, %s tested: cargo test %s\n' \
+    "$(date -u +%Y-%m-%d)" "$commit" "$CARGO_MUTANTS_VERSION" "${shard[*]:+ ${shard[*]}}" "${iterate[*]:+ --iterate}" \
     "$(cat "$OUT/$name/mutants.out/"{caught,missed,timeout,unviable}.txt 2>/dev/null | grep -c . || true)" \
     "${tests[*]}" >>"$RECORDS/$name/runs.txt"
 }
