@@ -154,7 +154,11 @@ run() {
   # The record: this run's outcomes over the earlier ones, for the
   # mutants the code still has.
   mkdir -p "$RECORDS/$name"
-  cargo mutants --list "${args[@]}" >"$OUT/$name/current.txt"
+  # Every mutant the code has now: listed without --iterate or --shard,
+  # which would leave out the ones not tested this time.
+  local every=(--features bench)
+  for f in "${files[@]}"; do every+=(--file "$f"); done
+  cargo mutants --list "${every[@]}" >"$OUT/$name/current.txt"
   python3 - "$OUT/$name/mutants.out" "$RECORDS/$name" "$OUT/$name/current.txt" <<'PY'
 import os, sys
 out, record, current = sys.argv[1:]
