@@ -152,22 +152,7 @@ impl Viewer {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))?;
-        let known = req.extensions().get::<Self>().cloned();
-        if let Some(viewer) = known {
-            let for_work = viewer.clone();
-            let out = with_db(&state, move |conn| {
-                Ok::<_, std::convert::Infallible>(work(conn, &for_work))
-            })
-            .await?;
-            let Ok(out) = out;
-            return Ok((viewer, out));
-        }
-        let claim = Claim::read(req, Some(&state));
-        Self::resolve_with(req, &state, claim, work).await
+        Self::with_kept_page(req, |_| None, work).await
     }
 
     /// [`Self::with_page`], but a visitor with no cart (nothing about them
@@ -188,8 +173,15 @@ impl Viewer {
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))?;
-        if req.extensions().get::<Self>().is_some() {
-            return Self::with_page(req, work).await;
+        let known = req.extensions().get::<Self>().cloned();
+        if let Some(viewer) = known {
+            let for_work = viewer.clone();
+            let out = with_db(&state, move |conn| {
+                Ok::<_, std::convert::Infallible>(work(conn, &for_work))
+            })
+            .await?;
+            let Ok(out) = out;
+            return Ok((viewer, out));
         }
         let claim = Claim::read(req, Some(&state));
         if claim.login.is_none()
