@@ -9,6 +9,10 @@
 #   bash scripts/mutants.sh promo payment   # those parts (or a group: pure, db)
 #   bash scripts/mutants.sh --shard 2/4 db  # the second quarter of each db part
 #   bash scripts/mutants.sh --list          # what would be mutated, per part
+#   bash scripts/mutants.sh --resume checkout
+#                                           # only the mutants checkout's record
+#                                           # has no outcome for (an interrupted
+#                                           # run, code changed since)
 #   bash scripts/mutants.sh --iterate --whole promo
 #                                           # only what promo's runs missed or
 #                                           # did not reach, against the whole
@@ -71,6 +75,7 @@ field() { cut -d'|' -f"$2" <<<"$1"; }
 
 shard=()
 iterate=()
+resume=0
 whole=0
 list=0
 report_only=0
@@ -81,6 +86,7 @@ while [ $# -gt 0 ]; do
     --list) list=1; shift ;;
     --report) report_only=1; shift ;;
     --iterate) iterate=(--iterate); shift ;;
+    --resume) iterate=(--iterate); resume=1; shift ;;
     --whole) whole=1; shift ;;
     -*) echo "unknown argument: $1" >&2; exit 2 ;;
     *) chosen+=("$1"); shift ;;
@@ -140,6 +146,19 @@ run() {
   fi
   step "mutating $name (${files[*]})"
   mkdir -p "$OUT/$name"
+  if [ ${#iterate[@]} -gt 0 ]; then
+    # cargo-mutants' --iterate skips what its last output lists as caught
+    # or unviable; that output is seeded from the committed record, so a
+    # run goes on from every earlier one, on any machine. --resume also
+    # skips what was missed (it only fills in the untested).
+    local skip=(caught timeout unviable)
+    [ "$resume" = 1 ] && skip+=(missed)
+    rm -rf "$OUT/$name/mutants.out" "$OUT/$name/mutants.out.old"
+    mkdir -p "$OUT/$name/mutants.out"
+    for k in "${skip[@]}"; do
+      cat "$RECORDS/$name/$k.txt" 2>/dev/null || true
+    done >"$OUT/$name/mutants.out/previously_caught.txt"
+  fi
   # What is mutated is the tree as it is now (cargo-mutants copies it).
   local commit
   commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (and changes not yet committed)')"
@@ -177,7 +196,7 @@ PY
     echo "found: $(grep -c . "$OUT/$name/current.txt" || true)"
   } >"$RECORDS/$name/part.txt"
   printf '%s at %s: cargo-mutants %s%s%s, %s tested: cargo test %s\n' \
-    "$(date -u +%Y-%m-%d)" "$commit" "$CARGO_MUTANTS_VERSION" "${shard[*]:+ ${shard[*]}}" "${iterate[*]:+ --iterate}" \
+    "$(date -u +%Y-%m-%d)" "$commit" "$CARGO_MUTANTS_VERSION" "${shard[*]:+ ${shard[*]}}" "$([ "$resume" = 1 ] && echo ' --resume' || echo "${iterate[*]:+ --iterate}")" \
     "$(cat "$OUT/$name/mutants.out/"{caught,missed,timeout,unviable}.txt 2>/dev/null | grep -c . || true)" \
     "${tests[*]}" >>"$RECORDS/$name/runs.txt"
 }
