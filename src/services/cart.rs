@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use crate::config::TaxSettings;
 use crate::db::{self, DbConnection};
 use crate::domain::{Currency, Money};
-use crate::models::cart::{Cart, CartItem, CartOf};
+use crate::models::cart::{Cart, CartItem, CartOf, LineCourse};
 use crate::models::course::Course;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
@@ -47,7 +47,7 @@ pub enum CartError {
 /// One line of the cart page.
 #[derive(Clone, Debug)]
 pub struct CartLine {
-    pub course: Course,
+    pub course: LineCourse,
     pub price: Money,
     /// The price when the course went into the cart, when it has changed
     /// since.
@@ -147,7 +147,7 @@ pub fn view(
             was: added_price
                 .filter(|was| *was != course.price_cents)
                 .map(|was| Money::new(was, course.currency)),
-            available: is_on_sale(&course, currency),
+            available: is_on_sale(course.published, course.currency, currency),
             course,
         })
         .collect();
@@ -239,8 +239,8 @@ pub fn view_with_promo(
 }
 
 /// Whether the course can be bought in this shop now.
-fn is_on_sale(course: &Course, currency: Currency) -> bool {
-    course.published && course.currency == currency
+fn is_on_sale(published: bool, course_currency: Currency, currency: Currency) -> bool {
+    published && course_currency == currency
 }
 
 fn subtotal(
@@ -252,7 +252,7 @@ fn subtotal(
     Ok(Money::new(
         courses
             .iter()
-            .filter(|c| is_on_sale(c, currency))
+            .filter(|c| is_on_sale(c.published, c.currency, currency))
             .map(|c| c.price_cents)
             .sum(),
         currency,
