@@ -53,31 +53,24 @@ impl WebhookEvent {
         .map(|_| ())
     }
 
-    /// Takes the event for processing: counts the attempt and, on
-    /// PostgreSQL, holds its row so a concurrent delivery of the same event
-    /// waits here. False when it is processed already.
-    pub fn claim(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    /// Takes the event for processing: counts the attempt and marks it
+    /// processed, in one statement (the caller's transaction undoes both if
+    /// the work fails); on PostgreSQL the row is held, so a concurrent
+    /// delivery of the same event waits here, then finds it processed.
+    /// False when it is processed already.
+    pub fn claim(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
         let moved = diesel::update(
             webhook_events::table
                 .find(id)
                 .filter(webhook_events::processed_at.is_null()),
         )
-        .set(webhook_events::attempts.eq(webhook_events::attempts + 1))
+        .set((
+            webhook_events::attempts.eq(webhook_events::attempts + 1),
+            webhook_events::processed_at.eq(now),
+            webhook_events::last_error.eq(None::<String>),
+        ))
         .execute(conn)?;
         Ok(moved == 1)
-    }
-
-    pub fn mark_processed(
-        conn: &mut DbConnection,
-        id: &str,
-        now: NaiveDateTime,
-    ) -> QueryResult<usize> {
-        diesel::update(webhook_events::table.find(id))
-            .set((
-                webhook_events::processed_at.eq(now),
-                webhook_events::last_error.eq(None::<String>),
-            ))
-            .execute(conn)
     }
 
     /// Deletes processed events received before `before` (their effect is

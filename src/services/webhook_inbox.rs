@@ -84,11 +84,11 @@ pub fn receive(
     let api_version = event.api_version.as_deref();
     let result: Result<Delivery, EventError> = db::write_transaction(conn, |conn| {
         WebhookEvent::store(conn, &event.id, &event.kind, raw, api_version, now)?;
-        if !WebhookEvent::claim(conn, &event.id)? {
+        // Claimed and marked processed first: the mark commits or rolls
+        // back with the work either way.
+        if !WebhookEvent::claim(conn, &event.id, now)? {
             return Ok(Delivery::Duplicate);
         }
-        // Marked first: it commits or rolls back with the work either way.
-        WebhookEvent::mark_processed(conn, &event.id, now)?;
         let outcome = stripe_events::apply(conn, event, raw, livemode)?;
         Ok(Delivery::Processed(outcome))
     });
