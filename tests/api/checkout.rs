@@ -341,6 +341,13 @@ both_backends! {
         assert_eq!(location(&declined), pay_url);
         let page = app.get_html(&pay_url).await;
         assert_eq!(select_all(&page, "#card-errors"), vec!["Your card was declined."]);
+        // The shop heard of the decline the way it hears of Stripe's: a
+        // signed payment_failed event, journalled; the order stays payable.
+        let mut conn = app.db.connect();
+        let order = &all_orders(&mut conn)[0];
+        let kinds: Vec<String> = journal_kinds(&mut conn, order.id).into_iter().map(|j| j.0).collect();
+        assert_eq!(kinds, vec!["payment_initiated", "failed_payment"]);
+        assert_eq!(order.status, "pending");
 
         let three_ds = app.submit(&sandbox, &[("card_number", "4000002760003184"), ("expiry", "12/40"), ("cvc", "123")]).await;
         assert_eq!(location(&three_ds), pay_url);
