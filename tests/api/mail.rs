@@ -285,4 +285,6 @@ async fn without_a_mail_server_mail_is_written_to_files() {
         "{written}"
     );
     assert!(written.contains("To: ada@example.com"));
+    drop(app);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

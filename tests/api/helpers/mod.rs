@@ -125,6 +125,9 @@ impl Drop for TestDb {
 struct ServerGuard {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The app's own mail and uploads directories, removed with it (they
+    /// had piled up in the temp directory by the thousand).
+    scratch: Vec<std::path::PathBuf>,
 }
 
 impl Drop for ServerGuard {
@@ -135,7 +138,27 @@ impl Drop for ServerGuard {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        for dir in &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// The directories `test_settings` made up for this app (not one a test
+/// passed in, which it may still read).
+fn scratch_dirs(settings: &Settings) -> Vec<std::path::PathBuf> {
+    let mail = match &settings.mail.transport {
+        kasir::config::MailTransport::Files { dir } => Some(dir.clone()),
+        kasir::config::MailTransport::Smtp { .. } => None,
+    };
+    mail.into_iter()
+        .chain([settings.uploads_dir.clone()])
+        .filter(|dir| {
+            dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("kasir-test-mail-") || n.starts_with("kasir-test-uploads-")
+            })
+        })
+        .collect()
 }
 
 pub struct TestApp {
@@ -229,6 +252,7 @@ impl TestApp {
     pub async fn spawn_on(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> Self {
         let settings = test_settings(&db, overrides);
         let webhook_secret = settings.webhook_secret();
+        let scratch = scratch_dirs(&settings);
         let (started, ready) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -248,6 +272,7 @@ impl TestApp {
             server: Arc::new(ServerGuard {
                 handle,
                 thread: Some(thread),
+                scratch,
             }),
             webhook_secret,
             address,
