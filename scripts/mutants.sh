@@ -61,7 +61,7 @@ REPORT=$ROOT/tests/mutants.md
 parts=(
   "pricing|pure|src/services/pricing.rs|"
   "promo|db|src/services/promo.rs|checkout:: staff:: edges::"
-  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe::"
+  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe:: hardening::"
   "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: edges::"
   "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: notes:: tax::"

@@ -74,15 +74,17 @@ both_backends! {
         let mut conn = app.db.connect();
         insert_course(&mut conn, "tiny", 100, "USD");
         insert_promo(&mut conn, Promo { code: "ALMOST", kind: "fixed", percent_bps: None, amount_cents: Some(70), ..Promo::default() });
+        insert_promo(&mut conn, Promo { code: "EXACT", kind: "fixed", percent_bps: None, amount_cents: Some(50), ..Promo::default() });
         app.student("ada@example.com").await;
         app.add_course("tiny").await;
         let refusal = app.checkout_rejected("ALMOST").await;
         assert!(refusal.iter().any(|f| f.contains("Payments start at $0.50")), "{refusal:?}");
         assert!(all_orders(&mut conn).is_empty());
         assert_eq!(reserved_count(&mut conn, "ALMOST"), 0, "no promo use is held");
-        // At $1.00 it goes through.
-        let placed = app.checkout("").await;
+        // At exactly the minimum it goes through.
+        let placed = app.checkout("EXACT").await;
         assert!(location(&placed).starts_with("/checkout/ORD-"));
+        assert_eq!(all_orders(&mut conn)[0].total_cents, 50);
     }
 
     async fn the_sweep_gives_up_orders_nobody_pays_and_gives_their_promo_uses_back(app: TestApp) {
