@@ -90,6 +90,58 @@ async fn checking_out_again_creates_no_second_payment_intent() {
 }
 
 #[actix_web::test]
+async fn an_older_order_paid_meanwhile_is_fulfilled_when_the_cart_is_checked_out_again() {
+    let app = TestApp::spawn_stripe(Backend::Sqlite).await;
+    let mut conn = app.db.connect();
+    app.student("ada@example.com").await;
+    app.add_course("postgresql-in-practice").await;
+    app.checkout("").await;
+    let first = all_orders(&mut conn).remove(0);
+    // Paid in another tab; the webhook has not come yet.
+    let intent_id = first.payment_intent_id.clone().unwrap();
+    assert_eq!(pay_with_test_card(&intent_id).await["status"], "succeeded");
+
+    // A course more, and checkout again: the older order's intent cannot
+    // be canceled any more, so it is fulfilled, and the new order is for
+    // the course not yet paid.
+    app.add_course("rust-for-web-developers").await;
+    let placed = app.checkout("").await;
+    assert!(
+        location(&placed).starts_with("/checkout/ORD-"),
+        "{placed:?}"
+    );
+    let orders = all_orders(&mut conn);
+    assert_eq!(orders.len(), 2);
+    let older = orders.iter().find(|o| o.id == first.id).unwrap();
+    assert_eq!(older.status, "paid");
+    let kinds: Vec<String> = journal_kinds(&mut conn, older.id)
+        .into_iter()
+        .map(|j| j.0)
+        .collect();
+    assert_eq!(kinds, vec!["payment_initiated", "income"]);
+    let newer = orders.iter().find(|o| o.id != first.id).unwrap();
+    assert_eq!(newer.status, "pending");
+    let rust_price: i64 = {
+        use diesel::prelude::*;
+        use kasir::db::schema::courses;
+        courses::table
+            .filter(courses::slug.eq("rust-for-web-developers"))
+            .select(courses::price_cents)
+            .first(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(
+        newer.subtotal_cents, rust_price,
+        "only the course not yet paid"
+    );
+    let page = app.get_html("/my-courses").await;
+    assert_eq!(
+        select_all(&page, ".list-title"),
+        vec!["PostgreSQL in Practice"]
+    );
+}
+
+#[actix_web::test]
 async fn the_return_page_fulfils_a_card_paid_through_stripe_without_waiting_for_the_webhook() {
     let app = TestApp::spawn_stripe(Backend::Sqlite).await;
     let mut conn = app.db.connect();
