@@ -59,6 +59,19 @@ async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
         "the provider's response is kept"
     );
     assert_eq!(raw["object"], "payment_intent");
+    // For the student's Customer, made at the first checkout and kept.
+    let customer: Option<String> = {
+        use diesel::prelude::*;
+        use kasir::db::schema::users;
+        users::table
+            .filter(users::email.eq("ada@example.com"))
+            .select(users::stripe_customer_id)
+            .first(&mut conn)
+            .unwrap()
+    };
+    let customer = customer.expect("the Customer is stored on the student");
+    assert!(customer.starts_with("cus_"), "{customer}");
+    assert_eq!(intent["customer"], customer.as_str());
 
     // The payment page hands the Payment Element what it needs, and
     // nothing that would let the browser set the amount.
@@ -87,6 +100,39 @@ async fn checking_out_again_creates_no_second_payment_intent() {
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].payment_intent_id, intent);
     assert_eq!(journal_kinds(&mut conn, orders[0].id).len(), 1);
+}
+
+#[actix_web::test]
+async fn a_customer_stripe_does_not_know_is_replaced_at_checkout() {
+    use diesel::prelude::*;
+    use kasir::db::schema::users;
+    let app = TestApp::spawn_stripe(Backend::Sqlite).await;
+    let mut conn = app.db.connect();
+    app.student("ada@example.com").await;
+    // Made with the other mode's keys (test keys swapped for live ones).
+    diesel::update(users::table.filter(users::email.eq("ada@example.com")))
+        .set(users::stripe_customer_id.eq("cus_of_the_other_mode"))
+        .execute(&mut conn)
+        .unwrap();
+    app.add_course("rust-for-web-developers").await;
+    let placed = app.checkout("").await;
+    assert!(
+        location(&placed).starts_with("/checkout/ORD-"),
+        "{placed:?}"
+    );
+    let stored: Option<String> = users::table
+        .filter(users::email.eq("ada@example.com"))
+        .select(users::stripe_customer_id)
+        .first(&mut conn)
+        .unwrap();
+    let stored = stored.expect("a new Customer is stored");
+    assert!(
+        stored.starts_with("cus_") && stored != "cus_of_the_other_mode",
+        "{stored}"
+    );
+    let intent_id = all_orders(&mut conn)[0].payment_intent_id.clone().unwrap();
+    let intent = stripe_get(&format!("/v1/payment_intents/{intent_id}")).await;
+    assert_eq!(intent["customer"], stored.as_str());
 }
 
 #[actix_web::test]
