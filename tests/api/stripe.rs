@@ -23,6 +23,17 @@ async fn stripe_get(path: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// The Stripe Customer stored on the student.
+fn stripe_customer_of(conn: &mut kasir::db::DbConnection, email: &str) -> Option<String> {
+    use diesel::prelude::*;
+    use kasir::db::schema::users;
+    users::table
+        .filter(users::email.eq(email))
+        .select(users::stripe_customer_id)
+        .first(conn)
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     let app = TestApp::spawn_stripe(Backend::Sqlite).await;
@@ -60,16 +71,8 @@ async fn the_payment_intent_carries_the_orders_amount_currency_and_ids() {
     );
     assert_eq!(raw["object"], "payment_intent");
     // For the student's Customer, made at the first checkout and kept.
-    let customer: Option<String> = {
-        use diesel::prelude::*;
-        use kasir::db::schema::users;
-        users::table
-            .filter(users::email.eq("ada@example.com"))
-            .select(users::stripe_customer_id)
-            .first(&mut conn)
-            .unwrap()
-    };
-    let customer = customer.expect("the Customer is stored on the student");
+    let customer = stripe_customer_of(&mut conn, "ada@example.com")
+        .expect("the Customer is stored on the student");
     assert!(customer.starts_with("cus_"), "{customer}");
     assert_eq!(intent["customer"], customer.as_str());
 
@@ -120,12 +123,8 @@ async fn a_customer_stripe_does_not_know_is_replaced_at_checkout() {
         location(&placed).starts_with("/checkout/ORD-"),
         "{placed:?}"
     );
-    let stored: Option<String> = users::table
-        .filter(users::email.eq("ada@example.com"))
-        .select(users::stripe_customer_id)
-        .first(&mut conn)
-        .unwrap();
-    let stored = stored.expect("a new Customer is stored");
+    let stored =
+        stripe_customer_of(&mut conn, "ada@example.com").expect("a new Customer is stored");
     assert!(
         stored.starts_with("cus_") && stored != "cus_of_the_other_mode",
         "{stored}"
