@@ -4,8 +4,10 @@
 
 pub mod schema;
 mod url;
+mod write;
 
 pub use url::DatabaseUrl;
+pub use write::{WriteGroup, write_transaction};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -233,53 +235,6 @@ pub fn warm(pool: &DbPool) -> Result<(), r2d2::PoolError> {
     drop(held);
     Ok(())
 }
-
-/// Runs `work` in a transaction that takes the write lock up front.
-///
-/// On SQLite a plain (deferred) transaction that reads before it writes can
-/// fail with SQLITE_BUSY at once when another writer got there first, busy
-/// timeout or not; `BEGIN IMMEDIATE` makes concurrent writers queue instead.
-/// Writers of this process queue on [`SQLITE_WRITER`] first. On PostgreSQL
-/// it is an ordinary transaction: row locks taken by conditional UPDATEs do
-/// the queueing there.
-pub fn write_transaction<T, E>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    type Manager = <DbConnection as Connection>::TransactionManager;
-    let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(work);
-    };
-    let _turn = SQLITE_WRITER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-    // The multi-backend manager hands commit and rollback to the SQLite
-    // connection's own manager, which began the transaction above.
-    match work(conn) {
-        Ok(value) => {
-            Manager::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(e) => {
-            Manager::rollback_transaction(conn)?;
-            Err(e)
-        }
-    }
-}
-
-/// The turn of this process's SQLite write transactions. Waiting in
-/// SQLite's busy handler means sleeping 1, 2, 5 ... 100 ms between tries:
-/// under a burst the lock sat idle between writers and the unlucky waited a
-/// second (webhook p99 1,025 ms in bench/results.md). A mutex hands the
-/// turn over at once. It is one per process, whatever the file: a process
-/// serves one database (the test suite's many are only slower for it).
-/// Other processes still wait through the busy timeout.
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `$body` on the engine's own connection, bound to `$c`, for what
 /// diesel's `MultiConnection` cannot express: multi-row INSERTs and

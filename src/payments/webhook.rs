@@ -97,7 +97,7 @@ pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
 
 /// The event envelope: `id`, `type`, `data.object`, and what says where
 /// and when it was made.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct Envelope {
     pub id: String,
     #[serde(rename = "type")]
@@ -117,7 +117,7 @@ pub struct Envelope {
     pub data: EnvelopeData,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct EnvelopeData {
     #[serde(default)]
     pub object: serde_json::Value,

@@ -4,7 +4,9 @@
 //! cannot be applied yet stays unprocessed with its error, for the next
 //! delivery. The HTTP route and the sandbox provider both deliver here.
 
-use crate::db::{self, DbConnection, DbPool};
+use std::sync::Arc;
+
+use crate::db::{self, DbConnection, DbPool, WriteGroup};
 use crate::models::webhook_event::WebhookEvent;
 use crate::payments::webhook::{Envelope, SignatureError, verify_signature};
 use crate::services::order_lifecycle::EventError;
@@ -51,6 +53,7 @@ pub enum DeliveryError {
 }
 
 /// A delivery that passed the signature check, with its envelope read.
+#[derive(Clone)]
 pub struct Verified {
     pub event: Envelope,
     pub raw: String,
@@ -73,31 +76,62 @@ pub fn verify(
     })
 }
 
-/// Stores the verified event and processes it once.
+/// Stores the verified event and processes it once; returns when that is
+/// committed.
 pub fn receive(
     conn: &mut DbConnection,
-    verified: &Verified,
+    verified: Verified,
     livemode: bool,
 ) -> Result<Delivery, EventError> {
+    INBOX.write(conn, (Arc::new(verified), livemode))
+}
+
+/// Deliveries that arrive together are committed together on SQLite
+/// (see [`WriteGroup`]): each is still stored, claimed and applied in a
+/// transaction of its own, a savepoint, and answered after the commit.
+static INBOX: WriteGroup<Incoming, Delivery, EventError> = WriteGroup::new(apply, keep_failed);
+
+/// A verified delivery, and the mode of the shop's secret key.
+type Incoming = (Arc<Verified>, bool);
+
+fn apply(conn: &mut DbConnection, (verified, livemode): &Incoming) -> Result<Delivery, EventError> {
     let (event, raw) = (&verified.event, verified.raw.as_str());
     let now = db::now();
-    let api_version = event.api_version.as_deref();
-    let result: Result<Delivery, EventError> = db::write_transaction(conn, |conn| {
-        WebhookEvent::store(conn, &event.id, &event.kind, raw, api_version, now)?;
-        // Claimed and marked processed first: the mark commits or rolls
-        // back with the work either way.
-        if !WebhookEvent::claim(conn, &event.id, now)? {
-            return Ok(Delivery::Duplicate);
-        }
-        let outcome = stripe_events::apply(conn, event, raw, livemode)?;
-        Ok(Delivery::Processed(outcome))
-    });
-    if let Err(e) = &result {
-        // The rollback took the stored event too: keep it, with the reason.
-        WebhookEvent::store(conn, &event.id, &event.kind, raw, api_version, now)?;
-        WebhookEvent::record_failure(conn, &event.id, &e.to_string())?;
+    WebhookEvent::store(
+        conn,
+        &event.id,
+        &event.kind,
+        raw,
+        event.api_version.as_deref(),
+        now,
+    )?;
+    // Claimed and marked processed first: the mark commits or rolls back
+    // with the work either way.
+    if !WebhookEvent::claim(conn, &event.id, now)? {
+        return Ok(Delivery::Duplicate);
     }
-    result
+    let outcome = stripe_events::apply(conn, event, raw, *livemode)?;
+    Ok(Delivery::Processed(outcome))
+}
+
+/// The rollback took the stored event too: it is kept, with the reason.
+fn keep_failed(
+    conn: &mut DbConnection,
+    (verified, _): &Incoming,
+    error: &EventError,
+) -> Result<(), EventError> {
+    let event = &verified.event;
+    let api_version = event.api_version.as_deref();
+    WebhookEvent::store(
+        conn,
+        &event.id,
+        &event.kind,
+        &verified.raw,
+        api_version,
+        db::now(),
+    )?;
+    WebhookEvent::record_failure(conn, &event.id, &error.to_string())?;
+    Ok(())
 }
 
 /// Verifies, stores and processes one delivery, on the blocking pool.
@@ -107,13 +141,15 @@ pub async fn deliver(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(Envelope, Delivery), DeliveryError> {
-    let verified = verify(settings, signature, body, chrono::Utc::now().timestamp())?;
-    let livemode = settings.livemode;
-    let (verified, delivery) = db::run(pool, move |conn| {
-        receive(conn, &verified, livemode).map(|delivery| (verified, delivery))
-    })
-    .await??;
-    Ok((verified.event, delivery))
+    let verified = Arc::new(verify(
+        settings,
+        signature,
+        body,
+        chrono::Utc::now().timestamp(),
+    )?);
+    let incoming = (Arc::clone(&verified), settings.livemode);
+    let delivery = db::run(pool, move |conn| INBOX.write(conn, incoming)).await??;
+    Ok((Arc::unwrap_or_clone(verified).event, delivery))
 }
 
 /// Signs `body` the way the provider would and delivers it: how the

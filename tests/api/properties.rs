@@ -371,7 +371,7 @@ fn apply(conn: &mut DbConnection, order: &Placed, happening: Happening, end: Dis
     };
     let event: Envelope = serde_json::from_str(&raw).unwrap();
     let kind = event.kind.clone();
-    match webhook_inbox::receive(conn, &Verified { event, raw }, false) {
+    match webhook_inbox::receive(conn, Verified { event, raw }, false) {
         Ok(_) => true,
         Err(EventError::NotReady(_)) => false,
         Err(e) => panic!("{kind} failed: {e}"),
@@ -773,7 +773,7 @@ fn hostile_events_are_answered_and_never_break_the_money_invariants() {
                         event,
                         raw: raw.clone(),
                     };
-                    match webhook_inbox::receive(&mut conn, &verified, false) {
+                    match webhook_inbox::receive(&mut conn, verified, false) {
                         Ok(_) | Err(EventError::NotReady(_) | EventError::Unreadable(_)) => {}
                         Err(EventError::Database(e)) => {
                             return Err(TestCaseError::fail(format!("{raw}: database error {e}")));
