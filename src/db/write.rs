@@ -2,7 +2,7 @@
 //! many requests at once (webhook deliveries) committed together there.
 
 use std::sync::mpsc::{SyncSender, TryRecvError, sync_channel};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -31,6 +31,7 @@ where
         return conn.transaction(work);
     };
     let _turn = lock(&SQLITE_WRITER);
+    let _timer = Timer(std::time::Instant::now());
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     // The multi-backend manager hands commit and rollback to the SQLite
     // connection's own manager, which began the transaction above.
@@ -66,9 +67,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// SQLite runs one write transaction at a time, and a commit is a fifth
 /// of a webhook delivery's time (bench/results.md). So each request queues
-/// its write and waits for the writer's turn; whoever gets the turn writes
+/// its write; one of them leads: it waits for the writer's turn, writes
 /// everything queued by then, each write in its own savepoint, in one
-/// transaction, and answers each request once the commit is done. A
+/// transaction, and answers each request once the commit is done. The
+/// others wait for their answer, not for the turn (answered ones must not
+/// wait behind the next transaction), and one of those still unanswered
+/// leads next. A
 /// request is answered only after its write is on disk, as before; a write
 /// that fails is rolled back to its savepoint alone, and a commit that
 /// fails fails every write in it. On PostgreSQL, whose writers run side by
@@ -78,7 +82,15 @@ pub struct WriteGroup<I, T, E> {
     work: fn(&mut DbConnection, &I) -> Result<T, E>,
     /// What is kept of a write that failed, after its rollback.
     after_failure: fn(&mut DbConnection, &I, &E) -> Result<(), E>,
-    queued: Mutex<Vec<Queued<I, T, E>>>,
+    state: Mutex<Waiting<I, T, E>>,
+    /// Told when a leader is done: answers are out, another may lead.
+    led: Condvar,
+}
+
+struct Waiting<I, T, E> {
+    queued: Vec<Queued<I, T, E>>,
+    /// Whether a request is leading (writing, or waiting for the turn).
+    leading: bool,
 }
 
 struct Queued<I, T, E> {
@@ -98,7 +110,11 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
         Self {
             work,
             after_failure,
-            queued: Mutex::new(Vec::new()),
+            state: Mutex::new(Waiting {
+                queued: Vec::new(),
+                leading: false,
+            }),
+            led: Condvar::new(),
         }
     }
 
@@ -112,22 +128,33 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
             return result;
         }
         let (answer, answered) = sync_channel(1);
-        lock(&self.queued).push(Queued { item, answer });
+        let mut state = lock(&self.state);
+        state.queued.push(Queued { item, answer });
         loop {
-            let _turn = lock(&SQLITE_WRITER);
-            // The writer before may have taken this write along: it
-            // answers before it hands the turn over.
+            // A leader answers before it says it is done.
             match answered.try_recv() {
                 Ok(result) => return result,
                 Err(TryRecvError::Disconnected) => return Err(abandoned().into()),
                 Err(TryRecvError::Empty) => {}
             }
-            let batch: Vec<_> = {
-                let mut queued = lock(&self.queued);
-                let n = queued.len().min(MOST_IN_ONE_COMMIT);
-                queued.drain(..n).collect()
-            };
-            self.commit_together(conn, batch);
+            if state.leading {
+                state = self.led.wait(state).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            state.leading = true;
+            drop(state);
+            let leader = Leader(self);
+            {
+                let _turn = lock(&SQLITE_WRITER);
+                let batch: Vec<_> = {
+                    let mut state = lock(&self.state);
+                    let n = state.queued.len().min(MOST_IN_ONE_COMMIT);
+                    state.queued.drain(..n).collect()
+                };
+                self.commit_together(conn, batch);
+            }
+            drop(leader);
+            state = lock(&self.state);
         }
     }
 
@@ -142,8 +169,29 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
         if let Err(e) = begun {
             return answer_all(batch, &e);
         }
+        let t0 = std::time::Instant::now();
         let results: Vec<_> = batch.iter().map(|q| self.one(conn, &q.item)).collect();
-        if let Err(e) = Manager::commit_transaction(conn) {
+        let t1 = std::time::Instant::now();
+        let committed = Manager::commit_transaction(conn);
+        {
+            use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+            static N: AtomicU64 = AtomicU64::new(0);
+            static ITEMS: AtomicU64 = AtomicU64::new(0);
+            static WORK: AtomicU64 = AtomicU64::new(0);
+            static COMMIT: AtomicU64 = AtomicU64::new(0);
+            ITEMS.fetch_add(batch.len() as u64, Relaxed);
+            WORK.fetch_add((t1 - t0).as_micros() as u64, Relaxed);
+            COMMIT.fetch_add(t1.elapsed().as_micros() as u64, Relaxed);
+            if N.fetch_add(1, Relaxed) % 500 == 499 {
+                eprintln!(
+                    "STATS batches=500 items={} work_us={} commit_us={}",
+                    ITEMS.swap(0, Relaxed),
+                    WORK.swap(0, Relaxed),
+                    COMMIT.swap(0, Relaxed)
+                );
+            }
+        }
+        if let Err(e) = committed {
             tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
             return answer_all(batch, &e);
         }
@@ -160,6 +208,17 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
             (self.after_failure)(conn, item, e)?;
         }
         result
+    }
+}
+
+/// A request's lead, ended when it is done or when it panicked: another
+/// request may lead then, and every waiting one looks for its answer.
+struct Leader<'a, I, T, E>(&'a WriteGroup<I, T, E>);
+
+impl<I, T, E> Drop for Leader<'_, I, T, E> {
+    fn drop(&mut self) {
+        lock(&self.0.state).leading = false;
+        self.0.led.notify_all();
     }
 }
 
@@ -267,7 +326,7 @@ mod tests {
                 })
                 .collect();
             let deadline = Instant::now() + Duration::from_secs(30);
-            while lock(&group.queued).len() < items.len() {
+            while lock(&group.state).queued.len() < items.len() {
                 assert!(Instant::now() < deadline, "the writes never queued");
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -351,5 +410,18 @@ mod tests {
         assert_eq!(rows(&mut conn, "child"), []);
         group.write(&mut conn, 1).unwrap();
         assert_eq!(rows(&mut conn, "child").len(), 1);
+    }
+}
+
+struct Timer(std::time::Instant);
+impl Drop for Timer {
+    fn drop(&mut self) {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        static N: AtomicU64 = AtomicU64::new(0);
+        static T: AtomicU64 = AtomicU64::new(0);
+        T.fetch_add(self.0.elapsed().as_micros() as u64, Relaxed);
+        if N.fetch_add(1, Relaxed) % 20 == 19 {
+            eprintln!("OTHER writes=20 held_us={}", T.swap(0, Relaxed));
+        }
     }
 }
