@@ -1,7 +1,8 @@
 //! Deterministic edge cases that the property tests reach only by chance:
 //! a payment for a canceled order, money in another currency, canceled
 //! intents, the sweep's canceled arm, each promo rule at its boundary and
-//! on its own, refunds beyond the total or of unpaid orders. Each asserts
+//! on its own, refunds beyond the total or of unpaid orders, refunds of a
+//! payment never applied. Each asserts
 //! the rows it leaves, not just a status code.
 
 use diesel::prelude::*;
@@ -15,7 +16,7 @@ use kasir::models::{CourseId, UserId};
 use kasir::services::promo::{self, PromoRejection};
 
 use crate::both_backends;
-use crate::helpers::events::intent_event;
+use crate::helpers::events::{charge_refunded_at, intent_event, now, refund_event};
 use crate::helpers::shop::{Promo, course_id, insert_promo};
 use crate::helpers::{Backend, TestApp};
 use crate::stripe_events::outcome;
@@ -267,6 +268,64 @@ both_backends! {
         assert_eq!(refunded(&mut conn, &paid), 8_900);
         assert_eq!(boss.refund(&paid, "0.01", "more").await.status(), 409);
         assert_eq!(requests(&mut conn), 1);
+    }
+
+    async fn refunds_of_a_payment_never_applied_are_journalled_once_by_what_changed(app: TestApp) {
+        let mut conn = app.db.connect();
+        let (order, intent, total) = app.pending_order("ada@example.com", &["rust-for-web-developers"]).await;
+        assert!(total > 2_000, "room for two refunds of 1,000: {total}");
+        // Canceled, then paid anyway: flagged, never income.
+        let canceled = intent_event("evt_c", "payment_intent.canceled", &intent, total, order, None);
+        assert_eq!(outcome(app.deliver(&canceled).await).await.1, "order canceled");
+        let paid = intent_event("evt_s", "payment_intent.succeeded", &intent, total, order, None);
+        assert!(outcome(app.deliver(&paid).await).await.1.starts_with("payment not applied"));
+        let unapplied = |conn: &mut DbConnection| -> Vec<_> {
+            journal(conn, order).into_iter().filter(|r| r.0 == "unapplied_refund").collect()
+        };
+        let refunded = |id: &str, cumulative: i64, at: i64| charge_refunded_at(id, &intent, total, cumulative, at);
+        let t = now();
+
+        // Staff give 1,000 back: the charge says so.
+        assert_eq!(
+            outcome(app.deliver(&refunded("evt_r1", 1_000, t)).await).await,
+            (200, "refund of an unapplied payment: 1000".into())
+        );
+        assert_eq!(unapplied(&mut conn), [row("unapplied_refund", "success", 1_000, "USD")]);
+        // The same cumulative amount in another event: nothing new.
+        assert_eq!(
+            outcome(app.deliver(&refunded("evt_r1b", 1_000, t + 1)).await).await,
+            (200, "refund already recorded".into())
+        );
+        assert_eq!(unapplied(&mut conn).len(), 1);
+
+        // That refund fails at the bank: the money stayed with the shop.
+        let failed = refund_event("evt_f", "refund.failed", "re_1", &intent, 1_000, "failed", t, t + 2);
+        assert_eq!(
+            outcome(app.deliver(&failed).await).await,
+            (200, "refund re_1 of an unapplied payment failed".into())
+        );
+        // Given back again, then the rest: each journalled once, by what
+        // changed since what was journalled (the failed one counted out).
+        assert_eq!(
+            outcome(app.deliver(&refunded("evt_r2", 1_000, t + 3)).await).await,
+            (200, "refund of an unapplied payment: 1000".into())
+        );
+        assert_eq!(
+            outcome(app.deliver(&refunded("evt_r3", total, t + 4)).await).await,
+            (200, format!("refund of an unapplied payment: {}", total - 1_000))
+        );
+        assert_eq!(
+            unapplied(&mut conn),
+            [
+                row("unapplied_refund", "success", 1_000, "USD"),
+                row("unapplied_refund", "failed", 1_000, "USD"),
+                row("unapplied_refund", "success", 1_000, "USD"),
+                row("unapplied_refund", "success", total - 1_000, "USD"),
+            ]
+        );
+        assert_eq!(status(&mut conn, order), "canceled");
+        assert_eq!(grants(&mut conn, order), 0);
+        assert!(!journal(&mut conn, order).iter().any(|r| r.0 == "income" || r.0 == "refund"));
     }
 }
 
