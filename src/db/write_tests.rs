@@ -62,7 +62,9 @@ fn queued_behind_a_writer<T: Send, E: Send + From<Error>>(
 ) -> Vec<Result<T, E>> {
     let (entered, inside) = channel();
     let (release, released) = channel::<()>();
-    std::thread::scope(|s| {
+    // `release` moves in: when an assertion fails, it goes with the
+    // unwinding and the holder's wait ends, so the test fails, not hangs.
+    std::thread::scope(move |s| {
         let mut holder_conn = scratch.connect();
         s.spawn(move || {
             write_transaction(&mut holder_conn, |_| {
@@ -80,7 +82,7 @@ fn queued_behind_a_writer<T: Send, E: Send + From<Error>>(
                 s.spawn(move || group.write(&mut conn, x))
             })
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while lock(&group.state).queued.len() < items.len() {
             assert!(Instant::now() < deadline, "the writes never queued");
             std::thread::sleep(Duration::from_millis(1));
