@@ -27,11 +27,11 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let DbConnection::Sqlite(sqlite) = conn else {
+    if !matches!(conn, DbConnection::Sqlite(_)) {
         return conn.transaction(work);
-    };
+    }
     let _turn = lock(&SQLITE_WRITER);
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    begin_writing(conn)?;
     // The multi-backend manager hands commit and rollback to the SQLite
     // connection's own manager, which began the transaction above.
     match work(conn) {
@@ -43,6 +43,16 @@ where
             Manager::rollback_transaction(conn)?;
             Err(e)
         }
+    }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite: the write lock up front.
+fn begin_writing(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        }
+        DbConnection::Postgresql(_) => Manager::begin_transaction(conn),
     }
 }
 
@@ -120,11 +130,8 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
     /// Writes `item`: returns once its transaction has committed (or failed).
     pub fn write(&self, conn: &mut DbConnection, item: I) -> Result<T, E> {
         if !matches!(conn, DbConnection::Sqlite(_)) {
-            let result = conn.transaction(|conn| (self.work)(conn, &item));
-            if let Err(e) = &result {
-                (self.after_failure)(conn, &item, e)?;
-            }
-            return result;
+            // Outside any transaction, its own transaction.
+            return self.one(conn, &item);
         }
         let (answer, answered) = sync_channel(1);
         let mut state = lock(&self.state);
@@ -159,13 +166,7 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
 
     /// One SQLite transaction for `batch`, the writer's turn held.
     fn commit_together(&self, conn: &mut DbConnection, batch: Vec<Queued<I, T, E>>) {
-        let begun = match conn {
-            DbConnection::Sqlite(sqlite) => {
-                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
-            }
-            DbConnection::Postgresql(_) => Manager::begin_transaction(conn),
-        };
-        if let Err(e) = begun {
+        if let Err(e) = begin_writing(conn) {
             return answer_all(batch, &e);
         }
         let results: Vec<_> = batch.iter().map(|q| self.one(conn, &q.item)).collect();
@@ -179,7 +180,8 @@ impl<I, T, E: From<Error>> WriteGroup<I, T, E> {
         }
     }
 
-    /// One write in its own savepoint of the group's transaction.
+    /// One write in its own savepoint of the group's transaction (or its
+    /// own transaction, outside one).
     fn one(&self, conn: &mut DbConnection, item: &I) -> Result<T, E> {
         let result = conn.transaction(|conn| (self.work)(conn, item));
         if let Err(e) = &result {
