@@ -69,7 +69,7 @@ parts=(
   "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema::"
   "seals|db|src/services/journal/seal.rs src/services/journal/verify.rs|journal:: schema:: races::the_reports"
   "revenue|db|src/services/back_office/revenue.rs|back_office:: journal::"
-  "webhook|db|src/payments/webhook.rs src/db/write.rs|webhooks:: stripe:: edges::the_signature db::write::"
+  "webhook|db|src/payments/webhook.rs src/db/write.rs|webhooks:: stripe:: edges::the_signature db::write:: payments::webhook::"
 )
 field() { cut -d'|' -f"$2" <<<"$1"; }
 

@@ -314,6 +314,43 @@ mod tests {
         assert_eq!(verify_signature(Some(&header), BODY, SECRET, NOW), Ok(()));
     }
 
+    /// `latest_charge`, `charge`, `payment_intent`: an id, or the object
+    /// itself when expanded, in Stripe's own fixture shapes.
+    #[test]
+    fn a_reference_is_read_as_an_id_or_as_the_expanded_objects_id() {
+        use crate::payments::stripe_json::{self, Intent};
+        let intent = |latest_charge: serde_json::Value| {
+            let mut object = stripe_json::payment_intent(&Intent {
+                id: "pi_1",
+                amount: 1000,
+                currency: "usd",
+                status: "succeeded",
+                metadata: serde_json::json!({}),
+                last_error: None,
+                latest_charge: None,
+            });
+            object["latest_charge"] = latest_charge;
+            serde_json::from_value::<IntentObject>(object).map(|intent| intent.latest_charge)
+        };
+        let expanded = stripe_json::charge("ch_expanded", "pi_1", 1000, 0, "usd");
+        assert_eq!(intent("ch_1".into()).unwrap().as_deref(), Some("ch_1"));
+        assert_eq!(
+            intent(expanded.clone()).unwrap().as_deref(),
+            Some("ch_expanded")
+        );
+        assert_eq!(intent(serde_json::Value::Null).unwrap(), None);
+        assert_eq!(
+            intent(serde_json::json!({"object": "charge"})).unwrap(),
+            None
+        );
+
+        let mut dispute = stripe_json::dispute("dp_1", "pi_1", "ch_1", 1000, "usd", "lost");
+        dispute["charge"] = expanded;
+        let dispute: DisputeObject = serde_json::from_value(dispute).unwrap();
+        assert_eq!(dispute.charge.as_deref(), Some("ch_expanded"));
+        assert_eq!(dispute.payment_intent.as_deref(), Some("pi_1"));
+    }
+
     mod fuzz {
         use proptest::prelude::*;
 
