@@ -275,3 +275,7 @@ impl RevenueCache {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[path = "revenue_tests.rs"]
+mod tests;
