@@ -3,7 +3,7 @@
 //! the whole history's recap kept in memory and brought up to date.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -261,18 +261,27 @@ pub struct RevenueCache(Mutex<(i64, Report)>);
 impl RevenueCache {
     /// The revenue recap of the whole history, brought up to date.
     pub fn to_date(&self, conn: &mut DbConnection) -> QueryResult<Report> {
-        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let high = journal_high_water(conn)?;
-        let (covered, mut report) = lock().clone();
+        let (covered, mut report) = self.lock().clone();
         if high <= covered {
             return Ok(report);
         }
         report.merge(revenue_between(conn, None, None, Some((covered, high)))?);
-        let mut cache = lock();
+        self.keep(high, &report);
+        Ok(report)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (i64, Report)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps `report` as the recap up to seal `high`, unless a view that
+    /// ran meanwhile kept one that covers as much or more.
+    fn keep(&self, high: i64, report: &Report) {
+        let mut cache = self.lock();
         if high > cache.0 {
             *cache = (high, report.clone());
         }
-        Ok(report)
     }
 }
 

@@ -99,3 +99,31 @@ fn merging_adds_every_figure_into_every_bucket() {
     assert_eq!(merged.by_day["2026-11-29"], recap(1));
     assert_eq!(merged.by_day["2026-11-30"], recap(10));
 }
+
+#[test]
+fn the_cache_keeps_the_recap_that_covers_the_most_seals() {
+    let covering = |gross: i64| Report {
+        total: Recap {
+            gross,
+            ..Recap::default()
+        },
+        ..Report::default()
+    };
+    let kept = |cache: &RevenueCache| {
+        let kept = cache.lock();
+        (kept.0, kept.1.total.gross)
+    };
+    let cache = RevenueCache::default();
+    cache.keep(5, &covering(500));
+    assert_eq!(kept(&cache), (5, 500), "a first recap is kept");
+    cache.keep(3, &covering(300));
+    assert_eq!(
+        kept(&cache),
+        (5, 500),
+        "a slower view's older recap does not replace it"
+    );
+    cache.keep(5, &covering(501));
+    assert_eq!(kept(&cache), (5, 500), "nor does one that covers no more");
+    cache.keep(7, &covering(700));
+    assert_eq!(kept(&cache), (7, 700), "a newer one does");
+}
