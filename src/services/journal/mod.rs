@@ -219,4 +219,15 @@ mod facts_tests {
         }
         assert_eq!(allowed_facts("not json"), "{}");
     }
+
+    #[test]
+    fn objects_nested_past_the_fourth_level_are_not_kept() {
+        // An event's deepest fact is `data.object.last_payment_error.code`.
+        let raw = r#"{"data":{"object":{"data":{"object":{"id":"deep"}},"id":"pi_1"}}}"#;
+        let kept: serde_json::Value = serde_json::from_str(&allowed_facts(raw)).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"data": {"object": {"data": {"object": null}, "id": "pi_1"}}})
+        );
+    }
 }
