@@ -387,6 +387,8 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     use kasir::services::journal::legacy::chain_hash;
     let db = migrated(backend);
     let mut conn = db.connect();
+    // A row from before the chain existed: never hashed, not a break.
+    let before = append(&mut conn, "before-the-chain", chrono::TimeDelta::days(2));
     // Three rows as the old code chained them: each with the previous
     // row's SHA-256 and its own, the head counting them.
     let at = kasir::db::now() - chrono::TimeDelta::days(1);
@@ -441,11 +443,11 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     // Then a row appended the new way, without hashes.
     let newer = append(&mut conn, "after-the-chain", chrono::TimeDelta::seconds(1));
     let sealer = kasir::services::journal::seal::Sealer::new(journal_key());
-    assert_eq!(sealer.seal_all(&mut conn).unwrap(), 4, "four rows sealed");
+    assert_eq!(sealer.seal_all(&mut conn).unwrap(), 5, "five rows sealed");
     assert_eq!(sealer.seal_all(&mut conn).unwrap(), 0, "and none twice");
     assert_eq!(
         seal_and_verify(&mut conn).to_string(),
-        "journal chain intact (4 rows)"
+        "journal chain intact (5 rows)"
     );
     let ids: Vec<i64> = financial_journals::table
         .order(financial_journals::id.asc())
@@ -458,7 +460,7 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
         .load(&mut conn)
         .unwrap();
     assert_eq!(sealed, ids, "sealed in the chain's order");
-    assert_eq!(ids[3], newer);
+    assert_eq!((ids[0], ids[4]), (before, newer));
 
     // The old checks still hold: the head's count ...
     set_head(&mut conn, &prev, 2);
@@ -479,7 +481,7 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     for statement in statements {
         diesel::sql_query(*statement).execute(&mut conn).unwrap();
     }
-    diesel::update(financial_journals::table.find(ids[1]))
+    diesel::update(financial_journals::table.find(ids[2]))
         .set(financial_journals::amount_cents.eq(5_i64))
         .execute(&mut conn)
         .unwrap();
@@ -489,7 +491,25 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
             false,
             format!(
                 "journal chain BROKEN at row {}: its content no longer matches its hash (the row was altered)",
-                ids[1]
+                ids[2]
+            )
+        )
+    );
+    // ... and a chained row whose hashes are wiped.
+    diesel::update(financial_journals::table.find(ids[2]))
+        .set((
+            financial_journals::prev_hash.eq(None::<String>),
+            financial_journals::row_hash.eq(None::<String>),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        verify_db(&db),
+        (
+            false,
+            format!(
+                "journal chain BROKEN at row {}: a row without a hash inside the chain",
+                ids[2]
             )
         )
     );
