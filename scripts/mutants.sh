@@ -66,7 +66,7 @@ parts=(
   "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: notes:: tax::"
   "access|db|src/services/order_lifecycle/access.rs|lms:: student:: webhooks::"
-  "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema::"
+  "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema:: hardening::"
   "seals|db|src/services/journal/seal.rs src/services/journal/verify.rs|journal:: schema:: races::the_reports"
   "revenue|db|src/services/back_office/revenue.rs|back_office:: journal::"
   "webhook|db|src/payments/webhook.rs src/db/write.rs|webhooks:: stripe:: edges::the_signature db::write:: payments::webhook::"

@@ -705,3 +705,55 @@ fn a_full_check_remembers_the_seals_it_has_seen_sqlite() {
 fn a_full_check_remembers_the_seals_it_has_seen_postgres() {
     a_full_check_remembers_the_seals_it_has_seen(Backend::Postgres);
 }
+
+/// The benchmark's seeder imports a history with one multi-row insert per
+/// batch, at the times given; an empty batch writes nothing.
+fn a_history_is_appended_at_its_own_times(backend: Backend) {
+    use kasir::domain::{Currency, JournalKind, JournalStatus};
+    use kasir::services::journal::{JournalEntry, append_history};
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    let at = |days: i64| kasir::db::now() - chrono::TimeDelta::days(days);
+    let entry = |key: &'static str, amount_cents: i64| JournalEntry {
+        kind: JournalKind::Income,
+        status: JournalStatus::Success,
+        amount_cents,
+        currency: Currency::parse("USD").unwrap(),
+        description: "imported",
+        order_id: None,
+        metadata: "{}",
+        provider_event_id: None,
+        idempotency_key: key,
+    };
+    append_history(&mut conn, &[]).unwrap();
+    append_history(
+        &mut conn,
+        &[(entry("h-1", 100), at(30)), (entry("h-2", 250), at(2))],
+    )
+    .unwrap();
+    let rows: Vec<(String, i64, chrono::NaiveDateTime)> = financial_journals::table
+        .order(financial_journals::id.asc())
+        .select((
+            financial_journals::idempotency_key,
+            financial_journals::amount_cents,
+            financial_journals::created_at,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    let keys: Vec<(&str, i64)> = rows.iter().map(|(k, a, _)| (k.as_str(), *a)).collect();
+    assert_eq!(keys, [("h-1", 100), ("h-2", 250)]);
+    assert!(
+        rows[0].2 < at(29) && rows[1].2 > at(3),
+        "kept at their own times: {rows:?}"
+    );
+}
+
+#[test]
+fn a_history_is_appended_at_its_own_times_sqlite() {
+    a_history_is_appended_at_its_own_times(Backend::Sqlite);
+}
+
+#[test]
+fn a_history_is_appended_at_its_own_times_postgres() {
+    a_history_is_appended_at_its_own_times(Backend::Postgres);
+}
