@@ -63,7 +63,7 @@ parts=(
   "promo|db|src/services/promo.rs|checkout:: staff:: edges::"
   "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe:: hardening::"
   "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: edges::"
-  "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: webhooks::"
+  "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: refund_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: notes:: tax::"
   "access|db|src/services/order_lifecycle/access.rs|lms:: student:: webhooks::"
   "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema:: hardening::"

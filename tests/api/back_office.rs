@@ -167,6 +167,42 @@ both_backends! {
         assert!(select_all(&rest, "[data-refund-confirm] p")[1].contains("access to Rust for Web Developers ends"));
     }
 
+    async fn a_form_s_request_id_keys_the_refund_when_it_is_a_fair_one(app: TestApp) {
+        use kasir::db::schema::refund_requests;
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let refund = |amount: &'static str, reason: String, id: String| {
+            let boss = &boss;
+            let path = format!("/staff/orders/{number}/refund");
+            async move {
+                boss.submit(&path, &[("amount", amount), ("reason", &reason), ("request_id", &id), ("confirm", "yes")]).await
+            }
+        };
+        // A reason is up to 500 characters (not bytes).
+        assert_eq!(refund("1.00", "é".repeat(501), "form-0001".into()).await.status(), 400);
+        assert_eq!(order_state(&mut conn, &number), ("paid".into(), 0));
+        assert_eq!(location(&refund("1.00", "é".repeat(500), "form-0001".into()).await), format!("/staff/orders/{number}"));
+        // Ids of 8 to 64 letters, digits, '-' or '_' are the form's own;
+        // anything else is replaced by what the refund is (order, refunded, amount).
+        let (longest, too_long) = ("6".repeat(64), "7".repeat(65));
+        for (amount, id) in [("2.00", "form_0002"), ("3.00", "abc1234"), ("4.00", "form 0004 with spaces"), ("5.00", &too_long), ("6.00", &longest)] {
+            assert_eq!(refund(amount, "goodwill".into(), id.to_owned()).await.status(), 303, "{id}");
+        }
+        let keys: Vec<String> = refund_requests::table
+            .order(refund_requests::id.asc())
+            .select(refund_requests::idempotency_key)
+            .load(&mut conn)
+            .unwrap();
+        let order: i64 = orders::table.filter(orders::number.eq(&number)).select(orders::id).first(&mut conn).unwrap();
+        let prefix = format!("{}-order-{order}-refund-", app.installation());
+        let tails: Vec<&str> = keys.iter().map(|k| k.strip_prefix(&prefix).unwrap_or(k)).collect();
+        assert_eq!(tails, vec!["form-0001", "form_0002", "300-300", "600-400", "1000-500", &longest]);
+        assert_eq!(order_state(&mut conn, &number), ("partially_refunded".into(), 2_100));
+    }
+
     async fn the_journal_csv_holds_the_same_rows_and_sums(app: TestApp) {
         let mut conn = app.db.connect();
         app.student("ada@example.com").await;

@@ -13,6 +13,7 @@ mod password_reset;
 mod properties;
 mod properties_concurrent;
 mod races;
+mod refund_events;
 
 mod accounts;
 mod architecture;

@@ -13,7 +13,7 @@ use crate::helpers::events::{
 };
 use crate::helpers::{Backend, TestApp};
 
-fn order_state(conn: &mut DbConnection, order: i64) -> (String, i64) {
+pub(crate) fn order_state(conn: &mut DbConnection, order: i64) -> (String, i64) {
     orders::table
         .find(order)
         .select((orders::status, orders::refunded_cents))
@@ -21,7 +21,7 @@ fn order_state(conn: &mut DbConnection, order: i64) -> (String, i64) {
         .unwrap()
 }
 
-fn journal(conn: &mut DbConnection, order: i64) -> Vec<(String, String, i64)> {
+pub(crate) fn journal(conn: &mut DbConnection, order: i64) -> Vec<(String, String, i64)> {
     financial_journals::table
         .filter(financial_journals::reference_id.eq(order))
         .order(financial_journals::id.asc())
@@ -35,7 +35,7 @@ fn journal(conn: &mut DbConnection, order: i64) -> Vec<(String, String, i64)> {
 }
 
 /// The courses the order's student can open now, by the order that gives them.
-fn access_from(conn: &mut DbConnection, order: i64) -> i64 {
+pub(crate) fn access_from(conn: &mut DbConnection, order: i64) -> i64 {
     user_courses::table
         .filter(user_courses::order_id.eq(order))
         .filter(user_courses::revoked_at.is_null())
