@@ -20,6 +20,7 @@ pub struct Cart {
 
 #[derive(Insertable)]
 #[diesel(table_name = carts)]
+#[diesel(treat_none_as_default_value = false)]
 struct NewCart<'a> {
     user_id: Option<UserId>,
     token: &'a str,

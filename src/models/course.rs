@@ -28,6 +28,7 @@ pub struct Course {
 
 #[derive(Insertable, Clone, Debug)]
 #[diesel(table_name = courses)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewCourse<'a> {
     pub slug: &'a str,
     pub title: &'a str,

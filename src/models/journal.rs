@@ -10,6 +10,7 @@ use crate::domain::{Currency, JournalKind, JournalStatus};
 /// database refuses both.
 #[derive(Insertable, Debug)]
 #[diesel(table_name = financial_journals)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewJournalRow<'a> {
     #[diesel(column_name = type_)]
     pub kind: JournalKind,
@@ -107,6 +108,7 @@ impl JournalChain {
 /// A seal: the row's place in the sealed order and its MAC.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = journal_seals)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct JournalSeal {
     pub seq: i64,
     pub journal_id: i64,

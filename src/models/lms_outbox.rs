@@ -28,6 +28,7 @@ pub struct OutboxEvent {
 
 #[derive(Insertable, Debug)]
 #[diesel(table_name = lms_outbox)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewOutboxEvent<'a> {
     pub event_id: &'a str,
     pub event_type: LmsEvent,

@@ -34,6 +34,7 @@ pub struct QueuedMail {
 
 #[derive(Insertable, Debug)]
 #[diesel(table_name = mail_outbox)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewMail<'a> {
     pub kind: MailKind,
     pub recipient: &'a str,

@@ -1,6 +1,12 @@
 //! Row structs, insert structs and the reusable queries over them. Every
 //! query takes `&mut DbConnection`, so a service can run several inside one
 //! transaction.
+//!
+//! Insert structs say `treat_none_as_default_value = false`: every field is
+//! a bound parameter, `None` a NULL (their optional columns are nullable
+//! with no default), never the `DEFAULT` keyword, which makes diesel decline
+//! to keep the INSERT prepared on PostgreSQL; with it, the payment's journal,
+//! mail and LMS rows were parsed and planned at every payment.
 
 pub mod api_token;
 pub mod billing;

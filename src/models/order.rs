@@ -59,6 +59,7 @@ pub struct Order {
 
 #[derive(Insertable)]
 #[diesel(table_name = orders)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewOrder<'a> {
     /// A unique placeholder; the real number is derived from the id.
     pub number: &'a str,

@@ -28,6 +28,7 @@ pub struct PromoCode {
 
 #[derive(Insertable, Debug)]
 #[diesel(table_name = promo_codes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewPromoCode<'a> {
     pub code: &'a str,
     pub kind: PromoKind,

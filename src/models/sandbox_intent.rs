@@ -8,6 +8,7 @@ use crate::domain::IntentStatus;
 /// The sandbox provider's PaymentIntents, kept in the shop's own database.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = sandbox_payment_intents)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SandboxIntent {
     pub id: String,
     pub client_secret: String,
@@ -100,6 +101,7 @@ impl SandboxIntent {
 /// A refund the sandbox made, keyed like Stripe's by its idempotency key.
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = crate::db::schema::sandbox_refunds)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct SandboxRefund {
     pub id: String,
     pub payment_intent_id: String,

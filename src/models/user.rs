@@ -25,6 +25,7 @@ pub struct User {
 
 #[derive(Insertable)]
 #[diesel(table_name = users)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,

@@ -228,3 +228,32 @@ fn every_transaction_that_writes_takes_the_write_lock_up_front() {
         "use db::write_transaction: {deferred:?}"
     );
 }
+
+#[test]
+fn every_insert_struct_binds_its_nones_so_postgresql_keeps_it_prepared() {
+    // diesel writes a `None` as DEFAULT by default and then declines to
+    // keep the INSERT prepared on PostgreSQL (see src/models/mod.rs).
+    let mut unbound = Vec::new();
+    for path in files(&root().join("src"), "rs") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            if !(line.trim_start().starts_with("#[derive(") && line.contains("Insertable")) {
+                continue;
+            }
+            let attributes = lines[n + 1..]
+                .iter()
+                .take_while(|l| l.trim_start().starts_with("#["));
+            if !attributes
+                .into_iter()
+                .any(|l| l.contains("treat_none_as_default_value = false"))
+            {
+                unbound.push(format!("{}:{}", relative(&path), n + 1));
+            }
+        }
+    }
+    assert!(
+        unbound.is_empty(),
+        "add #[diesel(treat_none_as_default_value = false)]: {unbound:?}"
+    );
+}

@@ -119,3 +119,69 @@ both_backends! {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_payment_s_journal_and_mail_inserts_stay_prepared_on_postgres() {
+    use diesel::connection::InstrumentationEvent;
+    use kasir::domain::{Currency, JournalKind, JournalStatus, MailKind};
+    use kasir::models::journal::NewJournalRow;
+    use kasir::models::mail_outbox::NewMail;
+    use std::sync::{Arc, Mutex};
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut conn = app.db.connect();
+    let kept = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&kept);
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+            seen.lock().unwrap().push(sql.to_owned());
+        }
+    });
+    let now = db::now();
+    for key in ["first", "second"] {
+        NewJournalRow {
+            kind: JournalKind::Income,
+            amount_cents: 4_900,
+            currency: Currency::parse("USD").unwrap(),
+            status: JournalStatus::Success,
+            description: "prepared once",
+            reference_id: None,
+            metadata: "{}",
+            provider_event_id: None,
+            idempotency_key: key,
+            created_at: now,
+            prev_hash: None,
+            row_hash: None,
+        }
+        .insert(&mut conn)
+        .unwrap();
+        NewMail {
+            kind: MailKind::Receipt,
+            recipient: "ada@example.com",
+            user_id: None,
+            order_id: None,
+            details: "{}",
+            subject: None,
+            text_body: None,
+            html_body: None,
+            message_id: &format!("<{key}@kasir.test>"),
+            created_at: now,
+            next_attempt_at: now,
+        }
+        .insert(&mut conn)
+        .unwrap();
+    }
+    let kept = kept.lock().unwrap().clone();
+    for table in ["financial_journals", "mail_outbox"] {
+        let inserts = kept
+            .iter()
+            .filter(|sql| sql.starts_with(&format!("INSERT INTO \"{table}\"")))
+            .count();
+        assert_eq!(inserts, 1, "prepared once and kept for the next: {kept:#?}");
+    }
+    let rows: i64 = financial_journals::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(rows, 2, "a None is written as NULL and the rows are there");
+}
