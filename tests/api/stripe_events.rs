@@ -234,6 +234,47 @@ both_backends! {
         );
     }
 
+    async fn staff_hear_of_a_dispute_once_and_a_foreign_one_is_flagged(app: TestApp) {
+        use kasir::db::schema::mail_outbox;
+        let mut conn = app.db.connect();
+        let t0 = now() - 500;
+        let staff = TestApp::with_client_of(&app);
+        staff.staff("boss@example.com").await;
+        let notices = |conn: &mut DbConnection| -> Vec<(String, Option<i64>)> {
+            mail_outbox::table
+                .filter(mail_outbox::kind.eq("dispute_notice"))
+                .select((mail_outbox::recipient, mail_outbox::order_id))
+                .load(conn)
+                .unwrap()
+        };
+        let (order, pi, total) = app.paid_at("ada@example.com", "rust-for-web-developers", t0).await;
+        app.deliver(&dispute_event("evt_d1", "charge.dispute.created", &pi, total, "needs_response")).await;
+        assert_eq!(notices(&mut conn), vec![("boss@example.com".to_owned(), Some(order))]);
+        app.deliver(&dispute_event("evt_d2", "charge.dispute.closed", &pi, total, "won")).await;
+        // Its "created" told again after the decision: recorded, nobody told twice.
+        let (_, said) = outcome(app.deliver(&dispute_event("evt_d3", "charge.dispute.created", &pi, total, "needs_response")).await).await;
+        assert!(said.contains("already past needs_response (won): unchanged"), "{said}");
+        assert_eq!(notices(&mut conn).len(), 1);
+
+        // The right amount in another currency is not this order's dispute.
+        let (euro, pi_e, total_e) = app.paid_at("bob@example.com", "rust-for-web-developers", t0).await;
+        let mut body: serde_json::Value = serde_json::from_str(&dispute_event("evt_eur", "charge.dispute.created", &pi_e, total_e, "needs_response")).unwrap();
+        body["data"]["object"]["currency"] = "eur".into();
+        let (status, said) = outcome(app.deliver(&body.to_string()).await).await;
+        assert_eq!(status, 200);
+        assert!(said.starts_with("not applied: dispute"), "{said}");
+        let (review, dispute): (Option<String>, Option<String>) = orders::table
+            .find(euro)
+            .select((orders::review_note, orders::dispute_status))
+            .first(&mut conn)
+            .unwrap();
+        assert!(review.unwrap().contains(&format!("{total_e} EUR")));
+        assert_eq!(dispute, None);
+        assert_eq!(access_from(&mut conn, euro), 1, "access stays");
+        assert_eq!(journal(&mut conn, euro).last().unwrap(), &("payment_mismatch".into(), "failed".into(), total_e));
+        assert_eq!(notices(&mut conn).len(), 1);
+    }
+
     async fn access_never_comes_back_through_a_disputed_order(app: TestApp) {
         let mut conn = app.db.connect();
         let t0 = now() - 500;

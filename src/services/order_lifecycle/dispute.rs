@@ -121,8 +121,8 @@ pub fn apply_dispute(
     }
     Order::set_dispute(conn, order.id, &dispute.id, status, now)?;
     let note = dispute_note(conn, order, &dispute.id, dispute.amount, status, now)?;
+    // The order as the access rule reads it: with its new status.
     let order = Order {
-        dispute_id: Some(dispute.id.clone()),
         dispute_status: Some(status),
         ..order.clone()
     };
