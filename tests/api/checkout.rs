@@ -332,6 +332,15 @@ both_backends! {
         app.add_course("rust-for-web-developers").await;
         let pay_url = location(&app.checkout("").await);
         let sandbox = format!("{pay_url}/sandbox");
+        let mut conn = app.db.connect();
+
+        // A challenge answered that was never asked (a replayed form): the
+        // intent still waits for a card, nothing failed, nothing is told.
+        let unasked = app.submit(&format!("{sandbox}/authenticate"), &[("decision", "fail")]).await;
+        assert_eq!(location(&unasked), pay_url);
+        let order = &all_orders(&mut conn)[0];
+        let kinds: Vec<String> = journal_kinds(&mut conn, order.id).into_iter().map(|j| j.0).collect();
+        assert_eq!(kinds, vec!["payment_initiated"], "no payment failed");
 
         let bad = app.submit(&sandbox, &[("card_number", "4242"), ("expiry", "12/40"), ("cvc", "123")]).await;
         assert_eq!(bad.status(), 400);
@@ -343,7 +352,6 @@ both_backends! {
         assert_eq!(select_all(&page, "#card-errors"), vec!["Your card was declined."]);
         // The shop heard of the decline the way it hears of Stripe's: a
         // signed payment_failed event, journalled; the order stays payable.
-        let mut conn = app.db.connect();
         let order = &all_orders(&mut conn)[0];
         let kinds: Vec<String> = journal_kinds(&mut conn, order.id).into_iter().map(|j| j.0).collect();
         assert_eq!(kinds, vec!["payment_initiated", "failed_payment"]);

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use kasir::db::schema::{orders, refunds};
 
 use crate::both_backends;
-use crate::helpers::events::{charge_refunded_at, now, refund_event};
+use crate::helpers::events::{charge_refunded_at, dispute_event, now, refund_event};
 use crate::helpers::{Backend, TestApp};
 use crate::stripe_events::{access_from, journal, order_state, outcome};
 
@@ -71,6 +71,24 @@ impl TestApp {
     ) -> String {
         let (code, said) = outcome(
             self.deliver(&charge_refunded_at(event_id, intent, total, refunded, at))
+                .await,
+        )
+        .await;
+        assert_eq!(code, 200, "{event_id}: {said}");
+        said
+    }
+
+    /// Delivers a `charge.dispute.*` event for the whole of `intent`'s charge.
+    async fn dispute_told(
+        &self,
+        event_id: &str,
+        kind: &str,
+        intent: &str,
+        amount: i64,
+        status: &str,
+    ) -> String {
+        let (code, said) = outcome(
+            self.deliver(&dispute_event(event_id, kind, intent, amount, status))
                 .await,
         )
         .await;
@@ -169,5 +187,43 @@ both_backends! {
         assert_eq!(order_state(&mut conn, big), ("paid".into(), 0));
         assert_eq!(after_payment(&mut conn, big), vec![("payment_mismatch".into(), 0)]);
         assert_eq!(access_from(&mut conn, big), 1);
+    }
+
+    async fn access_never_comes_back_through_an_order_refunded_or_lost(app: TestApp) {
+        let mut conn = app.db.connect();
+        let t0 = now() - 1_000;
+
+        // A refund counted, then a chargeback lost: the course is gone.
+        let (lost, pi_l, total_l) = app.paid_at("ada@example.com", "rust-for-web-developers", t0).await;
+        app.snapshot("evt_l1", &pi_l, total_l, 1_000, t0 + 10).await;
+        let said = app.dispute_told("evt_l2", "charge.dispute.closed", &pi_l, total_l, "lost").await;
+        assert!(said.starts_with("dispute lost: access ended for 1 course(s)"), "{said}");
+        assert_eq!(access_from(&mut conn, lost), 0);
+        // The refund fails afterwards: the money is back on the order, the
+        // lost chargeback still keeps the course away.
+        let said = app.refund_told("evt_l3", "refund.failed", "re_l", &pi_l, 1_000, "failed", t0 + 5, t0 + 100).await;
+        assert!(said.ends_with("access restored for 0 course(s)"), "{said}");
+        assert_eq!(order_state(&mut conn, lost), ("paid".into(), 0));
+        assert_eq!(access_from(&mut conn, lost), 0, "a lost chargeback gives no access back");
+
+        // A chargeback opened, the order refunded in full, the chargeback won.
+        let (refunded, pi_r, total_r) = app.paid_at("bob@example.com", "modern-javascript", t0).await;
+        let said = app.dispute_told("evt_r1", "charge.dispute.created", &pi_r, total_r, "needs_response").await;
+        assert!(said.starts_with("dispute needs_response: access suspended for 1 course(s)"), "{said}");
+        assert_eq!(app.snapshot("evt_r2", &pi_r, total_r, total_r, t0 + 10).await, "full refund: access ended for 0 course(s)", "already suspended");
+        let said = app.dispute_told("evt_r3", "charge.dispute.closed", &pi_r, total_r, "won").await;
+        assert!(said.starts_with("dispute won: nothing taken, access restored for 0 course(s)"), "{said}");
+        assert_eq!(order_state(&mut conn, refunded), ("refunded".into(), total_r));
+        assert_eq!(access_from(&mut conn, refunded), 0, "a refunded order gives no access back");
+
+        // The same chargeback won on an order that is only paid: access comes back.
+        let (won, pi_w, total_w) = app.paid_at("cy@example.com", "postgresql-in-practice", t0).await;
+        app.dispute_told("evt_w1", "charge.dispute.created", &pi_w, total_w, "needs_response").await;
+        let said = app.dispute_told("evt_w2", "charge.dispute.closed", &pi_w, total_w, "won").await;
+        assert!(said.starts_with("dispute won: nothing taken, access restored for 1 course(s)"), "{said}");
+        assert_eq!(access_from(&mut conn, won), 1);
+        // And a full refund of a paid order ends it, counted.
+        assert_eq!(app.snapshot("evt_w3", &pi_w, total_w, total_w, t0 + 10).await, "full refund: access ended for 1 course(s)");
+        assert_eq!(access_from(&mut conn, won), 0);
     }
 }
