@@ -77,8 +77,8 @@ impl Marks {
         self.highest = highest_sealed;
     }
 
-    fn note(&mut self, highest: i64) {
-        let now = Instant::now();
+    fn note(&mut self, highest: i64, now: Instant) {
+        // `now` is the caller's, so a test can place it to the instant.
         self.highest = self.highest.max(highest);
         if self.recent.back().is_none_or(|(_, h)| *h < self.highest) {
             self.recent.push_back((now, self.highest));
@@ -131,7 +131,7 @@ impl Sealer {
         // A read first: most passes find nothing, and need no write lock.
         // Their marks still age, so the floor catches up once writes stop.
         if JournalRow::unsealed_after(conn, floor, 1)?.is_empty() {
-            self.lock().note(0);
+            self.lock().note(0, Instant::now());
             return Ok(Vec::new());
         }
         let sealed = db::write_transaction(conn, |conn| {
@@ -160,7 +160,7 @@ impl Sealer {
             Ok::<_, diesel::result::Error>(seals)
         })?;
         let highest = sealed.iter().map(|s| s.journal_id).max().unwrap_or(0);
-        self.lock().note(highest);
+        self.lock().note(highest, Instant::now());
         crate::metrics::journal_sealed(sealed.len());
         Ok(sealed)
     }
@@ -192,13 +192,18 @@ mod tests {
 
     #[test]
     fn the_floor_is_the_highest_id_sealed_a_minute_ago() {
+        let t0 = Instant::now();
         let mut marks = Marks::default();
         marks.start(4);
-        marks.note(10);
+        marks.note(10, t0);
         assert_eq!((marks.floor, marks.highest), (Some(4), 10));
-        // Pretend the first mark is old: the next note moves the floor to it.
-        marks.recent[0].0 -= SETTLED;
-        marks.note(25);
+        // Just under a minute later the mark has not settled yet.
+        let later = t0 + SETTLED;
+        marks.note(10, later - Duration::from_millis(1));
+        assert_eq!(marks.floor, Some(4));
+        assert_eq!(marks.recent.len(), 1, "the same highest is marked once");
+        // A minute on, to the instant, it has: the floor moves to it.
+        marks.note(25, later);
         assert_eq!((marks.floor, marks.highest), (Some(10), 25));
         // The new highest is marked, to become the floor in its turn.
         assert_eq!(
@@ -206,12 +211,11 @@ mod tests {
             vec![25]
         );
         // A pass that sealed only older ids keeps the highest.
-        marks.note(7);
+        marks.note(7, later);
         assert_eq!(marks.highest, 25);
         assert_eq!(marks.recent.len(), 1);
         // Passes that seal nothing let the last mark age into the floor.
-        marks.recent[0].0 -= SETTLED;
-        marks.note(0);
+        marks.note(0, later + SETTLED);
         assert_eq!((marks.floor, marks.highest), (Some(25), 25));
         assert!(marks.recent.is_empty());
     }
