@@ -18,6 +18,10 @@
 #                                           # did not reach, against the whole
 #                                           # suite on both engines
 #   bash scripts/mutants.sh --report        # rewrite tests/mutants.md
+#   bash scripts/mutants.sh --skip-baseline --iterate --whole checkout
+#                                           # without the unmutated run first
+#                                           # (only when the suite just passed
+#                                           # on this very tree)
 #
 # Each part is some files and the tests that cover them most directly
 # (below): the unit tests (`--lib`), and for the db group the integration
@@ -77,6 +81,7 @@ shard=()
 iterate=()
 resume=0
 whole=0
+baseline=()
 list=0
 report_only=0
 chosen=()
@@ -88,6 +93,7 @@ while [ $# -gt 0 ]; do
     --iterate) iterate=(--iterate); shift ;;
     --resume) iterate=(--iterate); resume=1; shift ;;
     --whole) whole=1; shift ;;
+    --skip-baseline) baseline=(--baseline skip); shift ;;
     -*) echo "unknown argument: $1" >&2; exit 2 ;;
     *) chosen+=("$1"); shift ;;
   esac
@@ -121,7 +127,7 @@ run() {
   read -ra files <<<"$(field "$1" 3)"
   read -ra filters <<<"$(field "$1" 4)"
   local args=(--features bench --timeout 600 --build-timeout 1200 --jobs 1 --no-shuffle
-              --output "$OUT/$name" "${shard[@]}" "${iterate[@]}")
+              --output "$OUT/$name" "${shard[@]}" "${iterate[@]}" "${baseline[@]}")
   for f in "${files[@]}"; do args+=(--file "$f"); done
   if [ "$list" -eq 1 ]; then
     step "$name: $(cargo mutants --list "${args[@]}" | wc -l) mutants"
