@@ -114,6 +114,31 @@ both_backends! {
         assert_eq!(select_all(&old_page, ".panel h2"), vec!["This order is closed"]);
     }
 
+    async fn a_payment_still_processing_is_not_superseded_by_a_changed_cart(app: TestApp) {
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        app.add_course("rust-for-web-developers").await;
+        app.checkout("").await;
+        // The student paid by bank debit: it settles in days, and cannot be canceled.
+        let first = &all_orders(&mut conn)[0];
+        diesel::update(sandbox_payment_intents::table.find(first.payment_intent_id.clone().unwrap()))
+            .set(sandbox_payment_intents::status.eq("processing"))
+            .execute(&mut conn)
+            .unwrap();
+        app.add_course("modern-javascript").await;
+        let response = app.checkout("").await;
+        let complete = format!("/checkout/{}/complete", first.number);
+        assert_eq!(location(&response), complete, "sent to the payment that is settling");
+        let orders = all_orders(&mut conn);
+        assert_eq!(orders.len(), 1, "no second order for the same courses");
+        assert_eq!(orders[0].status, "pending");
+        let page = app.get_html(&complete).await;
+        assert!(
+            select_all(&page, ".flash-info").iter().any(|f| f.contains(&format!("A payment for order {} is still being processed", first.number))),
+            "{page}"
+        );
+    }
+
     async fn prices_sent_by_the_client_are_ignored(app: TestApp) {
         let mut conn = app.db.connect();
         app.student("ada@example.com").await;
