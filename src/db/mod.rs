@@ -2,10 +2,12 @@
 //! migrations, and the bridge that runs blocking diesel work off the
 //! request threads.
 
+mod kept;
 pub mod schema;
 mod url;
 mod write;
 
+pub(crate) use kept::kept_statement;
 pub use url::DatabaseUrl;
 pub use write::{WriteGroup, write_transaction};
 

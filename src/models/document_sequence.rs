@@ -2,9 +2,17 @@
 //! per kind and year, moved in the transaction that issues the document.
 
 use diesel::prelude::*;
+use diesel::sql_types as sql;
 
-use crate::db::DbConnection;
-use crate::db::schema::document_sequences;
+use crate::db::{DbConnection, kept_statement};
+kept_statement! {
+    /// The year's counter, taken or started.
+    struct NextNumber<'a> -> sql::BigInt {
+        "INSERT INTO document_sequences (kind, year, last_number) VALUES (" {kind: sql::Text = &'a str}
+        ", " {year: sql::Integer = i32}
+        ", 1) ON CONFLICT (kind, year) DO UPDATE SET last_number = document_sequences.last_number + 1 RETURNING last_number"
+    }
+}
 
 /// What a sequence numbers, and the prefix of its numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,16 +45,10 @@ impl DocumentKind {
 /// concurrent payments take turns, and a transaction that rolls back
 /// gives its number back, so numbers are neither shared nor skipped.
 pub fn next(conn: &mut DbConnection, kind: DocumentKind, year: i32) -> QueryResult<String> {
-    let n: i64 = crate::db::per_engine!(conn, c => diesel::insert_into(document_sequences::table)
-        .values((
-            document_sequences::kind.eq(kind.key()),
-            document_sequences::year.eq(year),
-            document_sequences::last_number.eq(1_i64),
-        ))
-        .on_conflict((document_sequences::kind, document_sequences::year))
-        .do_update()
-        .set(document_sequences::last_number.eq(document_sequences::last_number + 1))
-        .returning(document_sequences::last_number)
-        .get_result(c))?;
+    let n: i64 = NextNumber {
+        kind: kind.key(),
+        year,
+    }
+    .get_result(conn)?;
     Ok(format!("{}-{year}-{n:06}", kind.prefix()))
 }

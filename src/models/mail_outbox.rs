@@ -3,11 +3,21 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types as sql;
 
 use super::{OrderId, UserId};
-use crate::db::DbConnection;
 use crate::db::schema::mail_outbox;
+use crate::db::{DbConnection, kept_statement};
 use crate::domain::MailKind;
+
+kept_statement! {
+    /// [`QueuedMail::mark_sent`]'s statement.
+    struct MarkSent {
+        "UPDATE mail_outbox SET sent_at = " {now: sql::Timestamp = NaiveDateTime}
+        ", attempts = attempts + 1, claimed_until = NULL, last_error = NULL, \
+         text_body = NULL, html_body = NULL WHERE id = " {id: sql::BigInt = i64}
+    }
+}
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = mail_outbox)]
@@ -97,16 +107,6 @@ impl QueuedMail {
     /// Sent: the bodies go (a reset link must not outlive its mail in the
     /// database).
     pub fn mark_sent(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<()> {
-        diesel::update(mail_outbox::table.find(id))
-            .set((
-                mail_outbox::sent_at.eq(now),
-                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                mail_outbox::claimed_until.eq(None::<NaiveDateTime>),
-                mail_outbox::last_error.eq(None::<String>),
-                mail_outbox::text_body.eq(None::<String>),
-                mail_outbox::html_body.eq(None::<String>),
-            ))
-            .execute(conn)
-            .map(drop)
+        MarkSent { now, id }.execute(conn).map(drop)
     }
 }

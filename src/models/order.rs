@@ -1,11 +1,32 @@
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
+use diesel::sql_types as sql;
 
 use super::document_sequence::{self, DocumentKind};
 use super::{CourseId, OrderId, PromoCodeId, UserId};
-use crate::db::DbConnection;
 use crate::db::schema::{order_items, orders};
+use crate::db::{DbConnection, kept_statement};
 use crate::domain::{Currency, DisputeStatus, OrderStatus, Provider};
+
+kept_statement! {
+    /// [`Order::mark_paid_if_pending`]'s statement.
+    struct MarkPaid<'a> {
+        "UPDATE orders SET status = " {paid: sql::Text = OrderStatus}
+        ", provider = " {provider: sql::Text = Provider}
+        ", charge_id = " {charge_id: sql::Nullable<sql::Text> = Option<&'a str>}
+        ", paid_at = " {now: sql::Timestamp = NaiveDateTime}
+        ", updated_at = " {updated_at: sql::Timestamp = NaiveDateTime}
+        " WHERE id = " {id: sql::BigInt = OrderId}
+        " AND status = " {pending: sql::Text = OrderStatus}
+    }
+}
+kept_statement! {
+    /// [`Order::number_invoice`]'s statement.
+    struct SetInvoiceNumber<'a> {
+        "UPDATE orders SET invoice_number = " {number: sql::Text = &'a str}
+        " WHERE id = " {id: sql::BigInt = OrderId}
+    }
+}
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
@@ -184,18 +205,16 @@ impl Order {
         charge_id: Option<&str>,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let moved = diesel::update(
-            orders::table
-                .find(id)
-                .filter(orders::status.eq(OrderStatus::Pending)),
-        )
-        .set((
-            orders::status.eq(OrderStatus::Paid),
-            orders::provider.eq(provider),
-            orders::charge_id.eq(charge_id),
-            orders::paid_at.eq(now),
-            orders::updated_at.eq(now),
-        ))
+        let (paid, pending) = (OrderStatus::Paid, OrderStatus::Pending);
+        let moved = MarkPaid {
+            paid,
+            provider,
+            charge_id,
+            now,
+            updated_at: now,
+            id,
+            pending,
+        }
         .execute(conn)?;
         Ok(moved == 1)
     }
@@ -209,11 +228,8 @@ impl Order {
         id: OrderId,
         now: NaiveDateTime,
     ) -> QueryResult<()> {
-        let number = document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
-        diesel::update(orders::table.find(id))
-            .set(orders::invoice_number.eq(number))
-            .execute(conn)?;
-        Ok(())
+        let number = &document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
+        SetInvoiceNumber { number, id }.execute(conn).map(drop)
     }
 
     pub fn find_by_payment_intent(

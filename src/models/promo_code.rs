@@ -1,10 +1,21 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types as sql;
 
 use super::{CourseId, OrderId, PromoCodeId, UserId};
-use crate::db::DbConnection;
 use crate::db::schema::{promo_code_courses, promo_codes, promo_redemptions};
+use crate::db::{DbConnection, kept_statement};
 use crate::domain::{Currency, PromoKind, RedemptionStatus};
+
+kept_statement! {
+    /// [`PromoRedemption::transition`]'s statement.
+    struct MoveRedemption {
+        "UPDATE promo_redemptions SET status = " {to: sql::Text = RedemptionStatus}
+        ", updated_at = " {now: sql::Timestamp = NaiveDateTime}
+        " WHERE order_id = " {order: sql::BigInt = OrderId}
+        " AND status = " {from: sql::Text = RedemptionStatus}
+    }
+}
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = promo_codes)]
@@ -189,15 +200,12 @@ impl PromoRedemption {
         to: RedemptionStatus,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
-        let moved = diesel::update(
-            promo_redemptions::table
-                .filter(promo_redemptions::order_id.eq(order))
-                .filter(promo_redemptions::status.eq(from)),
-        )
-        .set((
-            promo_redemptions::status.eq(to),
-            promo_redemptions::updated_at.eq(now),
-        ))
+        let moved = MoveRedemption {
+            to,
+            now,
+            order,
+            from,
+        }
         .execute(conn)?;
         Ok(moved == 1)
     }

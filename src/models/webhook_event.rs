@@ -1,8 +1,18 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types as sql;
 
-use crate::db::DbConnection;
 use crate::db::schema::webhook_events;
+use crate::db::{DbConnection, kept_statement};
+
+kept_statement! {
+    /// [`WebhookEvent::claim`]'s statement.
+    struct Claim<'a> {
+        "UPDATE webhook_events SET attempts = attempts + 1, processed_at = " {now: sql::Timestamp = NaiveDateTime}
+        ", last_error = NULL WHERE id = " {id: sql::Text = &'a str}
+        " AND processed_at IS NULL"
+    }
+}
 
 /// The webhook inbox: every verified event, keyed by the provider's id.
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -59,17 +69,7 @@ impl WebhookEvent {
     /// delivery of the same event waits here, then finds it processed.
     /// False when it is processed already.
     pub fn claim(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-        let moved = diesel::update(
-            webhook_events::table
-                .find(id)
-                .filter(webhook_events::processed_at.is_null()),
-        )
-        .set((
-            webhook_events::attempts.eq(webhook_events::attempts + 1),
-            webhook_events::processed_at.eq(now),
-            webhook_events::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
+        let moved = Claim { now, id }.execute(conn)?;
         Ok(moved == 1)
     }
 

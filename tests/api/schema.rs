@@ -120,15 +120,32 @@ both_backends! {
     }
 }
 
+/// What a payment writes, run twice on one PostgreSQL connection: each
+/// statement is prepared once and kept for the next payment, not parsed
+/// and planned again (diesel's own UPDATEs and upserts never are, its
+/// struct inserts only without `DEFAULT`s).
 #[actix_web::test]
-async fn a_payment_s_journal_and_mail_inserts_stay_prepared_on_postgres() {
+async fn a_payment_s_statements_stay_prepared_on_postgres() {
     use diesel::connection::InstrumentationEvent;
-    use kasir::domain::{Currency, JournalKind, JournalStatus, MailKind};
+    use kasir::db::schema::{mail_outbox, orders};
+    use kasir::domain::{
+        Currency, JournalKind, JournalStatus, MailKind, Provider, RedemptionStatus,
+    };
+    use kasir::models::OrderId;
     use kasir::models::journal::NewJournalRow;
-    use kasir::models::mail_outbox::NewMail;
+    use kasir::models::mail_outbox::{NewMail, QueuedMail};
+    use kasir::models::order::Order;
+    use kasir::models::promo_code::PromoRedemption;
+    use kasir::models::webhook_event::WebhookEvent;
     use std::sync::{Arc, Mutex};
 
     let app = TestApp::spawn(Backend::Postgres).await;
+    let (first, _, _) = app
+        .pending_order("ada@example.com", &["rust-for-web-developers"])
+        .await;
+    let (second, _, _) = app
+        .pending_order("bob@example.com", &["modern-javascript"])
+        .await;
     let mut conn = app.db.connect();
     let kept = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = Arc::clone(&kept);
@@ -138,7 +155,40 @@ async fn a_payment_s_journal_and_mail_inserts_stay_prepared_on_postgres() {
         }
     });
     let now = db::now();
-    for key in ["first", "second"] {
+    for (key, order) in [("first", first), ("second", second)] {
+        let event = format!("evt_{key}");
+        WebhookEvent::store(
+            &mut conn,
+            &event,
+            "payment_intent.succeeded",
+            "{}",
+            None,
+            now,
+        )
+        .unwrap();
+        assert!(WebhookEvent::claim(&mut conn, &event, now).unwrap());
+        assert!(
+            !WebhookEvent::claim(&mut conn, &event, now).unwrap(),
+            "claimed once"
+        );
+        let order = OrderId(order);
+        assert!(
+            Order::mark_paid_if_pending(&mut conn, order, Provider::Stripe, Some(key), now)
+                .unwrap()
+        );
+        assert!(
+            !Order::mark_paid_if_pending(&mut conn, order, Provider::Stripe, Some(key), now)
+                .unwrap()
+        );
+        PromoRedemption::transition(
+            &mut conn,
+            order,
+            RedemptionStatus::Reserved,
+            RedemptionStatus::Redeemed,
+            now,
+        )
+        .unwrap();
+        Order::number_invoice(&mut conn, order, now).unwrap();
         NewJournalRow {
             kind: JournalKind::Income,
             amount_cents: 4_900,
@@ -155,6 +205,7 @@ async fn a_payment_s_journal_and_mail_inserts_stay_prepared_on_postgres() {
         }
         .insert(&mut conn)
         .unwrap();
+        let message_id = format!("<{key}@kasir.test>");
         NewMail {
             kind: MailKind::Receipt,
             recipient: "ada@example.com",
@@ -162,24 +213,103 @@ async fn a_payment_s_journal_and_mail_inserts_stay_prepared_on_postgres() {
             order_id: None,
             details: "{}",
             subject: None,
-            text_body: None,
+            text_body: Some("body"),
             html_body: None,
-            message_id: &format!("<{key}@kasir.test>"),
+            message_id: &message_id,
             created_at: now,
             next_attempt_at: now,
         }
         .insert(&mut conn)
         .unwrap();
+        let mail: i64 = mail_outbox::table
+            .filter(mail_outbox::message_id.eq(&message_id))
+            .select(mail_outbox::id)
+            .first(&mut conn)
+            .unwrap();
+        QueuedMail::mark_sent(&mut conn, mail, now).unwrap();
     }
     let kept = kept.lock().unwrap().clone();
-    for table in ["financial_journals", "mail_outbox"] {
-        let inserts = kept
-            .iter()
-            .filter(|sql| sql.starts_with(&format!("INSERT INTO \"{table}\"")))
-            .count();
-        assert_eq!(inserts, 1, "prepared once and kept for the next: {kept:#?}");
+    for statement in [
+        "UPDATE webhook_events SET",
+        "UPDATE orders SET status",
+        "UPDATE promo_redemptions SET",
+        "INSERT INTO document_sequences",
+        "UPDATE orders SET invoice_number",
+        "INSERT INTO \"financial_journals\"",
+        "INSERT INTO \"mail_outbox\"",
+        "UPDATE mail_outbox SET",
+    ] {
+        let prepared = kept.iter().filter(|sql| sql.starts_with(statement)).count();
+        assert_eq!(
+            prepared, 1,
+            "{statement}: prepared once and kept for the next: {kept:#?}"
+        );
     }
+
+    // And each wrote what it says.
+    let paid: Vec<(
+        String,
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+        chrono::NaiveDateTime,
+        Option<String>,
+    )> = orders::table
+        .filter(orders::id.eq_any([first, second]))
+        .order(orders::id.asc())
+        .select((
+            orders::status,
+            orders::provider,
+            orders::charge_id,
+            orders::paid_at,
+            orders::updated_at,
+            orders::invoice_number,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    let year = chrono::Datelike::year(&now);
+    assert_eq!(
+        paid,
+        vec![
+            (
+                "paid".into(),
+                "stripe".into(),
+                Some("first".into()),
+                Some(now),
+                now,
+                Some(format!("INV-{year}-000001"))
+            ),
+            (
+                "paid".into(),
+                "stripe".into(),
+                Some("second".into()),
+                Some(now),
+                now,
+                Some(format!("INV-{year}-000002"))
+            ),
+        ]
+    );
+    let sent: Vec<(Option<chrono::NaiveDateTime>, i32, Option<String>)> = mail_outbox::table
+        .order(mail_outbox::id.asc())
+        .select((
+            mail_outbox::sent_at,
+            mail_outbox::attempts,
+            mail_outbox::text_body,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        sent,
+        vec![(Some(now), 1, None), (Some(now), 1, None)],
+        "sent, counted, body gone"
+    );
+    let attempts: Vec<i32> = kasir::db::schema::webhook_events::table
+        .select(kasir::db::schema::webhook_events::attempts)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(attempts, vec![1, 1]);
     let rows: i64 = financial_journals::table
+        .filter(financial_journals::description.eq("prepared once"))
         .count()
         .get_result(&mut conn)
         .unwrap();
