@@ -47,10 +47,16 @@ pub struct JournalRow {
 }
 
 impl NewJournalRow<'_> {
-    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<usize> {
-        diesel::insert_into(financial_journals::table)
+    /// Appends the row unless a row with its idempotency key is there
+    /// already; returns whether it was appended. One statement, and no
+    /// unique violation to abort a PostgreSQL transaction.
+    pub fn insert(&self, conn: &mut DbConnection) -> QueryResult<bool> {
+        crate::db::per_engine!(conn, c => diesel::insert_into(financial_journals::table)
             .values(self)
-            .execute(conn)
+            .on_conflict(financial_journals::idempotency_key)
+            .do_nothing()
+            .execute(c))
+        .map(|inserted| inserted == 1)
     }
 
     /// One multi-row INSERT (the caller keeps batches under the engines'
@@ -61,14 +67,6 @@ impl NewJournalRow<'_> {
 }
 
 impl JournalRow {
-    pub fn exists(conn: &mut DbConnection, idempotency_key: &str) -> QueryResult<bool> {
-        diesel::select(diesel::dsl::exists(
-            financial_journals::table
-                .filter(financial_journals::idempotency_key.eq(idempotency_key)),
-        ))
-        .get_result(conn)
-    }
-
     /// Up to `limit` rows after `after_id`, in id order.
     pub fn page_after(
         conn: &mut DbConnection,

@@ -37,16 +37,16 @@ pub fn record_journal_entry(
     conn: &mut DbConnection,
     entry: &JournalEntry<'_>,
 ) -> diesel::QueryResult<bool> {
-    if JournalRow::exists(conn, entry.idempotency_key)? {
-        return Ok(false);
-    }
+    // An entry whose key is recorded already is not appended again: the
+    // insert skips it (ON CONFLICT DO NOTHING) in its one statement, and
+    // says so.
     let facts = allowed_facts(entry.metadata);
     let entry = &JournalEntry {
         metadata: &facts,
         ..*entry
     };
-    new_row(entry, db::now()).insert(conn)?;
-    Ok(true)
+    let appended = new_row(entry, db::now()).insert(conn)?;
+    Ok(appended)
 }
 
 /// Appends rows that happened at the given times, in order, with one
