@@ -56,6 +56,21 @@ pub struct ChainCheckpoint {
     pub mac: String,
 }
 
+impl ChainCheckpoint {
+    /// Where later checks start, after one that reached `reached` (`None`:
+    /// it found the chain broken, and later views start from the beginning
+    /// and show it too). Never backwards: a slower check that ran beside a
+    /// faster one reached less, and moving back to it would forget seals
+    /// this process has seen, so their removal would pass unnoticed.
+    fn advance(&mut self, reached: Option<ChainCheckpoint>) {
+        match reached {
+            Some(reached) if reached.seq > self.seq => *self = reached,
+            Some(_) => {}
+            None => *self = ChainCheckpoint::default(),
+        }
+    }
+}
+
 /// Verifies the legacy chain, every seal and the rows left unsealed.
 pub fn verify_chain(conn: &mut DbConnection, key: &SecretKey) -> diesel::QueryResult<ChainVerdict> {
     verify_from(conn, key, &ChainCheckpoint::default(), true, false).map(|(verdict, _)| verdict)
@@ -183,13 +198,28 @@ impl ChainMonitor {
             };
             reached = None;
         }
-        let mut checkpoint = lock();
-        match reached {
-            Some(reached) if reached.seq > checkpoint.seq => *checkpoint = reached,
-            Some(_) => {}
-            // Broken: later views start from the beginning and show it too.
-            None => *checkpoint = ChainCheckpoint::default(),
-        }
+        lock().advance(reached);
         Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChainCheckpoint;
+
+    #[test]
+    fn the_checkpoint_moves_only_forward_or_back_to_the_start_when_broken() {
+        let at = |seq| ChainCheckpoint {
+            seq,
+            mac: format!("mac of seal {seq}"),
+        };
+        let mut checkpoint = at(100);
+        // A check that ran beside a faster one, and saw fewer seals.
+        checkpoint.advance(Some(at(80)));
+        assert_eq!(checkpoint, at(100), "seals seen are not forgotten");
+        checkpoint.advance(Some(at(120)));
+        assert_eq!(checkpoint, at(120));
+        checkpoint.advance(None);
+        assert_eq!(checkpoint, ChainCheckpoint::default());
     }
 }
