@@ -18,6 +18,10 @@
 #                                           # did not reach, against the whole
 #                                           # suite on both engines
 #   bash scripts/mutants.sh --report        # rewrite tests/mutants.md
+#   bash scripts/mutants.sh --both-engines --iterate revenue
+#                                           # the part's modules on PostgreSQL
+#                                           # too (for what only PostgreSQL
+#                                           # runs), not the whole suite
 #   bash scripts/mutants.sh --skip-baseline --iterate --whole checkout
 #                                           # without the unmutated run first
 #                                           # (only when the suite just passed
@@ -65,7 +69,7 @@ REPORT=$ROOT/tests/mutants.md
 parts=(
   "pricing|pure|src/services/pricing.rs|"
   "promo|db|src/services/promo.rs|checkout:: staff:: edges::"
-  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe:: hardening::"
+  "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe:: hardening:: races::two_requests_starting_one_payment races::a_checkout_while_a_bank_debit"
   "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: edges::"
   "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: refund_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: refund_events:: notes:: tax::"
@@ -82,6 +86,7 @@ iterate=()
 resume=0
 whole=0
 baseline=()
+engines=(--skip postgres)
 list=0
 report_only=0
 chosen=()
@@ -94,6 +99,7 @@ while [ $# -gt 0 ]; do
     --resume) iterate=(--iterate); resume=1; shift ;;
     --whole) whole=1; shift ;;
     --skip-baseline) baseline=(--baseline skip); shift ;;
+    --both-engines) engines=(); shift ;;
     -*) echo "unknown argument: $1" >&2; exit 2 ;;
     *) chosen+=("$1"); shift ;;
   esac
@@ -140,7 +146,7 @@ run() {
   elif [ "$group" = db ]; then
     # The filters apply to the unit tests too: theirs are under services::
     # and domain::, names no integration test has.
-    tests+=(--test api -- services:: domain:: "${filters[@]}" --skip postgres)
+    tests+=(--test api -- services:: domain:: "${filters[@]}" "${engines[@]}")
   fi
   if [ "$group" = db ]; then
     if [ "$db_ready" = 0 ]; then

@@ -22,6 +22,7 @@ pub mod lms_outbox;
 pub mod login_attempt;
 pub mod mail_outbox;
 pub mod order;
+pub mod order_item;
 pub mod order_lookup;
 mod outbox;
 pub mod promo_code;

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use diesel::sql_types as sql;
 
 use super::document_sequence::{self, DocumentKind};
+pub use super::order_item::{NewOrderItem, OrderItem};
 use super::{CourseId, OrderId, PromoCodeId, UserId};
 use crate::db::schema::{order_items, orders};
 use crate::db::{DbConnection, kept_statement};
@@ -103,19 +104,6 @@ pub struct NewOrder<'a> {
     pub buyer_tax_id: Option<&'a str>,
     pub tax_cents: i64,
     pub tax_inclusive: bool,
-}
-
-#[derive(Queryable, Selectable, Clone, Debug)]
-#[diesel(table_name = order_items)]
-pub struct OrderItem {
-    pub course_id: CourseId,
-    pub title: String,
-    pub unit_price_cents: i64,
-    pub discount_cents: i64,
-    pub total_cents: i64,
-    /// The tax in `total_cents`, or on top of it when the order's tax
-    /// was added on top.
-    pub tax_cents: i64,
 }
 
 impl Order {
@@ -411,13 +399,4 @@ impl NewOrder<'_> {
             .select(Order::as_select())
             .first(conn)
     }
-}
-
-pub struct NewOrderItem {
-    pub course_id: CourseId,
-    pub title: String,
-    pub unit_price_cents: i64,
-    pub discount_cents: i64,
-    pub total_cents: i64,
-    pub tax_cents: i64,
 }
