@@ -246,22 +246,24 @@ async fn a_payment_s_statements_stay_prepared_on_postgres() {
         );
     }
 
-    // And each wrote what it says.
-    let paid: Vec<(
+    // And each wrote what it says: status, provider, charge, paid and
+    // updated at, invoice number.
+    type Paid = (
         String,
         String,
         Option<String>,
         Option<chrono::NaiveDateTime>,
-        chrono::NaiveDateTime,
-        Option<String>,
-    )> = orders::table
+    );
+    let paid: Vec<(Paid, chrono::NaiveDateTime, Option<String>)> = orders::table
         .filter(orders::id.eq_any([first, second]))
         .order(orders::id.asc())
         .select((
-            orders::status,
-            orders::provider,
-            orders::charge_id,
-            orders::paid_at,
+            (
+                orders::status,
+                orders::provider,
+                orders::charge_id,
+                orders::paid_at,
+            ),
             orders::updated_at,
             orders::invoice_number,
         ))
@@ -272,18 +274,22 @@ async fn a_payment_s_statements_stay_prepared_on_postgres() {
         paid,
         vec![
             (
-                "paid".into(),
-                "stripe".into(),
-                Some("first".into()),
-                Some(now),
+                (
+                    "paid".into(),
+                    "stripe".into(),
+                    Some("first".into()),
+                    Some(now)
+                ),
                 now,
                 Some(format!("INV-{year}-000001"))
             ),
             (
-                "paid".into(),
-                "stripe".into(),
-                Some("second".into()),
-                Some(now),
+                (
+                    "paid".into(),
+                    "stripe".into(),
+                    Some("second".into()),
+                    Some(now)
+                ),
                 now,
                 Some(format!("INV-{year}-000002"))
             ),
