@@ -56,21 +56,6 @@ pub struct ChainCheckpoint {
     pub mac: String,
 }
 
-impl ChainCheckpoint {
-    /// Where later checks start, after one that reached `reached` (`None`:
-    /// it found the chain broken, and later views start from the beginning
-    /// and show it too). Never backwards: a slower check that ran beside a
-    /// faster one reached less, and moving back to it would forget seals
-    /// this process has seen, so their removal would pass unnoticed.
-    fn advance(&mut self, reached: Option<ChainCheckpoint>) {
-        match reached {
-            Some(reached) if reached.seq > self.seq => *self = reached,
-            Some(_) => {}
-            None => *self = ChainCheckpoint::default(),
-        }
-    }
-}
-
 /// Verifies the legacy chain, every seal and the rows left unsealed.
 pub fn verify_chain(conn: &mut DbConnection, key: &SecretKey) -> diesel::QueryResult<ChainVerdict> {
     verify_from(conn, key, &ChainCheckpoint::default(), true, false).map(|(verdict, _)| verdict)
@@ -200,6 +185,21 @@ impl ChainMonitor {
         }
         lock().advance(reached);
         Ok(verdict)
+    }
+}
+
+impl ChainCheckpoint {
+    /// Where later checks start, after one that reached `reached` (`None`:
+    /// it found the chain broken, and later views start from the beginning
+    /// and show it too). Never backwards: a slower check that ran beside a
+    /// faster one reached less, and moving back to it would forget seals
+    /// this process has seen, so their removal would pass unnoticed.
+    fn advance(&mut self, reached: Option<ChainCheckpoint>) {
+        match reached {
+            Some(reached) if reached.seq > self.seq => *self = reached,
+            Some(_) => {}
+            None => *self = ChainCheckpoint::default(),
+        }
     }
 }
 
