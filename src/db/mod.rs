@@ -3,21 +3,23 @@
 //! request threads.
 
 mod kept;
+mod pool;
 pub mod schema;
 mod url;
 mod write;
 
 pub(crate) use kept::kept_statement;
+use pool::build_pool;
+pub use pool::{ConnectionManager, PoolConnection, TRUSTED_FOR, warm};
 pub use url::DatabaseUrl;
 pub use write::{WriteGroup, write_transaction};
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{self, R2D2Connection};
+use diesel::r2d2;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -85,37 +87,6 @@ fn sqlite_synchronous() -> &'static str {
     match std::env::var("KASIR_BENCH_SQLITE_SYNCHRONOUS").as_deref() {
         Ok("NORMAL") => "NORMAL",
         _ => "FULL",
-    }
-}
-
-/// r2d2 manager that opens connections through [`DatabaseUrl::connect`], so
-/// every pooled SQLite connection gets its pragmas.
-#[derive(Clone, Debug)]
-pub struct ConnectionManager {
-    url: DatabaseUrl,
-}
-
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.url.connect().map_err(r2d2::Error::ConnectionError)
-    }
-
-    /// Run on every checkout. A PostgreSQL connection can die with its
-    /// server (a restart, a failover) and is pinged; a SQLite connection is
-    /// a file handle in this process, which a `SELECT 1` cannot find dead,
-    /// so it skips the query each request would otherwise pay for.
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        if let DbConnection::Sqlite(_) = conn {
-            return Ok(());
-        }
-        conn.ping().map(|_| ()).map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -208,34 +179,6 @@ fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> 
         }
     };
     applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
-}
-
-/// Connections are opened when asked for, never ahead in the background:
-/// a connection half-open in r2d2's worker thread when a short command
-/// (`kasir reconcile`) exits made libpq crash the process now and then
-/// (SIGSEGV in its exit handlers; diesel#3441). `serve` opens them all at
-/// start instead ([`warm`]). Once open they stay, idle or not: a new
-/// PostgreSQL backend plans its first statements slowly, and under load
-/// that was seconds (bench/results.md).
-fn build_pool(url: &DatabaseUrl, max_connections: u32) -> Result<DbPool, DbSetupError> {
-    r2d2::Pool::builder()
-        .max_size(max_connections)
-        .min_idle(Some(0))
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager { url: url.clone() })
-        .map_err(|e| DbSetupError::Pool(e.to_string()))
-}
-
-/// Opens every connection of the pool now (each checked out at once, then
-/// returned), so the first burst of requests does not wait for them.
-pub fn warm(pool: &DbPool) -> Result<(), r2d2::PoolError> {
-    let held = (0..pool.max_size())
-        .map(|_| pool.get())
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(held);
-    Ok(())
 }
 
 /// Runs `$body` on the engine's own connection, bound to `$c`, for what

@@ -442,7 +442,7 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
             orders::table
                 .find(order)
                 .select((orders::paid_at, orders::total_cents, orders::refunded_cents))
-                .first(&mut conn)
+                .first(&mut **conn)
                 .unwrap();
         if paid_at.is_some() {
             prop_assert_eq!(refunded_cents, (*amount).min(total), "order {:?}", order);
@@ -451,7 +451,7 @@ fn run(backend: Backend, history: &History) -> Result<(), TestCaseError> {
                 .filter(financial_journals::reference_id.eq(order))
                 .filter(financial_journals::type_.eq("unapplied_refund"))
                 .select(financial_journals::amount_cents)
-                .load::<i64>(&mut conn)
+                .load::<i64>(&mut **conn)
                 .unwrap()
                 .iter()
                 .sum();

@@ -321,3 +321,60 @@ async fn a_payment_s_statements_stay_prepared_on_postgres() {
         .unwrap();
     assert_eq!(rows, 2, "a None is written as NULL and the rows are there");
 }
+
+/// The pool pings a PostgreSQL connection only when it has not answered
+/// one for `TRUSTED_FOR` (not before every request), and still replaces a
+/// connection whose server end is gone.
+#[test]
+fn the_pool_pings_only_a_connection_quiet_for_a_while_and_replaces_a_dead_one() {
+    use crate::helpers::TestDb;
+    use diesel::connection::InstrumentationEvent;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    let test_db = TestDb::create(Backend::Postgres);
+    let pool = db::open(&db::DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
+    let backend_pid = |conn: &mut DbConnection| -> i32 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "pg_backend_pid()",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    let pings = Arc::new(AtomicUsize::new(0));
+    let first_pid = {
+        let mut conn = pool.get().unwrap();
+        let seen = Arc::clone(&pings);
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event
+                && query.to_string().starts_with("SELECT 1")
+            {
+                seen.fetch_add(1, SeqCst);
+            }
+        });
+        backend_pid(&mut conn)
+    };
+    for _ in 0..5 {
+        drop(pool.get().unwrap());
+    }
+    assert_eq!(pings.load(SeqCst), 0, "trusted: it answered a moment ago");
+    std::thread::sleep(db::TRUSTED_FOR + std::time::Duration::from_millis(100));
+    for _ in 0..3 {
+        drop(pool.get().unwrap());
+    }
+    assert_eq!(pings.load(SeqCst), 1, "pinged once after a quiet while");
+
+    // The server ends the connection (a restart, a failover): once the
+    // while is over, the pool finds it dead and opens another.
+    let mut admin = test_db.connect();
+    let ended: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "pg_terminate_backend({first_pid})"
+    )))
+    .get_result(&mut admin)
+    .unwrap();
+    assert!(ended);
+    std::thread::sleep(db::TRUSTED_FOR + std::time::Duration::from_millis(100));
+    let mut conn = pool.get().unwrap();
+    let pid = backend_pid(&mut conn);
+    assert_ne!(pid, first_pid, "a new connection replaced the dead one");
+}
