@@ -23,7 +23,7 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Self::Invoice => "invoice",
             Self::CreditNote => "credit_note",
@@ -31,7 +31,12 @@ impl DocumentKind {
         }
     }
 
-    fn prefix(self) -> &'static str {
+    /// What every number of this kind in `year` starts with (`INV-2026-`).
+    pub(crate) fn prefix(self, year: i32) -> String {
+        format!("{}-{year}-", self.code())
+    }
+
+    fn code(self) -> &'static str {
         match self {
             Self::Invoice => "INV",
             Self::CreditNote => "CN",
@@ -50,5 +55,5 @@ pub fn next(conn: &mut DbConnection, kind: DocumentKind, year: i32) -> QueryResu
         year,
     }
     .get_result(conn)?;
-    Ok(format!("{}-{year}-{n:06}", kind.prefix()))
+    Ok(format!("{}{n:06}", kind.prefix(year)))
 }

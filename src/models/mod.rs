@@ -24,6 +24,7 @@ pub mod mail_outbox;
 pub mod order;
 pub mod order_item;
 pub mod order_lookup;
+mod order_paid;
 mod outbox;
 pub mod promo_code;
 pub mod refund;

@@ -1,33 +1,11 @@
-use chrono::{Datelike, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types as sql;
 
-use super::document_sequence::{self, DocumentKind};
 pub use super::order_item::{NewOrderItem, OrderItem};
 use super::{CourseId, OrderId, PromoCodeId, UserId};
+use crate::db::DbConnection;
 use crate::db::schema::{order_items, orders};
-use crate::db::{DbConnection, kept_statement};
 use crate::domain::{Currency, DisputeStatus, OrderStatus, Provider};
-
-kept_statement! {
-    /// [`Order::mark_paid_if_pending`]'s statement.
-    struct MarkPaid<'a> {
-        "UPDATE orders SET status = " {paid: sql::Text = OrderStatus}
-        ", provider = " {provider: sql::Text = Provider}
-        ", charge_id = " {charge_id: sql::Nullable<sql::Text> = Option<&'a str>}
-        ", paid_at = " {now: sql::Timestamp = NaiveDateTime}
-        ", updated_at = " {updated_at: sql::Timestamp = NaiveDateTime}
-        " WHERE id = " {id: sql::BigInt = OrderId}
-        " AND status = " {pending: sql::Text = OrderStatus}
-    }
-}
-kept_statement! {
-    /// [`Order::number_invoice`]'s statement.
-    struct SetInvoiceNumber<'a> {
-        "UPDATE orders SET invoice_number = " {number: sql::Text = &'a str}
-        " WHERE id = " {id: sql::BigInt = OrderId}
-    }
-}
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
@@ -183,41 +161,6 @@ impl Order {
         ))
         .execute(conn)?;
         Ok(moved == 1)
-    }
-
-    /// `pending -> paid`, only from pending; returns whether it moved.
-    pub fn mark_paid_if_pending(
-        conn: &mut DbConnection,
-        id: OrderId,
-        provider: Provider,
-        charge_id: Option<&str>,
-        now: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let (paid, pending) = (OrderStatus::Paid, OrderStatus::Pending);
-        let moved = MarkPaid {
-            paid,
-            provider,
-            charge_id,
-            now,
-            updated_at: now,
-            id,
-            pending,
-        }
-        .execute(conn)?;
-        Ok(moved == 1)
-    }
-
-    /// Gives a just-paid order the next invoice number of the year: in the
-    /// payment's transaction (gap-free, in payment order), and as its last
-    /// write: the year's sequence row stays locked from here to commit, so
-    /// every payment queues on it only for that long.
-    pub fn number_invoice(
-        conn: &mut DbConnection,
-        id: OrderId,
-        now: NaiveDateTime,
-    ) -> QueryResult<()> {
-        let number = &document_sequence::next(conn, DocumentKind::Invoice, now.year())?;
-        SetInvoiceNumber { number, id }.execute(conn).map(drop)
     }
 
     pub fn find_by_payment_intent(

@@ -6,11 +6,18 @@ use crate::db::schema::webhook_events;
 use crate::db::{DbConnection, kept_statement};
 
 kept_statement! {
-    /// [`WebhookEvent::claim`]'s statement.
-    struct Claim<'a> {
-        "UPDATE webhook_events SET attempts = attempts + 1, processed_at = " {now: sql::Timestamp = NaiveDateTime}
-        ", last_error = NULL WHERE id = " {id: sql::Text = &'a str}
-        " AND processed_at IS NULL"
+    /// [`WebhookEvent::receive`]'s statement: stored and claimed in one
+    /// (a redelivery of an event not processed yet is claimed again).
+    struct Receive<'a> {
+        "INSERT INTO webhook_events (id, type, payload, api_version, received_at, processed_at, attempts) VALUES (" {id: sql::Text = &'a str}
+        ", " {kind: sql::Text = &'a str}
+        ", " {payload: sql::Text = &'a str}
+        ", " {api_version: sql::Nullable<sql::Text> = Option<&'a str>}
+        ", " {received_at: sql::Timestamp = NaiveDateTime}
+        ", " {now: sql::Timestamp = NaiveDateTime}
+        ", 1) ON CONFLICT (id) DO UPDATE SET attempts = webhook_events.attempts + 1, \
+         processed_at = excluded.processed_at, last_error = NULL \
+         WHERE webhook_events.processed_at IS NULL"
     }
 }
 
@@ -63,14 +70,30 @@ impl WebhookEvent {
         .map(|_| ())
     }
 
-    /// Takes the event for processing: counts the attempt and marks it
-    /// processed, in one statement (the caller's transaction undoes both if
-    /// the work fails); on PostgreSQL the row is held, so a concurrent
-    /// delivery of the same event waits here, then finds it processed.
-    /// False when it is processed already.
-    pub fn claim(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-        let moved = Claim { now, id }.execute(conn)?;
-        Ok(moved == 1)
+    /// Stores the event unless it is there already (a redelivery) and takes
+    /// it for processing, in one statement: counts the attempt and marks it
+    /// processed (the caller's transaction undoes both if the work fails).
+    /// On PostgreSQL a concurrent delivery of the same event waits here for
+    /// the first one's transaction, then finds it processed. False when it
+    /// is processed already.
+    pub fn receive(
+        conn: &mut DbConnection,
+        id: &str,
+        kind: &str,
+        payload: &str,
+        api_version: Option<&str>,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let claimed = Receive {
+            id,
+            kind,
+            payload,
+            api_version,
+            received_at: now,
+            now,
+        }
+        .execute(conn)?;
+        Ok(claimed == 1)
     }
 
     /// Deletes processed events received before `before` (their effect is

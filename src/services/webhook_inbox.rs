@@ -97,17 +97,16 @@ type Incoming = (Arc<Verified>, bool);
 fn apply(conn: &mut DbConnection, (verified, livemode): &Incoming) -> Result<Delivery, EventError> {
     let (event, raw) = (&verified.event, verified.raw.as_str());
     let now = db::now();
-    WebhookEvent::store(
+    // Claimed and marked processed as it is stored: the mark commits or
+    // rolls back with the work either way.
+    if !WebhookEvent::receive(
         conn,
         &event.id,
         &event.kind,
         raw,
         event.api_version.as_deref(),
         now,
-    )?;
-    // Claimed and marked processed first: the mark commits or rolls back
-    // with the work either way.
-    if !WebhookEvent::claim(conn, &event.id, now)? {
+    )? {
         return Ok(Delivery::Duplicate);
     }
     let outcome = stripe_events::apply(conn, event, raw, *livemode)?;

@@ -110,6 +110,32 @@ both_backends! {
     }
 }
 
+// PostgreSQL numbers in SQL (one statement with the UPDATE), SQLite in
+// Rust: the same number on both, past six digits too.
+both_backends! {
+    async fn the_millionth_invoice_of_a_year_has_seven_digits(app: TestApp) {
+        use kasir::db::schema::document_sequences;
+        let mut conn = app.db.connect();
+        let year = kasir::db::now().year();
+        diesel::insert_into(document_sequences::table)
+            .values((
+                document_sequences::kind.eq("invoice"),
+                document_sequences::year.eq(year),
+                document_sequences::last_number.eq(999_999_i64),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        app.student("ada@example.com").await;
+        let number = app.bought(&["rust-for-web-developers"], "").await;
+        let paid_year = paid_at(&mut conn, &number).year();
+        assert_eq!(paid_year, year, "paid in the year it was numbered for");
+        assert_eq!(
+            invoice_of(&mut conn, &number),
+            ("paid".into(), Some(format!("INV-{year}-1000000")))
+        );
+    }
+}
+
 /// Takes the schema back to before migration `name` (every later
 /// migration's down, newest first, then its own) on a database holding
 /// data, runs `between`, then every up again: as the migrations ran on

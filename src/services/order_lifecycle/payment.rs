@@ -123,9 +123,8 @@ pub fn fulfill_found(
         record_mismatch(conn, &order, intent, &problem, now)?;
         return Ok(FulfillOutcome::Mismatch(problem));
     }
-    if !Order::mark_paid_if_pending(conn, order.id, order.provider, intent.charge_id, now)? {
-        return Ok(FulfillOutcome::AlreadyPaid);
-    }
+    // The order is held and pending: it turns paid with the last write,
+    // which takes the year's invoice counter (held until commit).
     deliver_paid_order(conn, &order, now)?;
     record_journal_entry(
         conn,
@@ -149,7 +148,7 @@ pub fn fulfill_found(
         &format!("Tax in the payment of order {}", order.number),
         &format!("order-{}-tax", order.id.0),
     )?;
-    Order::number_invoice(conn, order.id, now)?;
+    Order::mark_paid(conn, order.id, order.provider, intent.charge_id, now)?;
     tracing::info!(order.id = %order.id, stripe.payment_intent = intent.id, "order paid");
     Ok(FulfillOutcome::Fulfilled)
 }
@@ -217,7 +216,7 @@ pub fn record_stray_payment(
 
 /// What a paid order brings: access to its courses, its promo use
 /// redeemed, its courses out of the cart. Runs in the caller's transaction,
-/// right after the order turned paid.
+/// on the order it holds, before [`Order::mark_paid`] ends it.
 pub(super) fn deliver_paid_order(
     conn: &mut DbConnection,
     order: &Order,

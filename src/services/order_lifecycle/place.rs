@@ -334,7 +334,6 @@ fn fulfill_free_order(
     order: &Order,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Order> {
-    Order::mark_paid_if_pending(conn, order.id, Provider::Free, None, now)?;
     deliver_paid_order(conn, order, now)?;
     let metadata =
         serde_json::json!({ "free_order": true, "promo_code": order.promo_code }).to_string();
@@ -352,6 +351,6 @@ fn fulfill_free_order(
             idempotency_key: &format!("order-{}-income", order.id.0),
         },
     )?;
-    Order::number_invoice(conn, order.id, now)?;
+    Order::mark_paid(conn, order.id, Provider::Free, None, now)?;
     Order::find(conn, order.id)?.ok_or(diesel::result::Error::NotFound)
 }
