@@ -13,15 +13,15 @@ impl UserCourse {
     /// Grants access unless the user already has an active grant for the
     /// course (the partial unique index decides, with `ON CONFLICT DO
     /// NOTHING`: a caught violation would abort a PostgreSQL transaction);
-    /// returns whether it granted.
+    /// returns the new grant's id, `None` when it was there already.
     pub fn grant(
         conn: &mut DbConnection,
         user_id: UserId,
         course_id: CourseId,
         order_id: OrderId,
         now: chrono::NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let inserted = crate::db::per_engine!(conn, c => diesel::insert_into(user_courses::table)
+    ) -> QueryResult<Option<i64>> {
+        crate::db::per_engine!(conn, c => diesel::insert_into(user_courses::table)
             .values((
                 user_courses::user_id.eq(user_id),
                 user_courses::course_id.eq(course_id),
@@ -30,8 +30,9 @@ impl UserCourse {
                 user_courses::changed_at.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(c))?;
-        Ok(inserted == 1)
+            .returning(user_courses::id)
+            .get_result(c)
+            .optional())
     }
 
     pub fn owns(

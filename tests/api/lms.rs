@@ -462,3 +462,31 @@ both_backends! {
         );
     }
 }
+
+// A purchase's events are written from what the payment knows, not read
+// back: each must say what the enrollment listing reads for its grant.
+both_backends! {
+    async fn a_purchase_s_events_name_each_enrollment_as_the_listing_reads_it(app: TestApp) {
+        use kasir::models::{CourseId, UserId};
+        use kasir::services::lms::enrollments;
+        app.student("ada@example.com").await;
+        app.bought(&["rust-for-web-developers", "modern-javascript"], "").await;
+        let mut conn = app.db.connect();
+        let payloads: Vec<String> = lms_outbox::table
+            .order(lms_outbox::id.asc())
+            .select(lms_outbox::payload)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(payloads.len(), 2, "one event per course");
+        for payload in payloads {
+            let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            let mut data = event["data"].clone();
+            assert_eq!(data["reason"], "purchase");
+            data.as_object_mut().unwrap().remove("reason");
+            let user = UserId(data["student"]["id"].as_i64().unwrap());
+            let course = CourseId(data["course"]["id"].as_i64().unwrap());
+            let listed = enrollments::find(&mut conn, user, course).unwrap().unwrap();
+            assert_eq!(data, serde_json::to_value(&listed).unwrap(), "{payload}");
+        }
+    }
+}

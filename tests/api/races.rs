@@ -553,7 +553,7 @@ async fn a_grant_that_meets_a_concurrent_grant_does_not_abort_its_transaction() 
             )?;
             // The transaction goes on after the grant.
             Order::find(conn, OrderId(order))?;
-            Ok::<_, diesel::result::Error>(granted)
+            Ok::<_, diesel::result::Error>(granted.is_some())
         })
     });
     settle().await;

@@ -8,9 +8,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::DbConnection;
-use crate::db::schema::{courses, orders, user_courses, users};
+use crate::db::schema::{courses, order_items, orders, user_courses, users};
 use crate::domain::{AccessEnd, EnrollmentReason};
-use crate::models::{CourseId, UserId};
+use crate::models::user::User;
+use crate::models::{CourseId, OrderId, UserId};
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Student {
@@ -41,6 +42,54 @@ pub struct Enrollment {
     /// Where this row sits in the listing (for the cursor).
     #[serde(skip)]
     pub grant_id: i64,
+}
+
+impl From<&User> for Student {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+        }
+    }
+}
+
+impl Enrollment {
+    /// The enrollment a grant made just now (`grant_id`) begins: what
+    /// [`find`] reads back for it, without the read.
+    pub fn begun(
+        student: Student,
+        course: CourseRef,
+        order_number: &str,
+        grant_id: i64,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            student,
+            course,
+            active: true,
+            order_number: Some(order_number.to_owned()),
+            granted_at: now.and_utc(),
+            revoked_at: None,
+            revoke_reason: None,
+            changed_at: now.and_utc(),
+            grant_id,
+        }
+    }
+}
+
+/// The courses of an order, in its lines' order, as enrollments name them.
+pub fn order_courses(conn: &mut DbConnection, order: OrderId) -> QueryResult<Vec<CourseRef>> {
+    let rows: Vec<(CourseId, String, String)> = order_items::table
+        .inner_join(courses::table)
+        .filter(order_items::order_id.eq(order))
+        .order(order_items::id.asc())
+        .select((courses::id, courses::slug, courses::title))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, title)| CourseRef { id, slug, title })
+        .collect())
 }
 
 type Row = (

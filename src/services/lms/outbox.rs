@@ -42,6 +42,19 @@ pub fn record(
     let Some(enrollment) = enrollments::find(conn, user, course)? else {
         return Ok(());
     };
+    record_enrollment(conn, kind, reason, enrollment, now)
+}
+
+/// [`record`] with the enrollment as it is now, known to the caller.
+pub fn record_enrollment(
+    conn: &mut DbConnection,
+    kind: LmsEvent,
+    reason: EnrollmentReason,
+    enrollment: Enrollment,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    let user = enrollment.student.id;
+    let course = enrollment.course.id;
     let mut random = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut random);
     let event_id = format!("evt_{}", hex::encode(random));

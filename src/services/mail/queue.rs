@@ -72,10 +72,10 @@ fn student(conn: &mut DbConnection, order: &Order) -> diesel::QueryResult<User> 
 /// The receipt of a paid order, to its student.
 pub fn receipt(
     conn: &mut DbConnection,
+    user: &User,
     order: &Order,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<()> {
-    let user = student(conn, order)?;
     queue(
         conn,
         MailKind::Receipt,

@@ -9,8 +9,10 @@ use chrono::NaiveDateTime;
 use crate::db::DbConnection;
 use crate::domain::{AccessEnd, EnrollmentReason, LmsEvent, OrderStatus};
 use crate::models::order::Order;
+use crate::models::user::User;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
+use crate::services::lms::enrollments::{self, Enrollment};
 use crate::services::lms::outbox;
 
 /// Whether this order may be the source of a student's access.
@@ -22,25 +24,30 @@ pub fn is_access_source(order: &Order) -> bool {
 }
 
 /// Grants the order's courses to its student, except those they hold
-/// already; returns the order's courses.
+/// already; returns the order's courses. The learning platform's event of
+/// each new grant is written from what is known here (the student, the
+/// courses, the grant just made), not read back.
 pub fn grant_order_access(
     conn: &mut DbConnection,
     order: &Order,
+    student: &User,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Vec<CourseId>> {
-    let courses: Vec<CourseId> = order.items(conn)?.iter().map(|i| i.course_id).collect();
+    let courses = enrollments::order_courses(conn, order.id)?;
     for course in &courses {
-        if UserCourse::grant(conn, order.user_id, *course, order.id, now)? {
-            granted(
+        if let Some(grant) = UserCourse::grant(conn, order.user_id, course.id, order.id, now)? {
+            let enrollment =
+                Enrollment::begun(student.into(), course.clone(), &order.number, grant, now);
+            outbox::record_enrollment(
                 conn,
-                order.user_id,
-                *course,
+                LmsEvent::EnrollmentGranted,
                 EnrollmentReason::Purchase,
+                enrollment,
                 now,
             )?;
         }
     }
-    Ok(courses)
+    Ok(courses.into_iter().map(|c| c.id).collect())
 }
 
 /// Gives back what this order had granted, when it may give access again
@@ -56,7 +63,7 @@ pub fn restore_order_access(
     }
     let mut restored = 0;
     for item in order.items(conn)? {
-        if UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)? {
+        if UserCourse::grant(conn, order.user_id, item.course_id, order.id, now)?.is_some() {
             granted(
                 conn,
                 order.user_id,

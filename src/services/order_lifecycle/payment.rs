@@ -14,6 +14,7 @@ use crate::models::OrderId;
 use crate::models::cart::{Cart, CartItem, CartOf};
 use crate::models::order::Order;
 use crate::models::promo_code::PromoRedemption;
+use crate::models::user::User;
 use crate::payments::ProviderIntent;
 use crate::services::journal::{JournalEntry, record_journal_entry};
 use crate::services::promo;
@@ -222,16 +223,20 @@ pub(super) fn deliver_paid_order(
     order: &Order,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<()> {
-    let items = grant_order_access(conn, order, now)?;
-    PromoRedemption::transition(
-        conn,
-        order.id,
-        crate::domain::RedemptionStatus::Reserved,
-        crate::domain::RedemptionStatus::Redeemed,
-        now,
-    )?;
+    let student = User::find(conn, order.user_id)?.ok_or(diesel::result::Error::NotFound)?;
+    let items = grant_order_access(conn, order, &student, now)?;
+    // Only an order placed with a promo code has a redemption to redeem.
+    if order.promo_code_id.is_some() {
+        PromoRedemption::transition(
+            conn,
+            order.id,
+            crate::domain::RedemptionStatus::Reserved,
+            crate::domain::RedemptionStatus::Redeemed,
+            now,
+        )?;
+    }
     CartItem::remove_courses(conn, CartOf::User(order.user_id), &items)?;
-    crate::services::mail::queue::receipt(conn, order, now)
+    crate::services::mail::queue::receipt(conn, &student, order, now)
 }
 
 /// A failed attempt: the order stays pending (the student may try another
