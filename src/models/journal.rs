@@ -154,19 +154,37 @@ impl JournalSeal {
     }
 
     /// Up to `limit` seals after `after_seq`, in order, each with its row
-    /// (`None`: the sealed row is gone).
+    /// (`None`: the sealed row is gone). The seals, then their rows by id:
+    /// as one join, PostgreSQL's plan for it (kept prepared, so made for
+    /// any `after_seq` and `limit`) hashed the whole journal at every page,
+    /// and the check at startup held a core for half a minute
+    /// (bench/results.md, eighth round).
     pub fn page_after(
         conn: &mut DbConnection,
         after_seq: i64,
         limit: i64,
     ) -> QueryResult<Vec<(Self, Option<JournalRow>)>> {
-        journal_seals::table
-            .left_join(financial_journals::table)
+        let seals: Vec<Self> = journal_seals::table
             .filter(journal_seals::seq.gt(after_seq))
             .order(journal_seals::seq.asc())
             .limit(limit)
-            .select((Self::as_select(), Option::<JournalRow>::as_select()))
-            .load(conn)
+            .select(Self::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = seals.iter().map(|seal| seal.journal_id).collect();
+        let mut rows: std::collections::HashMap<i64, JournalRow> = financial_journals::table
+            .filter(financial_journals::id.eq_any(&ids))
+            .select(JournalRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|row: JournalRow| (row.id, row))
+            .collect();
+        Ok(seals
+            .into_iter()
+            .map(|seal| {
+                let row = rows.remove(&seal.journal_id);
+                (seal, row)
+            })
+            .collect())
     }
 }
 
