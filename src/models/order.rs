@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-pub use super::order_item::{NewOrderItem, OrderItem};
+pub use super::order_item::OrderItem;
 use super::{CourseId, OrderId, PromoCodeId, UserId};
 use crate::db::DbConnection;
 use crate::db::schema::{order_items, orders};
@@ -315,7 +315,7 @@ impl NewOrder<'_> {
     /// Inserts the order and its lines, and gives it its order number
     /// (`ORD-<year>-<id, 6 digits>`), unique because the id is. Its invoice
     /// number comes when it is paid.
-    pub fn insert(&self, conn: &mut DbConnection, lines: &[NewOrderItem]) -> QueryResult<Order> {
+    pub fn insert(&self, conn: &mut DbConnection, lines: &[OrderItem]) -> QueryResult<Order> {
         let id: OrderId = diesel::insert_into(orders::table)
             .values(self)
             .returning(orders::id)

@@ -11,7 +11,7 @@ use crate::i18n::Message;
 use crate::models::billing::Billing;
 use crate::models::cart::{Cart, CartItem};
 use crate::models::course::Course;
-use crate::models::order::{NewOrder, NewOrderItem, Order};
+use crate::models::order::{NewOrder, Order, OrderItem};
 use crate::models::seller_settings::SellerSettings;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, OrderId, UserId};
@@ -236,10 +236,10 @@ fn place_order_in_transaction(
             currency,
         )));
     }
-    let items: Vec<NewOrderItem> = quote
+    let items: Vec<OrderItem> = quote
         .lines
         .iter()
-        .map(|l| NewOrderItem {
+        .map(|l| OrderItem {
             course_id: l.course_id,
             title: l.title.clone(),
             unit_price_cents: l.unit_price_cents,
