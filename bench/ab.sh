@@ -28,6 +28,8 @@ DURATION=${AB_DURATION:-8}
 PAGES=${AB_PAGES:-}
 read -r -a SEED <<<"${AB_SEED:---courses 1000 --users 10000 --orders 20000 --pending 40000 --carts 2000}"
 PENDING=$(sed -n 's/.*--pending \([0-9]*\).*/\1/p' <<<"${SEED[*]}")
+USERS=$(sed -n 's/.*--users \([0-9]*\).*/\1/p' <<<"${SEED[*]}")
+LOGINS=$((USERS < 2000 ? USERS : 2000))
 
 WORK=$(mktemp -d -t kasir-ab.XXXXXX)
 SERVER_PID=
@@ -42,27 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-export BIND_ADDR=127.0.0.1:$PORT PUBLIC_URL=$BASE RUST_LOG=${RUST_LOG:-warn} SEED_DEMO_ON_EMPTY=true
-SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
-JOURNAL_KEY=$(head -c 64 /dev/urandom | base64 -w0)
-export SECRET_KEY JOURNAL_KEY
-unset STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_WEBHOOK_SECRET
-
-start_server() {
-  "$1" serve >>"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 3000); do
-    curl -fs -o /dev/null "$BASE/healthz" && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.01
-  done
-  echo "kasir did not start; its log:" >&2
-  tail -n 30 "$WORK/server.log" >&2
-  return 1
-}
-stop_server() { kill "$SERVER_PID" && wait "$SERVER_PID" || true; SERVER_PID=; }
+# shellcheck source=bench/serve.sh
+. bench/serve.sh
+serve_env
 
 # load NAME BACKEND ENDPOINT URL LUA [VAR=value ...]
 load() {
@@ -121,7 +105,7 @@ for backend in $BACKENDS; do
       fresh_copy "$backend"
       start_server "${BINS[$i]}"
       if [ -n "$PAGES" ]; then
-        seq 0 1999 | sed 's/.*/bench-user-&@example.com/' |
+        seq 0 $((LOGINS - 1)) | sed 's/.*/bench-user-&@example.com/' |
           python3 bench/login.py "$BASE" bench-password >"$WORK/students.tsv"
         for page in $PAGES; do
           load "${NAMES[$i]}" "$backend" "GET $page" "$BASE$page" session.lua BENCH_SESSIONS="$WORK/students.tsv"

@@ -76,39 +76,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-export BIND_ADDR=127.0.0.1:$PORT PUBLIC_URL=$BASE RUST_LOG=${RUST_LOG:-warn} SEED_DEMO_ON_EMPTY=true
-SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
-JOURNAL_KEY=$(head -c 64 /dev/urandom | base64 -w0)
-export SECRET_KEY JOURNAL_KEY
-unset STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_WEBHOOK_SECRET
+# shellcheck source=bench/serve.sh
+. bench/serve.sh
+serve_env
 
 record() { echo "$1" >>"$RESULTS"; }
-
-# Starts `kasir serve`; STARTUP_MS is how long until /healthz answered.
-start_server() {
-  local started
-  started=$(date +%s%N)
-  "$KASIR_BIN" serve >>"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 3000); do
-    if curl -fs -o /dev/null "$BASE/healthz"; then
-      STARTUP_MS=$((($(date +%s%N) - started) / 1000000))
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.01
-  done
-  echo "kasir did not start; its log:" >&2
-  tail -n 30 "$WORK/server.log" >&2
-  return 1
-}
-
-stop_server() {
-  kill "$SERVER_PID" && wait "$SERVER_PID" || true
-  SERVER_PID=
-}
 
 peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 # Lets the next endpoint's peak RSS be its own (needs owning the process).
@@ -132,7 +104,7 @@ load() {
 
 if [ "$FLOOR" = 1 ]; then
   step "floor: the bare stack, loaded like kasir's catalog"
-  FLOOR_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  FLOOR_PORT=$(free_port)
   "$FLOOR_BIN" "$WORK/floor.db" "127.0.0.1:$FLOOR_PORT" >"$WORK/floor.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 500); do curl -fs -o /dev/null "http://127.0.0.1:$FLOOR_PORT/" && break; sleep 0.01; done
@@ -153,7 +125,7 @@ for backend in $BACKENDS; do
     export DATABASE_URL=${POSTGRES_URL/\/postgres\?/\/$PG_DB?}
   fi
 
-  start_server
+  start_server "$KASIR_BIN"
   cold_ms=$STARTUP_MS
   stop_server
   seed_started=$(date +%s%N)
@@ -166,7 +138,7 @@ for backend in $BACKENDS; do
     # I/O and CPU in the figures).
     psql "$DATABASE_URL" -qc "VACUUM ANALYZE" >/dev/null
   fi
-  start_server
+  start_server "$KASIR_BIN"
   warm_ms=$STARTUP_MS
   record "{\"backend\":\"$backend\",\"endpoint\":\"startup\",\"cold_start_ms\":$cold_ms,\"seed_ms\":$seed_ms,\"warm_start_ms\":$warm_ms,\"rss_kib\":$(peak_rss_kib)}"
   echo "  cold start ${cold_ms} ms (migrations + demo catalog), seed ${seed_ms} ms, restart ${warm_ms} ms"
@@ -194,14 +166,14 @@ for backend in $BACKENDS; do
     # loss; kasir runs FULL (README: Production notes).
     stop_server
     export KASIR_BENCH_SQLITE_SYNCHRONOUS=NORMAL
-    start_server
+    start_server "$KASIR_BIN"
     "$KASIR_BIN" bench webhook-events --count "$pending" --duplicate-percent 20 --out "$WORK/events.tsv"
     mkdir -p "$WORK/acked-normal"
     load "$backend" "POST /webhooks/stripe (synchronous=NORMAL)" $CONNECTIONS "$BASE/webhooks/stripe" webhook.lua \
       BENCH_EVENTS="$WORK/events.tsv" BENCH_ACKED_DIR="$WORK/acked-normal"
     stop_server
     unset KASIR_BENCH_SQLITE_SYNCHRONOUS
-    start_server
+    start_server "$KASIR_BIN"
   fi
   step "$backend: invariants after the webhook run"
   "$KASIR_BIN" bench check --acked "$WORK"/acked*/acked-*.txt | tee "$WORK/check.txt"
