@@ -78,15 +78,19 @@ async fn show_cart(
     let applied = session.applied_promo().unwrap_or_default();
     let code = applied.clone();
     let tax = state.settings.tax.clone();
-    let (viewer, loaded) = Viewer::with_page(req, move |conn, viewer| {
-        let owner = viewer.cart_owner();
-        let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())?;
-        let saved = viewer
-            .user_id()
-            .map(|u| Billing::for_user(conn, u))
-            .transpose()?;
-        Ok::<_, diesel::result::Error>((cart, still, saved))
-    })
+    let (viewer, loaded) = Viewer::with_cart_page(
+        req,
+        move |conn, viewer| {
+            let owner = viewer.cart_owner();
+            let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())?;
+            let saved = viewer
+                .user_id()
+                .map(|u| Billing::for_user(conn, u))
+                .transpose()?;
+            Ok::<_, diesel::result::Error>((cart, still, saved))
+        },
+        |(cart, _, _)| cart.course_ids(),
+    )
     .await?;
     let (cart, still_applies, saved) = loaded?;
     let viewer = &viewer;

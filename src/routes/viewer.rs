@@ -95,10 +95,13 @@ impl Claim {
 
     /// The viewer this claim stands for, and whether the session is stale
     /// (issued before the user's latest logout or password change).
+    /// With `read_cart` false the viewer's cart ids are left empty, for
+    /// the page to fill in from its own read of the cart.
     fn resolve(
         self,
         conn: &mut DbConnection,
         users: &SessionUsers,
+        read_cart: bool,
     ) -> diesel::QueryResult<(Viewer, bool)> {
         let user = match (self.login, self.cached) {
             (Some(_), Some(cached)) => Some(cached),
@@ -117,7 +120,11 @@ impl Claim {
             Some(user) => CartOwner::User(user.id),
             None => CartOwner::Guest(guest_cart.clone()),
         };
-        let cart_course_ids = cart::course_ids(conn, &owner)?;
+        let cart_course_ids = if read_cart {
+            cart::course_ids(conn, &owner)?
+        } else {
+            Vec::new()
+        };
         let locale = user.as_ref().and_then(|u| u.locale).unwrap_or(self.locale);
         let viewer = Viewer {
             user,
@@ -155,6 +162,34 @@ impl Viewer {
         Self::with_kept_page(req, |_| None, work).await
     }
 
+    /// [`Self::with_page`] for a page that reads the cart's lines itself:
+    /// the viewer's cart ids are `ids` of the page's data rather than a
+    /// read of the same rows of their own. `work`'s viewer has no cart ids
+    /// yet (unless an earlier extractor loaded them).
+    pub async fn with_cart_page<T, E, F>(
+        req: &HttpRequest,
+        work: F,
+        ids: fn(&T) -> Vec<CourseId>,
+    ) -> Result<(Self, Result<T, E>), AppError>
+    where
+        F: FnOnce(&mut DbConnection, &Self) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let state = Self::state(req)?;
+        if req.extensions().get::<Self>().is_some() {
+            return Self::with_kept_page(req, |_| None, work).await;
+        }
+        let claim = Claim::read(req, Some(&state));
+        Self::resolve_with(req, &state, claim, work, Some(ids)).await
+    }
+
+    fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+        req.app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))
+    }
+
     /// [`Self::with_page`], but a visitor with no cart (nothing about them
     /// is in the database) is first offered what `kept` finds in memory,
     /// and makes no trip at all when it finds the page.
@@ -169,10 +204,7 @@ impl Viewer {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application state")))?;
+        let state = Self::state(req)?;
         let known = req.extensions().get::<Self>().cloned();
         if let Some(viewer) = known {
             let for_work = viewer.clone();
@@ -192,15 +224,17 @@ impl Viewer {
             req.extensions_mut().insert(viewer.clone());
             return Ok((viewer, Ok(page)));
         }
-        Self::resolve_with(req, &state, claim, work).await
+        Self::resolve_with(req, &state, claim, work, None).await
     }
 
-    /// The trip itself: resolves the session's claim and runs `work`.
+    /// The trip itself: resolves the session's claim and runs `work`; the
+    /// cart ids come from `ids` of its data when given.
     async fn resolve_with<T, E, F>(
         req: &HttpRequest,
         state: &web::Data<AppState>,
         claim: Claim,
         work: F,
+        ids: Option<fn(&T) -> Vec<CourseId>>,
     ) -> Result<(Self, Result<T, E>), AppError>
     where
         F: FnOnce(&mut DbConnection, &Self) -> Result<T, E> + Send + 'static,
@@ -209,8 +243,15 @@ impl Viewer {
     {
         let shared = state.clone();
         let (viewer, stale, out) = with_db(state, move |conn| {
-            let (viewer, stale) = claim.resolve(conn, &shared.users)?;
+            let (mut viewer, stale) = claim.resolve(conn, &shared.users, ids.is_none())?;
             let out = work(conn, &viewer);
+            if let Some(ids) = ids {
+                viewer.cart_course_ids = match &out {
+                    Ok(data) => ids(data),
+                    // The error page's navbar still counts the cart.
+                    Err(_) => cart::course_ids(conn, &viewer.cart_owner())?,
+                };
+            }
             Ok::<_, diesel::result::Error>((viewer, stale, out))
         })
         .await??;
@@ -270,9 +311,13 @@ impl Viewer {
             return Ok(Self::anonymous(req, claim.guest_cart));
         };
         // The session was read once above; the trip resolves that claim.
-        let (viewer, Ok(())) = Self::resolve_with(req, &state, claim, |_, _| {
-            Ok::<_, std::convert::Infallible>(())
-        })
+        let (viewer, Ok(())) = Self::resolve_with(
+            req,
+            &state,
+            claim,
+            |_, _| Ok::<_, std::convert::Infallible>(()),
+            None,
+        )
         .await?;
         Ok(viewer)
     }

@@ -90,6 +90,11 @@ impl CartView {
     pub fn count(&self) -> usize {
         self.lines.len()
     }
+
+    /// The courses in the cart, in the order added (the viewer's cart ids).
+    pub fn course_ids(&self) -> Vec<CourseId> {
+        self.lines.iter().map(|l| l.course.id).collect()
+    }
 }
 
 /// What an add or remove leaves behind, for the navbar counter and the
