@@ -11,9 +11,53 @@ use crate::services::catalog::{self, CourseCard};
 #[template(path = "catalog/index.html")]
 struct CatalogPage {
     layout: Layout,
-    courses: Vec<CourseCard>,
+    empty: bool,
+    /// The cards, rendered by [`CardGrid`].
+    grid: String,
     page: i64,
     pages: i64,
+}
+
+/// A catalog page's cards.
+#[derive(Template)]
+#[template(path = "catalog/grid.html")]
+struct CardGrid<'a> {
+    layout: &'a Layout,
+    courses: &'a [CourseCard],
+}
+
+/// Where the form token goes in a kept rendering of the cards. The
+/// template writes the token unescaped, so this can only come from there:
+/// any text of a course that held it would have been escaped (`&lt;`).
+const TOKEN_SLOT: &str = "<form-token>";
+
+impl CardGrid<'_> {
+    /// The cards of `catalog` for this `layout`. A viewer who sees them as
+    /// any visitor does gets the page's kept rendering in their language,
+    /// with their form token put in: the cards are most of a catalog
+    /// page's rendering, and the same for every visitor while it is kept.
+    fn html(layout: &Layout, catalog: &catalog::CatalogPage) -> askama::Result<String> {
+        if !catalog.is_as_visitor_sees() {
+            return CardGrid {
+                layout,
+                courses: &catalog.cards,
+            }
+            .render();
+        }
+        let kept = catalog.listing.as_visitor_sees(layout.i18n.locale, || {
+            let blank = Layout {
+                csrf_token: TOKEN_SLOT.to_owned(),
+                flashes: Vec::new(),
+                ..layout.clone()
+            };
+            CardGrid {
+                layout: &blank,
+                courses: &catalog.cards,
+            }
+            .render()
+        })?;
+        Ok(kept.replace(TOKEN_SLOT, &layout.csrf_token))
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -44,11 +88,13 @@ pub(super) async fn index(
     )
     .await?;
     let catalog = catalog?;
+    let layout = Layout::new(&req, &viewer);
     render(
         StatusCode::OK,
         &CatalogPage {
-            layout: Layout::new(&req, &viewer),
-            courses: catalog.cards,
+            grid: CardGrid::html(&layout, &catalog)?,
+            layout,
+            empty: catalog.cards.is_empty(),
             page: catalog.page,
             pages: catalog.pages,
         },

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::db::DbConnection;
-use crate::domain::Money;
+use crate::domain::{Locale, Money};
 use crate::models::course::Course;
 use crate::models::user_course::UserCourse;
 use crate::models::{CourseId, UserId};
@@ -80,6 +80,16 @@ pub struct CatalogPage {
     /// 1-based, clamped to the pages there are.
     pub page: i64,
     pub pages: i64,
+    /// What the page was made from (its memo of the visitor's view).
+    pub listing: Arc<Listing>,
+}
+
+impl CatalogPage {
+    /// No card is in the viewer's cart or theirs: they see what any
+    /// visitor sees ([`Listing::as_visitor_sees`]).
+    pub fn is_as_visitor_sees(&self) -> bool {
+        self.cards.iter().all(|card| !card.in_cart && !card.owned)
+    }
 }
 
 /// The published courses on one catalog page, the same for every viewer.
@@ -88,6 +98,8 @@ pub struct Listing {
     courses: Vec<Course>,
     page: i64,
     pages: i64,
+    /// The web layer's rendering of the page for a visitor, per language.
+    rendered: Mutex<HashMap<Locale, Arc<str>>>,
 }
 
 impl Listing {
@@ -100,7 +112,35 @@ impl Listing {
             courses,
             page,
             pages,
+            rendered: Mutex::default(),
         })
+    }
+
+    /// `render`'s output for this page as a visitor sees it in `locale`,
+    /// made once: the listing does not change while it is kept, so
+    /// neither does its rendering (each request then fills in only what is
+    /// its own, such as the form token).
+    pub fn as_visitor_sees<E>(
+        &self,
+        locale: Locale,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        let kept = self
+            .rendered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&locale)
+            .cloned();
+        if let Some(html) = kept {
+            return Ok(html);
+        }
+        // Rendered outside the lock: two first requests may both render.
+        let html: Arc<str> = render()?.into();
+        self.rendered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(locale, Arc::clone(&html));
+        Ok(html)
     }
 
     fn cards(&self) -> impl Iterator<Item = CourseCard> + '_ {
@@ -108,11 +148,12 @@ impl Listing {
     }
 
     /// The page as a visitor with an empty cart sees it.
-    pub fn for_visitor(&self) -> CatalogPage {
+    pub fn for_visitor(self: &Arc<Self>) -> CatalogPage {
         CatalogPage {
             cards: self.cards().collect(),
             page: self.page,
             pages: self.pages,
+            listing: Arc::clone(self),
         }
     }
 }
@@ -218,6 +259,7 @@ pub fn published_courses(
         cards,
         page: listing.page,
         pages: listing.pages,
+        listing,
     })
 }
 
@@ -244,6 +286,7 @@ mod tests {
             courses: Vec::new(),
             page: 1,
             pages: 1,
+            rendered: Mutex::default(),
         });
         let at = Instant::now() - ago;
         let kept = Kept {
@@ -272,5 +315,35 @@ mod tests {
         assert!(cache.get(1).is_none(), "a reload that never came back");
         cache.forget();
         assert!(cache.get(1).is_none());
+    }
+
+    #[test]
+    fn a_listing_is_rendered_once_per_language() {
+        let listing = Listing {
+            courses: Vec::new(),
+            page: 1,
+            pages: 1,
+            rendered: Mutex::default(),
+        };
+        let mut renders = 0;
+        let mut render = |text: &str| {
+            renders += 1;
+            Ok::<_, ()>(text.to_owned())
+        };
+        let en = listing.as_visitor_sees(Locale::En, || render("en"));
+        assert_eq!(en.as_deref(), Ok("en"));
+        let again = listing.as_visitor_sees(Locale::En, || render("again"));
+        assert_eq!(again.as_deref(), Ok("en"), "kept");
+        let id = listing.as_visitor_sees(Locale::Id, || render("id"));
+        assert_eq!(id.as_deref(), Ok("id"));
+        assert_eq!(renders, 2);
+        // A failed rendering is not kept.
+        let failed = Listing {
+            rendered: Mutex::default(),
+            ..listing
+        };
+        assert_eq!(failed.as_visitor_sees(Locale::En, || Err(())), Err(()));
+        let after = failed.as_visitor_sees(Locale::En, || Ok::<_, ()>("en".to_owned()));
+        assert_eq!(after.as_deref(), Ok("en"));
     }
 }

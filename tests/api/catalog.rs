@@ -1,5 +1,30 @@
+use diesel::prelude::*;
+use kasir::db::schema::courses;
+
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, insert_bulk_courses, select_all};
+use crate::helpers::{Backend, TestApp, csrf_from, insert_bulk_courses, location, select_all};
+
+/// The form tokens of the catalog's cards, and the page's own token.
+fn card_tokens(html: &str) -> (Vec<String>, String) {
+    let doc = scraper::Html::parse_document(html);
+    let fields = scraper::Selector::parse(".course-card input[name=csrf_token]").unwrap();
+    let tokens = doc
+        .select(&fields)
+        .filter_map(|input| input.value().attr("value").map(str::to_owned))
+        .collect();
+    (tokens, csrf_from(html))
+}
+
+/// Whether the card of `course` offers "Add to cart" (else "In cart").
+fn offers_add(html: &str, course: i64) -> bool {
+    let doc = scraper::Html::parse_document(html);
+    let add = format!(r#".course-card[data-course-id="{course}"] form[data-cart-action=add]"#);
+    let form = doc
+        .select(&scraper::Selector::parse(&add).unwrap())
+        .next()
+        .expect("the card");
+    form.value().attr("hidden").is_none()
+}
 
 both_backends! {
     async fn the_catalog_lists_the_published_demo_courses_with_prices(app: TestApp) {
@@ -30,6 +55,59 @@ both_backends! {
         // Past the end: the last page; not a number: 400.
         assert_eq!(select_all(&app.get_html("/?page=99").await, ".pager span"), vec!["Page 2 of 2"]);
         assert_eq!(app.get("/?page=two").await.status(), 400);
+    }
+
+    async fn every_visitor_gets_the_kept_cards_with_their_own_form_token(app: TestApp) {
+        // A title that spells the kept cards' token slot stays text.
+        let tricky: i64 = {
+            let mut conn = app.db.connect();
+            let now = kasir::db::now();
+            diesel::insert_into(courses::table)
+                .values((
+                    courses::slug.eq("tricky"),
+                    courses::title.eq("Forms <form-token> unmasked"),
+                    courses::summary.eq("s"),
+                    courses::description.eq("d"),
+                    courses::price_cents.eq(100_i64),
+                    courses::currency.eq("USD"),
+                    courses::published.eq(true),
+                    courses::created_at.eq(now),
+                    courses::updated_at.eq(now),
+                ))
+                .returning(courses::id)
+                .get_result(&mut conn)
+                .unwrap()
+        };
+        let ada = TestApp::with_client_of(&app);
+        let bob = TestApp::with_client_of(&app);
+        let ada_page = ada.get_html("/").await;
+        let bob_page = bob.get_html("/").await;
+        let (ada_tokens, ada_token) = card_tokens(&ada_page);
+        let (bob_tokens, bob_token) = card_tokens(&bob_page);
+        assert_eq!(ada_tokens.len(), 2 * 9, "two forms on each of nine cards");
+        assert!(ada_tokens.iter().all(|t| *t == ada_token), "{ada_tokens:?} vs {ada_token}");
+        assert!(bob_tokens.iter().all(|t| *t == bob_token), "{bob_tokens:?} vs {bob_token}");
+        assert_ne!(ada_token, bob_token, "masked afresh for every page");
+        assert!(select_all(&bob_page, ".course-title").contains(&"Forms <form-token> unmasked".to_owned()));
+        assert!(!bob_page.contains("<form-token>"), "the slot never reaches a page");
+
+        // The token in Bob's card is his: the card's own form adds the course.
+        let added = bob
+            .post_form("/cart/items", &[("course_id", &tricky.to_string()), ("csrf_token", &bob_tokens[0])])
+            .await;
+        assert_eq!(added.status(), 303);
+        assert_eq!(location(&added), "/");
+        let with_cart = bob.get_html("/").await;
+        assert!(!offers_add(&with_cart, tricky), "Bob sees the course in his cart");
+        assert_eq!(select_all(&with_cart, "#cart-count"), vec!["1"]);
+        let (tokens, token) = card_tokens(&with_cart);
+        assert!(tokens.iter().all(|t| *t == token));
+        // Ada's token is not Bob's session's.
+        let refused = bob
+            .post_form("/cart/items", &[("course_id", &tricky.to_string()), ("csrf_token", &ada_token)])
+            .await;
+        assert_eq!(refused.status(), 403);
+        assert!(offers_add(&ada.get_html("/").await, tricky), "Ada's cart is empty");
     }
 
     async fn a_course_page_shows_the_course(app: TestApp) {
