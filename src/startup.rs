@@ -281,6 +281,11 @@ fn multipart_config() -> actix_multipart::form::MultipartFormConfig {
         })
 }
 
+/// The cores this process may use: `serve` runs one worker per core.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -295,7 +300,7 @@ fn run(
     // connections, the course page's worst waits on PostgreSQL were over a
     // second). So the pool is split between the workers, and requests
     // queue for a thread, in order.
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers = cores();
     let blocking_threads = (state.settings.db_pool_size as usize).div_ceil(workers);
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::db::DatabaseUrl;
 use crate::domain::Currency;
+use crate::startup::cores;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/kasir.db";
 pub const DEFAULT_UPLOADS_DIR: &str = "data/uploads";
@@ -122,7 +123,9 @@ impl Settings {
             true,
         ));
         let db_pool_size = check.ok(match var("DB_POOL_SIZE") {
-            None => Ok(8),
+            None => Ok(database_url
+                .as_ref()
+                .map_or(2, |url| url.default_pool_size(cores()))),
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) if (1..=256).contains(&n) => Ok(n),
                 _ => Err(format!(
