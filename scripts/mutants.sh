@@ -70,7 +70,7 @@ parts=(
   "pricing|pure|src/services/pricing.rs|"
   "promo|db|src/services/promo.rs|checkout:: staff:: edges::"
   "checkout|db|src/services/checkout.rs src/services/order_lifecycle/place.rs|checkout:: cart:: edges:: stripe:: hardening:: races::two_requests_starting_one_payment races::a_checkout_while_a_bank_debit"
-  "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs|webhooks:: stripe_events:: edges::"
+  "payment|db|src/services/order_lifecycle/payment.rs src/services/order_lifecycle/unapplied.rs src/models/order_paid.rs|webhooks:: stripe_events:: edges::"
   "refund|db|src/services/order_lifecycle/refund.rs src/services/refunds.rs|back_office:: stripe_events:: refund_events:: webhooks::"
   "dispute|db|src/services/order_lifecycle/dispute.rs src/services/order_lifecycle/notes.rs src/services/order_lifecycle/tax.rs|stripe_events:: refund_events:: notes:: tax::"
   "access|db|src/services/order_lifecycle/access.rs|lms:: student:: webhooks:: stripe_events:: refund_events::"
