@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::UserId;
+use super::user::User;
 use crate::db::DbConnection;
-use crate::db::schema::billing_details;
+use crate::db::schema::{billing_details, users};
 
 /// Company, address and tax id to put on invoices; each optional.
 #[derive(Queryable, Selectable, Clone, Debug, Default, PartialEq, Eq)]
@@ -24,6 +25,18 @@ impl Billing {
             .first(conn)
             .optional()?
             .unwrap_or_default())
+    }
+
+    /// The user and their details, in one query (a session's user: the
+    /// cart page shows the details).
+    pub fn with_user(conn: &mut DbConnection, user: UserId) -> QueryResult<Option<(User, Self)>> {
+        let found: Option<(User, Option<Self>)> = users::table
+            .left_join(billing_details::table)
+            .filter(users::id.eq(user))
+            .select((User::as_select(), Option::<Self>::as_select()))
+            .first(conn)
+            .optional()?;
+        Ok(found.map(|(user, billing)| (user, billing.unwrap_or_default())))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -82,19 +82,20 @@ async fn show_cart(
         req,
         move |conn, viewer| {
             let owner = viewer.cart_owner();
-            let (cart, still) = cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())?;
-            let saved = viewer
-                .user_id()
-                .map(|u| Billing::for_user(conn, u))
-                .transpose()?;
-            Ok::<_, diesel::result::Error>((cart, still, saved))
+            cart::view_with_promo(conn, &owner, currency, &code, tax.as_ref())
         },
-        |(cart, _, _)| cart.course_ids(),
+        |(cart, _)| cart.course_ids(),
     )
     .await?;
-    let (cart, still_applies, saved) = loaded?;
+    let (cart, still_applies) = loaded?;
     let viewer = &viewer;
-    let billing = typed.or_else(|| saved.map(BillingState::saved));
+    // The details came with the session's user (`SessionUsers`).
+    let billing = typed.or_else(|| {
+        viewer
+            .user
+            .as_ref()
+            .map(|_| BillingState::saved(viewer.billing.clone()))
+    });
     // A refusal just made wins; else the applied code, if it no longer
     // fits the cart, says why.
     let (promo_typed, promo_error) = match session.take_promo_refusal() {
@@ -162,6 +163,8 @@ pub(super) async fn save_billing(
         billing.save(conn, user, crate::db::now())
     })
     .await??;
+    // The cart page shows them from the session's user.
+    state.users.forget(user);
     let session = req.get_session();
     AppSession(&session).flash(
         FlashLevel::Success,

@@ -17,6 +17,7 @@ use crate::db::DbConnection;
 use crate::domain::Locale;
 use crate::error::AppError;
 use crate::i18n::{self, I18n};
+use crate::models::billing::Billing;
 use crate::models::user::User;
 use crate::models::{CourseId, UserId};
 use crate::services::cart::{self, CartOwner};
@@ -28,6 +29,8 @@ use crate::session::AppSession;
 #[derive(Clone, Debug)]
 pub struct Viewer {
     pub user: Option<User>,
+    /// The user's billing details as saved (none for a visitor).
+    pub billing: Billing,
     /// The guest cart token from the session, for visitors.
     guest_cart: Option<String>,
     pub cart_course_ids: Vec<CourseId>,
@@ -67,7 +70,7 @@ struct Claim {
     /// The language without the user's saved choice.
     locale: Locale,
     /// The user, when the cache holds this version of them.
-    cached: Option<User>,
+    cached: Option<(User, Billing)>,
 }
 
 impl Claim {
@@ -103,16 +106,17 @@ impl Claim {
         users: &SessionUsers,
         read_cart: bool,
     ) -> diesel::QueryResult<(Viewer, bool)> {
-        let user = match (self.login, self.cached) {
-            (Some(_), Some(cached)) => Some(cached),
+        let (user, billing) = match (self.login, self.cached) {
+            (Some(_), Some(cached)) => (Some(cached.0), cached.1),
             (Some((id, version)), None) => {
-                let found = User::find(conn, id)?.filter(|u| u.session_version == version);
-                if let Some(user) = &found {
-                    users.put(user);
+                let found =
+                    Billing::with_user(conn, id)?.filter(|(u, _)| u.session_version == version);
+                if let Some((user, billing)) = &found {
+                    users.put(user, billing);
                 }
-                found
+                found.map_or((None, Billing::default()), |(u, b)| (Some(u), b))
             }
-            (None, _) => None,
+            (None, _) => (None, Billing::default()),
         };
         let stale = self.login.is_some() && user.is_none();
         let guest_cart = if stale { None } else { self.guest_cart };
@@ -128,6 +132,7 @@ impl Claim {
         let locale = user.as_ref().and_then(|u| u.locale).unwrap_or(self.locale);
         let viewer = Viewer {
             user,
+            billing,
             guest_cart,
             cart_course_ids,
             locale,
@@ -140,6 +145,7 @@ impl Viewer {
     pub(super) fn anonymous(req: &HttpRequest, guest_cart: Option<String>) -> Self {
         Self {
             user: None,
+            billing: Billing::default(),
             guest_cart,
             cart_course_ids: Vec::new(),
             locale: request_locale(req, None),
@@ -338,16 +344,20 @@ impl FromRequest for Viewer {
     }
 }
 
-/// The session's user, kept in memory for a moment: under load the same
-/// user asks page after page, and each would load the same row.
+/// The session's user (and their billing details), kept in memory for a
+/// moment: under load the same user asks page after page, and each would
+/// load the same row.
 ///
 /// Keyed by user id, and a hit needs the session's version to match: a
 /// session older than the user's latest logout or password change never
 /// matches. The process that makes such a change (or changes the user's
-/// language) forgets the user at once ([`SessionUsers::forget`]); another
-/// instance, or `kasir create-staff`, is seen within [`SessionUsers::FRESH`].
+/// language, or billing details) forgets the user at once
+/// ([`SessionUsers::forget`]); another instance, or `kasir create-staff`,
+/// is seen within [`SessionUsers::FRESH`].
 #[derive(Default)]
-pub struct SessionUsers(Mutex<HashMap<UserId, (Instant, User)>>);
+pub struct SessionUsers(Mutex<HashMap<UserId, Kept>>);
+
+type Kept = (Instant, User, Billing);
 
 impl SessionUsers {
     /// How long a cached user is believed.
@@ -355,25 +365,26 @@ impl SessionUsers {
     /// At most this many users are kept (the busiest second's).
     const CAPACITY: usize = 10_000;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (Instant, User)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Kept>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn get(&self, id: UserId, version: i32) -> Option<User> {
+    pub fn get(&self, id: UserId, version: i32) -> Option<(User, Billing)> {
         let users = self.lock();
-        let (at, user) = users.get(&id)?;
-        (at.elapsed() < Self::FRESH && user.session_version == version).then(|| user.clone())
+        let (at, user, billing) = users.get(&id)?;
+        (at.elapsed() < Self::FRESH && user.session_version == version)
+            .then(|| (user.clone(), billing.clone()))
     }
 
-    fn put(&self, user: &User) {
+    fn put(&self, user: &User, billing: &Billing) {
         let mut users = self.lock();
         if users.len() >= Self::CAPACITY {
-            users.retain(|_, (at, _)| at.elapsed() < Self::FRESH);
+            users.retain(|_, (at, _, _)| at.elapsed() < Self::FRESH);
             if users.len() >= Self::CAPACITY {
                 users.clear();
             }
         }
-        users.insert(user.id, (Instant::now(), user.clone()));
+        users.insert(user.id, (Instant::now(), user.clone(), billing.clone()));
     }
 
     /// Forgets the user: call it after a change to them commits.
@@ -407,15 +418,15 @@ mod tests {
     fn a_cached_user_serves_only_their_current_session_version_for_a_second() {
         let users = SessionUsers::default();
         assert!(users.get(UserId(1), 0).is_none());
-        users.put(&user(1, 3));
-        assert_eq!(users.get(UserId(1), 3).map(|u| u.id), Some(UserId(1)));
+        users.put(&user(1, 3), &Billing::default());
+        assert_eq!(users.get(UserId(1), 3).map(|(u, _)| u.id), Some(UserId(1)));
         // A session from before the latest logout carries an older version.
         assert!(users.get(UserId(1), 2).is_none());
         assert!(users.get(UserId(2), 3).is_none());
         users.forget(UserId(1));
         assert!(users.get(UserId(1), 3).is_none());
         // Past FRESH it is not believed.
-        users.put(&user(1, 3));
+        users.put(&user(1, 3), &Billing::default());
         users.lock().get_mut(&UserId(1)).unwrap().0 -= SessionUsers::FRESH;
         assert!(users.get(UserId(1), 3).is_none());
     }
@@ -424,7 +435,7 @@ mod tests {
     fn the_cache_never_grows_past_its_capacity() {
         let users = SessionUsers::default();
         for id in 0..(SessionUsers::CAPACITY as i64 + 5) {
-            users.put(&user(id, 0));
+            users.put(&user(id, 0), &Billing::default());
         }
         assert!(users.lock().len() <= SessionUsers::CAPACITY);
         let last = SessionUsers::CAPACITY as i64 + 4;

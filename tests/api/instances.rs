@@ -499,3 +499,70 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second(
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(replay(b).await, None, "the other instance within a second");
 }
+
+/// The cart page shows billing details kept with the session's user: saved
+/// on one instance, they show there at once and on the other within a
+/// second (a checkout reads them from the database either way).
+#[actix_web::test]
+async fn billing_details_saved_on_one_instance_show_on_the_other_within_a_second() {
+    let db = TestDb::create(Backend::Postgres);
+    let cluster = Instances::start(&db, 2).await;
+    let (a, b) = (cluster.ports[0], cluster.ports[1]);
+    let on_a = Browser::new(a);
+    let registered = on_a
+        .submit(
+            "/register",
+            &[
+                ("email", "ada@example.com"),
+                ("name", "Ada"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(registered.status(), 303);
+    let cookie: String = registered
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let company_on = |port: u16| {
+        let cookie = cookie.clone();
+        async move {
+            let page = Browser::new(port)
+                .client
+                .get(format!("http://127.0.0.1:{port}/cart"))
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .unwrap();
+            crate::helpers::select_attr(&page.text().await.unwrap(), "#company", "value")
+        }
+    };
+    let course = course_id(&mut db.connect(), "rust-for-web-developers").to_string();
+    let added = on_a.submit("/cart/items", &[("course_id", &course)]).await;
+    assert_eq!(added.status(), 303);
+    // Both instances hold her, with no details yet.
+    assert_eq!(company_on(a).await, vec![""]);
+    assert_eq!(company_on(b).await, vec![""]);
+
+    let saved = on_a
+        .submit(
+            "/cart/billing",
+            &[("company", "Acme GmbH"), ("address", ""), ("tax_id", "")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        company_on(a).await,
+        vec!["Acme GmbH"],
+        "at once where saved"
+    );
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(
+        company_on(b).await,
+        vec!["Acme GmbH"],
+        "within a second elsewhere"
+    );
+}
