@@ -17,6 +17,7 @@ pub mod layout;
 mod orders;
 mod password;
 mod sandbox;
+mod session_users;
 mod staff;
 mod student;
 mod uploads;
