@@ -1,8 +1,7 @@
-use diesel::prelude::*;
-use kasir::db::schema::courses;
-
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, csrf_from, insert_bulk_courses, location, select_all};
+use crate::helpers::{
+    Backend, TestApp, csrf_from, insert_bulk_courses, insert_course, location, select_all,
+};
 
 /// The form tokens of the catalog's cards, and the page's own token.
 fn card_tokens(html: &str) -> (Vec<String>, String) {
@@ -59,25 +58,7 @@ both_backends! {
 
     async fn every_visitor_gets_the_kept_cards_with_their_own_form_token(app: TestApp) {
         // A title that spells the kept cards' token slot stays text.
-        let tricky: i64 = {
-            let mut conn = app.db.connect();
-            let now = kasir::db::now();
-            diesel::insert_into(courses::table)
-                .values((
-                    courses::slug.eq("tricky"),
-                    courses::title.eq("Forms <form-token> unmasked"),
-                    courses::summary.eq("s"),
-                    courses::description.eq("d"),
-                    courses::price_cents.eq(100_i64),
-                    courses::currency.eq("USD"),
-                    courses::published.eq(true),
-                    courses::created_at.eq(now),
-                    courses::updated_at.eq(now),
-                ))
-                .returning(courses::id)
-                .get_result(&mut conn)
-                .unwrap()
-        };
+        let tricky = insert_course(&mut app.db.connect(), "tricky", "Forms <form-token> unmasked");
         let ada = TestApp::with_client_of(&app);
         let bob = TestApp::with_client_of(&app);
         let ada_page = ada.get_html("/").await;

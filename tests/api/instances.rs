@@ -445,16 +445,10 @@ async fn a_sqlite_write_lock_held_elsewhere_gives_503_then_redelivery_succeeds()
     assert_eq!(incomes, 1);
 }
 
-/// Each instance keeps the session's user for a second: a logout on one
-/// ends the session on the other once that second is over, and on the
-/// instance that logged out at once.
-#[actix_web::test]
-async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second() {
-    let db = TestDb::create(Backend::Postgres);
-    let cluster = Instances::start(&db, 2).await;
-    let (a, b) = (cluster.ports[0], cluster.ports[1]);
-    let ada = Browser::new(a);
-    let registered = ada
+/// Registers Ada through `browser`: her session cookie, to replay on
+/// another instance.
+async fn register_ada(browser: &Browser) -> String {
+    let registered = browser
         .submit(
             "/register",
             &[
@@ -465,13 +459,25 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second(
         )
         .await;
     assert_eq!(registered.status(), 303);
-    let stolen: String = registered
+    registered
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+}
+
+/// Each instance keeps the session's user for a second: a logout on one
+/// ends the session on the other once that second is over, and on the
+/// instance that logged out at once.
+#[actix_web::test]
+async fn a_logout_on_one_instance_ends_the_session_on_the_other_within_a_second() {
+    let db = TestDb::create(Backend::Postgres);
+    let cluster = Instances::start(&db, 2).await;
+    let (a, b) = (cluster.ports[0], cluster.ports[1]);
+    let ada = Browser::new(a);
+    let stolen = register_ada(&ada).await;
     let replay = |port: u16| {
         let cookie = stolen.clone();
         async move {
@@ -509,24 +515,7 @@ async fn billing_details_saved_on_one_instance_show_on_the_other_within_a_second
     let cluster = Instances::start(&db, 2).await;
     let (a, b) = (cluster.ports[0], cluster.ports[1]);
     let on_a = Browser::new(a);
-    let registered = on_a
-        .submit(
-            "/register",
-            &[
-                ("email", "ada@example.com"),
-                ("name", "Ada"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(registered.status(), 303);
-    let cookie: String = registered
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = register_ada(&on_a).await;
     let company_on = |port: u16| {
         let cookie = cookie.clone();
         async move {

@@ -468,25 +468,31 @@ macro_rules! both_backends {
 
 /// Published courses `bulk-0` .. `bulk-<n-1>` at $1.00, to fill carts and catalog pages.
 pub fn insert_bulk_courses(conn: &mut kasir::db::DbConnection, n: usize) {
+    for i in 0..n {
+        insert_course(conn, &format!("bulk-{i}"), &format!("Bulk {i}"));
+    }
+}
+
+/// A published course at $1.00; its id.
+pub fn insert_course(conn: &mut kasir::db::DbConnection, slug: &str, title: &str) -> i64 {
     use diesel::prelude::*;
     use kasir::db::schema::courses;
     let now = kasir::db::now();
-    for i in 0..n {
-        diesel::insert_into(courses::table)
-            .values((
-                courses::slug.eq(format!("bulk-{i}")),
-                courses::title.eq(format!("Bulk {i}")),
-                courses::summary.eq("s"),
-                courses::description.eq("d"),
-                courses::price_cents.eq(100_i64),
-                courses::currency.eq("USD"),
-                courses::published.eq(true),
-                courses::created_at.eq(now),
-                courses::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .unwrap();
-    }
+    diesel::insert_into(courses::table)
+        .values((
+            courses::slug.eq(slug),
+            courses::title.eq(title),
+            courses::summary.eq("s"),
+            courses::description.eq("d"),
+            courses::price_cents.eq(100_i64),
+            courses::currency.eq("USD"),
+            courses::published.eq(true),
+            courses::created_at.eq(now),
+            courses::updated_at.eq(now),
+        ))
+        .returning(courses::id)
+        .get_result(conn)
+        .unwrap()
 }
 
 /// A property-test runner whose failures can be replayed: the seed is
