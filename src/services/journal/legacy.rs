@@ -3,7 +3,7 @@
 //! No row is added to it any more; its rows are sealed like every other,
 //! and their hashes are still checked here.
 
-use super::canonical;
+use super::feed_canonical;
 use super::verify::ChainVerdict;
 use crate::db::DbConnection;
 use crate::models::journal::{JournalChain, JournalRow};
@@ -14,9 +14,9 @@ const VERIFY_BATCH: i64 = 1_000;
 #[doc(hidden)]
 pub fn chain_hash(prev_hash: &str, row: &JournalRow) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(
-        canonical(serde_json::json!(prev_hash), row).as_bytes(),
-    ))
+    let mut digest = Sha256::new();
+    feed_canonical(&mut digest, &prev_hash, row);
+    hex::encode(digest.finalize())
 }
 
 /// Recomputes every chained row's hash and link, and checks the head.
@@ -29,8 +29,17 @@ pub(super) fn verify(conn: &mut DbConnection) -> diesel::QueryResult<ChainVerdic
         })
     };
     let (head, length) = JournalChain::head(conn)?;
+    if length == 0 {
+        // Never chained (a database made after sealing came): its seals
+        // alone hold it.
+        return Ok(ChainVerdict::Intact {
+            rows: 0,
+            unsealed: 0,
+        });
+    }
     let (mut last_id, mut last_hash, mut rows) = (0, String::new(), 0);
-    'rows: while rows < length {
+    // Ends at the chain's last row: the rows after it were never chained.
+    'rows: loop {
         let page = JournalRow::page_after(conn, last_id, VERIFY_BATCH)?;
         if page.is_empty() {
             break;

@@ -157,24 +157,30 @@ fn new_row<'a>(
     }
 }
 
-/// A row's content as one canonical JSON array, `head` first (the previous
-/// hash or MAC and, for seals, their position): unambiguous, whatever the
-/// strings contain. Every column but the id is covered.
-fn canonical(head: serde_json::Value, row: &JournalRow) -> String {
-    serde_json::json!([
+/// Feeds a row's content, as one canonical JSON array with `head` first
+/// (the previous hash or MAC and, for seals, their position), into `digest`:
+/// unambiguous, whatever the strings contain. Every column but the id is
+/// covered. Streamed: no copy of the row is made (a full verification
+/// feeds every row there is).
+fn feed_canonical(
+    digest: &mut impl std::io::Write,
+    head: &impl serde::Serialize,
+    row: &JournalRow,
+) {
+    let content = (
         head,
         row.kind.as_str(),
         row.amount_cents,
         row.currency.code(),
         row.status.as_str(),
-        row.description,
+        &row.description,
         row.reference_id.map(|id| id.0),
-        row.metadata,
-        row.provider_event_id,
-        row.idempotency_key,
+        &row.metadata,
+        &row.provider_event_id,
+        &row.idempotency_key,
         row.created_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-    ])
-    .to_string()
+    );
+    serde_json::to_writer(digest, &content).expect("a digest takes every byte");
 }
 
 #[cfg(test)]
@@ -228,6 +234,58 @@ mod facts_tests {
         assert_eq!(
             kept,
             serde_json::json!({"data": {"object": {"data": {"object": null}, "id": "pi_1"}}})
+        );
+    }
+}
+
+/// Seals and hashes already written must verify forever: these answers
+/// were computed by the first implementation (a `serde_json::Value` array
+/// made into a string) and hold the canonical form, byte for byte.
+#[cfg(test)]
+mod canonical_tests {
+    use crate::config::SecretKey;
+    use crate::domain::{Currency, JournalKind, JournalStatus};
+    use crate::models::{OrderId, journal::JournalRow};
+
+    fn row(reference_id: Option<OrderId>, prev_hash: Option<&str>) -> JournalRow {
+        JournalRow {
+            id: 41,
+            kind: JournalKind::Income,
+            amount_cents: 890_000,
+            currency: Currency::parse("IDR").unwrap(),
+            status: JournalStatus::Success,
+            description: "Pembayaran \"INV-2026-7\" \\ é 🙂\n\t\u{1}</script>".into(),
+            reference_id,
+            metadata: r#"{"id":"evt_1","data":{"object":{"amount":890000}}}"#.into(),
+            provider_event_id: reference_id.map(|_| "evt_1".into()),
+            idempotency_key: "order-7-income".into(),
+            created_at: chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                .unwrap()
+                .and_hms_micro_opt(23, 59, 58, 123_456)
+                .unwrap(),
+            prev_hash: prev_hash.map(str::to_owned),
+            row_hash: prev_hash.map(|_| "ab".repeat(32)),
+        }
+    }
+
+    #[test]
+    fn seals_and_legacy_hashes_keep_their_known_answers() {
+        let key = SecretKey::from_bytes("JOURNAL_KEY", (0..64).collect()).unwrap();
+        let seal = |row: &JournalRow, seq, prev: &str| super::seal::seal_mac(&key, seq, prev, row);
+        let answers = [
+            seal(&row(Some(OrderId(7)), Some("")), 1, ""),
+            seal(&row(None, None), 2, &"cd".repeat(32)),
+            super::legacy::chain_hash("", &row(Some(OrderId(7)), None)),
+            super::legacy::chain_hash(&"ef".repeat(32), &row(None, None)),
+        ];
+        assert_eq!(
+            answers,
+            [
+                "900b5d43f68c711cc3aa0592ffb180539bbf8a9db469296717f488702de8b498",
+                "decee7f1f3cbd5f7e4692f9d944c07cae09492345c6fef94bab8c4abda573112",
+                "04a703b892f8419fac28fa436567eeea2e461e7d78cd518cec880e22086b59f5",
+                "09360e0ad1463c826d26185fe787b4eed513151b01400c53bed442d79cdd4812",
+            ]
         );
     }
 }

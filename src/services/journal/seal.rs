@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 
-use super::canonical;
+use super::feed_canonical;
 use crate::config::SecretKey;
 use crate::db::{self, DbConnection};
 use crate::models::journal::{JournalRow, JournalSeal};
@@ -33,17 +33,17 @@ const SETTLED: Duration = Duration::from_secs(5);
 /// hashes too: moving a seal to another row, or stripping a chained row of
 /// its hashes, breaks it.
 pub fn seal_mac(key: &SecretKey, seq: i64, prev_mac: &str, row: &JournalRow) -> String {
-    let head = serde_json::json!([
+    let head = (
         "seal-v1",
         seq,
         row.id,
         prev_mac,
-        row.prev_hash,
-        row.row_hash
-    ]);
+        &row.prev_hash,
+        &row.row_hash,
+    );
     let mut mac =
         Hmac::<sha2::Sha256>::new_from_slice(key.expose()).expect("HMAC takes keys of any length");
-    mac.update(canonical(head, row).as_bytes());
+    feed_canonical(&mut mac, &head, row);
     hex::encode(mac.finalize().into_bytes())
 }
 
