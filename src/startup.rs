@@ -225,6 +225,14 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 }
                 Err(e) => tracing::warn!(error = %e, "reconciliation sweep failed"),
             }
+            // Ready before staff ask, and before the paced full check (seconds
+            // on a long journal): the first view then adds only new rows.
+            let recap = state.clone();
+            if let Ok(Err(e)) =
+                routes::with_db(&state, move |conn| recap.revenue.to_date(conn)).await
+            {
+                tracing::warn!(error = %e, "revenue recap failed");
+            }
             let verifier = state.clone();
             let verified = routes::with_db(&state, move |conn| {
                 // Rows a very long transaction committed below the
@@ -242,13 +250,6 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "journal verification failed"),
                 Err(e) => tracing::warn!(error = %e, "journal verification failed"),
-            }
-            // Ready before staff ask: the first view then adds only new rows.
-            let recap = state.clone();
-            if let Ok(Err(e)) =
-                routes::with_db(&state, move |conn| recap.revenue.to_date(conn)).await
-            {
-                tracing::warn!(error = %e, "revenue recap failed");
             }
             match routes::with_db(&state, accounts::prune_login_attempts).await {
                 Ok(Ok(0)) => {}
