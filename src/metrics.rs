@@ -138,6 +138,8 @@ pub fn journal_verified(verdict: &crate::services::journal::ChainVerdict) {
         ChainVerdict::Intact { unsealed, .. } => (true, *unsealed),
         ChainVerdict::Unsealed { late, .. } => (true, *late),
         ChainVerdict::Broken { .. } => (false, 0),
+        // Intact as far as it got (a full check has no budget).
+        ChainVerdict::Checking { .. } => (true, 0),
     };
     metrics::gauge!("kasir_journal_chain_intact").set(if intact { 1.0 } else { 0.0 });
     metrics::gauge!("kasir_journal_unsealed_rows").set(unsealed as f64);

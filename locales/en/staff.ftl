@@ -68,6 +68,7 @@ reports-by-promo = By promo code
 reports-chain-intact = journal chain intact ({ $rows } rows)
 reports-chain-broken = journal chain BROKEN at row { $row }: { $reason }
 reports-chain-unknown = journal chain not checked
+reports-chain-checking = journal chain intact in its first { $rows } rows; the rest is still being checked, reload in a moment
 reports-chain-unsealed = journal chain intact ({ $rows } rows), but { $late } rows have waited over a minute for their seal, from row { $row }
 promo-none = No promo codes yet.
 promo-code = Code

@@ -65,6 +65,7 @@ reports-by-promo = Per kode promo
 reports-chain-intact = rantai jurnal utuh ({ $rows } baris)
 reports-chain-broken = rantai jurnal RUSAK di baris { $row }: { $reason }
 reports-chain-unknown = rantai jurnal belum diperiksa
+reports-chain-checking = rantai jurnal utuh pada { $rows } baris pertamanya; sisanya masih diperiksa, muat ulang sebentar lagi
 reports-chain-unsealed = rantai jurnal utuh ({ $rows } baris), tetapi { $late } baris menunggu segelnya lebih dari satu menit, mulai baris { $row }
 promo-none = Belum ada kode promo.
 promo-code = Kode

@@ -348,6 +348,10 @@ fn verify_journal(settings: &Settings) -> anyhow::Result<()> {
         crate::services::journal::ChainVerdict::Unsealed { .. } => {
             anyhow::bail!("journal rows are waiting for their seal")
         }
+        // Only a staff view's check stops early; this one has no budget.
+        crate::services::journal::ChainVerdict::Checking { .. } => {
+            anyhow::bail!("the check stopped before the last seal")
+        }
     }
 }
 

@@ -214,6 +214,36 @@ both_backends! {
         assert_eq!(chain(page), format!("journal chain BROKEN at row {}: {ALTERED}", sealed_last[0]));
     }
 
+    async fn the_reports_page_says_how_far_a_long_journal_is_checked(app: TestApp) {
+        use kasir::services::journal::VIEW_BUDGET;
+        app.paid_order("ada@example.com", "rust-for-web-developers").await;
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let chain = |page: &str| {
+            let state = page.split("data-chain=\"").nth(1).unwrap().split('"').next().unwrap();
+            (state.to_owned(), select_all(page, "[data-chain]")[0].clone())
+        };
+        let page = boss.get_html("/staff/reports").await;
+        assert_eq!(chain(&page), ("ok".into(), "journal chain intact (2 rows)".into()));
+        // A long history lands at once (an import; or a restart, when no
+        // check of this process has covered the journal yet).
+        let mut conn = app.db.connect();
+        append_imported(&mut conn, "import", VIEW_BUDGET + 10);
+        kasir::services::journal::seal::Sealer::new(journal_key()).seal_all(&mut conn).unwrap();
+        let page = boss.get_html("/staff/reports").await;
+        let checked = VIEW_BUDGET + 2;
+        assert_eq!(
+            chain(&page),
+            (
+                "checking".into(),
+                format!("journal chain intact in its first {checked} rows; the rest is still being checked, reload in a moment")
+            )
+        );
+        let page = boss.get_html("/staff/reports").await;
+        let rows = VIEW_BUDGET + 12;
+        assert_eq!(chain(&page), ("ok".into(), format!("journal chain intact ({rows} rows)")));
+    }
+
     async fn the_reports_page_notices_seals_removed_at_the_end(app: TestApp) {
         app.paid_order("ada@example.com", "rust-for-web-developers").await;
         let boss = TestApp::with_client_of(&app);
@@ -704,6 +734,102 @@ fn a_full_check_remembers_the_seals_it_has_seen_sqlite() {
 #[test]
 fn a_full_check_remembers_the_seals_it_has_seen_postgres() {
     a_full_check_remembers_the_seals_it_has_seen(Backend::Postgres);
+}
+
+/// `count` rows imported a day ago, keyed `<prefix>-0`, `<prefix>-1`, ...
+fn append_imported(conn: &mut kasir::db::DbConnection, prefix: &str, count: i64) {
+    use kasir::domain::{Currency, JournalKind, JournalStatus};
+    use kasir::services::journal::{JournalEntry, append_history};
+    let keys: Vec<String> = (0..count).map(|n| format!("{prefix}-{n}")).collect();
+    let at = kasir::db::now() - chrono::TimeDelta::days(1);
+    for batch in keys.chunks(500) {
+        let entries: Vec<_> = batch
+            .iter()
+            .map(|key| {
+                let entry = JournalEntry {
+                    kind: JournalKind::Income,
+                    status: JournalStatus::Success,
+                    amount_cents: 100,
+                    currency: Currency::parse("USD").unwrap(),
+                    description: "imported",
+                    order_id: None,
+                    metadata: "{}",
+                    provider_event_id: None,
+                    idempotency_key: key,
+                };
+                (entry, at)
+            })
+            .collect();
+        append_history(conn, &entries).unwrap();
+    }
+}
+
+/// A staff view checks at most `VIEW_BUDGET` seals: on a long journal no
+/// check of this process has covered yet, it says how far it got, and the
+/// next view goes on from there (and finds what is wrong further on).
+fn a_view_checks_a_budget_of_seals_and_the_next_goes_on(backend: Backend) {
+    use kasir::services::journal::{ChainMonitor, ChainVerdict, VIEW_BUDGET, seal::Sealer};
+    let db = migrated(backend);
+    let mut conn = db.connect();
+    let total = VIEW_BUDGET + 300;
+    append_imported(&mut conn, "long", total);
+    let sealer = Sealer::new(journal_key());
+    assert_eq!(sealer.seal_all(&mut conn).unwrap(), total as usize);
+    let key = journal_key();
+    let monitor = ChainMonitor::default();
+    assert_eq!(
+        monitor.verify(&mut conn, &key, false).unwrap(),
+        ChainVerdict::Checking { rows: VIEW_BUDGET }
+    );
+    // A row past the first view's budget altered: the next view finds it.
+    let statement = if db.url.starts_with("postgres") {
+        "DROP TRIGGER financial_journals_no_update_delete ON financial_journals"
+    } else {
+        "DROP TRIGGER financial_journals_no_update"
+    };
+    diesel::sql_query(statement).execute(&mut conn).unwrap();
+    let altered: i64 = financial_journals::table
+        .filter(financial_journals::idempotency_key.eq(format!("long-{}", VIEW_BUDGET + 100)))
+        .select(financial_journals::id)
+        .first(&mut conn)
+        .unwrap();
+    diesel::update(financial_journals::table.find(altered))
+        .set(financial_journals::amount_cents.eq(1_i64))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        monitor.verify(&mut conn, &key, false).unwrap(),
+        ChainVerdict::Broken {
+            row_id: altered,
+            reason: ALTERED.into()
+        }
+    );
+    // Put back, a new process: its full check has no budget.
+    diesel::update(financial_journals::table.find(altered))
+        .set(financial_journals::amount_cents.eq(100_i64))
+        .execute(&mut conn)
+        .unwrap();
+    let monitor = ChainMonitor::default();
+    let intact = ChainVerdict::Intact {
+        rows: total,
+        unsealed: 0,
+    };
+    assert_eq!(monitor.verify(&mut conn, &key, true).unwrap(), intact);
+    assert_eq!(
+        monitor.verify(&mut conn, &key, false).unwrap(),
+        intact,
+        "the view starts where the full check got"
+    );
+}
+
+#[test]
+fn a_view_checks_a_budget_of_seals_and_the_next_goes_on_sqlite() {
+    a_view_checks_a_budget_of_seals_and_the_next_goes_on(Backend::Sqlite);
+}
+
+#[test]
+fn a_view_checks_a_budget_of_seals_and_the_next_goes_on_postgres() {
+    a_view_checks_a_budget_of_seals_and_the_next_goes_on(Backend::Postgres);
 }
 
 /// The benchmark's seeder imports a history with one multi-row insert per

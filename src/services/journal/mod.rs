@@ -13,7 +13,7 @@ pub mod legacy;
 pub mod seal;
 mod verify;
 
-pub use verify::{ChainMonitor, ChainVerdict, verify_chain};
+pub use verify::{ChainMonitor, ChainVerdict, VIEW_BUDGET, verify_chain};
 
 pub struct JournalEntry<'a> {
     pub kind: JournalKind,

@@ -15,6 +15,13 @@ const VERIFY_BATCH: i64 = 1_000;
 /// within a second of the commit.
 pub const UNSEALED_TOO_LONG: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
+/// Seals a staff view checks at most: on a long journal that no check of
+/// this process has covered yet (after a restart), the page shows how far
+/// it got and the next view goes on from there, while housekeeping's full
+/// check covers the rest in the background (the first view over 250,000
+/// seals took 1.8 to 4.6 s, bench/results.md).
+pub const VIEW_BUDGET: i64 = 10_000;
+
 /// The verdict of `kasir journal verify`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChainVerdict {
@@ -27,6 +34,9 @@ pub enum ChainVerdict {
     /// The seals are intact, but rows have waited too long for one: no
     /// sealer is running, or a row was written around the journal.
     Unsealed { rows: i64, late: i64, first: i64 },
+    /// A staff view's check ran out of its [`VIEW_BUDGET`]: intact as far
+    /// as it got, `rows` seals; there are more to check.
+    Checking { rows: i64 },
 }
 
 impl std::fmt::Display for ChainVerdict {
@@ -45,6 +55,10 @@ impl std::fmt::Display for ChainVerdict {
                 "journal chain intact ({rows} rows), but {late} rows have waited over a minute \
                  for their seal, the first is row {first}: is `kasir serve` running?"
             ),
+            Self::Checking { rows } => write!(
+                f,
+                "journal chain intact in its first {rows} rows, the rest is still being checked"
+            ),
         }
     }
 }
@@ -58,23 +72,52 @@ pub struct ChainCheckpoint {
 
 /// Verifies the legacy chain, every seal and the rows left unsealed.
 pub fn verify_chain(conn: &mut DbConnection, key: &SecretKey) -> diesel::QueryResult<ChainVerdict> {
-    verify_from(conn, key, &ChainCheckpoint::default(), true, false).map(|(verdict, _)| verdict)
+    verify_from(conn, key, &ChainCheckpoint::default(), Pass::FULL).map(|(verdict, _)| verdict)
+}
+
+/// How a verification goes.
+#[derive(Clone, Copy)]
+struct Pass {
+    /// Also look for rows unsealed for too long (a scan of the journal).
+    late_rows: bool,
+    /// A background check, which rests after each batch as long as the
+    /// batch took, so that re-checking a long journal on a busy server
+    /// takes at most half a core (the check at startup, over 250,000
+    /// seals, put 30 % of the server's time there and the catalog's p99 at
+    /// 140 ms in bench/results.md).
+    paced: bool,
+    /// At most this many seals, then [`ChainVerdict::Checking`].
+    budget: Option<i64>,
+}
+
+impl Pass {
+    /// `kasir journal verify`: everything, at full speed.
+    const FULL: Self = Self {
+        late_rows: true,
+        paced: false,
+        budget: None,
+    };
+    /// Housekeeping's: everything, paced.
+    const BACKGROUND: Self = Self {
+        paced: true,
+        ..Self::FULL
+    };
+    /// A staff view's: the seals after the checkpoint, up to a budget.
+    const VIEW: Self = Self {
+        late_rows: false,
+        paced: false,
+        budget: Some(VIEW_BUDGET),
+    };
 }
 
 /// Verifies the seals after `from` (a checkpoint an earlier, intact
 /// verification returned; the default starts with the legacy chain) and
-/// returns where it got. `late_rows`: also look for rows unsealed for too
-/// long (a scan of the journal). `paced`: a background check, which rests
-/// after each batch as long as the batch took, so that re-checking a long
-/// journal on a busy server takes at most half a core (the check at
-/// startup, over 250,000 seals, put 30 % of the server's time there and
-/// the catalog's p99 at 140 ms in bench/results.md).
+/// returns where it got.
 fn verify_from(
     conn: &mut DbConnection,
     key: &SecretKey,
     from: &ChainCheckpoint,
-    late_rows: bool,
-    paced: bool,
+    pass: Pass,
 ) -> diesel::QueryResult<(ChainVerdict, Option<ChainCheckpoint>)> {
     let broken = |row_id: i64, reason: &str| {
         let reason = reason.to_owned();
@@ -95,6 +138,12 @@ fn verify_from(
         let page = JournalSeal::page_after(conn, at.seq, VERIFY_BATCH)?;
         if page.is_empty() {
             break;
+        }
+        if pass
+            .budget
+            .is_some_and(|budget| at.seq - from.seq >= budget)
+        {
+            return Ok((ChainVerdict::Checking { rows: at.seq }, Some(at)));
         }
         for (seal, row) in page {
             if seal.seq != at.seq + 1 {
@@ -123,12 +172,12 @@ fn verify_from(
                 mac: seal.mac,
             };
         }
-        if paced {
+        if pass.paced {
             std::thread::sleep(batch_started.elapsed());
         }
     }
     let rows = at.seq;
-    let verdict = if late_rows {
+    let verdict = if pass.late_rows {
         let cutoff = crate::db::now() - UNSEALED_TOO_LONG;
         match JournalRow::unsealed_before(conn, cutoff)? {
             // A first row exactly when the count is not 0.
@@ -150,9 +199,9 @@ fn verify_from(
 pub struct ChainMonitor(Mutex<ChainCheckpoint>);
 
 impl ChainMonitor {
-    /// Verifies from the last checkpoint (`full`: from the first row, and
-    /// looks for rows unsealed too long) and moves the checkpoint on when
-    /// intact.
+    /// Verifies from the last checkpoint, at most [`VIEW_BUDGET`] seals
+    /// (`full`: from the first row to the last, paced, and looks for rows
+    /// unsealed too long) and moves the checkpoint on when intact.
     pub fn verify(
         &self,
         conn: &mut DbConnection,
@@ -170,7 +219,8 @@ impl ChainMonitor {
             (from, checkpoint.seq)
         };
         // The full check is housekeeping's, in the background: paced.
-        let (mut verdict, mut reached) = verify_from(conn, key, &from, full, full)?;
+        let pass = if full { Pass::BACKGROUND } else { Pass::VIEW };
+        let (mut verdict, mut reached) = verify_from(conn, key, &from, pass)?;
         // A full check cannot tell the newest seals were removed; this
         // process remembers having seen them. Seals only grow, so a check
         // that began after `known` was seen reaches at least that far

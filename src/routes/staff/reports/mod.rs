@@ -29,6 +29,7 @@ fn chain_message(verdict: &ChainVerdict) -> Message {
             late = *late,
             row = *first
         ),
+        ChainVerdict::Checking { rows } => msg!("reports-chain-checking", rows = *rows),
         ChainVerdict::Broken { row_id, reason } => {
             msg!(
                 "reports-chain-broken",
@@ -72,7 +73,9 @@ struct ReportsPage {
     /// "day" or "month": a range longer than two months is charted by month.
     chart_unit: &'static str,
     chain: Message,
-    chain_ok: bool,
+    /// "ok", "checking" (a view's check ran out of its budget) or "broken":
+    /// the chain's line's class.
+    chain_state: &'static str,
     error: Option<Message>,
     /// The shop charges tax, or did in this range: tax columns.
     show_tax: bool,
@@ -155,7 +158,7 @@ pub(super) async fn staff_reports(
             .collect()
     };
     let currency = state.settings.currency;
-    let (total, days, months, courses, promos, chain, chain_ok) = match report {
+    let (total, days, months, courses, promos, chain, chain_state) = match report {
         Some((
             Report {
                 total,
@@ -166,7 +169,11 @@ pub(super) async fn staff_reports(
             },
             verdict,
         )) => {
-            let ok = matches!(verdict, ChainVerdict::Intact { .. });
+            let state = match verdict {
+                ChainVerdict::Intact { .. } => "ok",
+                ChainVerdict::Checking { .. } => "checking",
+                ChainVerdict::Unsealed { .. } | ChainVerdict::Broken { .. } => "broken",
+            };
             (
                 total,
                 rows(by_day),
@@ -174,7 +181,7 @@ pub(super) async fn staff_reports(
                 rows(by_course),
                 rows(by_promo),
                 chain_message(&verdict),
-                ok,
+                state,
             )
         }
         None => (
@@ -184,7 +191,7 @@ pub(super) async fn staff_reports(
             Vec::new(),
             Vec::new(),
             Message::new("reports-chain-unknown"),
-            false,
+            "broken",
         ),
     };
     let (chart_unit, series) = if days.len() > MAX_DAILY_BARS {
@@ -216,7 +223,7 @@ pub(super) async fn staff_reports(
             chart_unit,
             show_tax,
             chain,
-            chain_ok,
+            chain_state,
             error,
         },
     )
