@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use kasir::db::schema::financial_journals;
 
-use crate::both_backends;
+use crate::{both_backends, on_both_engines};
 use kasir::db::schema::journal_seals;
 use kasir::services::journal::seal::seal_mac;
 
@@ -401,16 +401,6 @@ fn rows_left_unsealed_are_reported_after_a_minute(backend: Backend) {
     assert!(verify_db(&db).0);
 }
 
-#[test]
-fn rows_left_unsealed_are_reported_after_a_minute_sqlite() {
-    rows_left_unsealed_are_reported_after_a_minute(Backend::Sqlite);
-}
-
-#[test]
-fn rows_left_unsealed_are_reported_after_a_minute_postgres() {
-    rows_left_unsealed_are_reported_after_a_minute(Backend::Postgres);
-}
-
 fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(backend: Backend) {
     use kasir::domain::{Currency, JournalKind, JournalStatus};
     use kasir::models::journal::{JournalRow, NewJournalRow};
@@ -545,16 +535,6 @@ fn the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(back
     );
 }
 
-#[test]
-fn the_chain_written_before_seals_is_still_verified_sqlite() {
-    the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(Backend::Sqlite);
-}
-
-#[test]
-fn the_chain_written_before_seals_is_still_verified_postgres() {
-    the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order(Backend::Postgres);
-}
-
 /// Payments append while two sealers (two instances, or the task and the
 /// reports page) seal: every row gets exactly one seal, numbered without a
 /// gap, and the seals verify.
@@ -617,16 +597,6 @@ fn sealers_racing_appenders_seal_each_row_once(backend: Backend) {
     assert!(by_sealers > 0, "the racing sealers sealed nothing");
 }
 
-#[test]
-fn sealers_racing_appenders_seal_each_row_once_sqlite() {
-    sealers_racing_appenders_seal_each_row_once(Backend::Sqlite);
-}
-
-#[test]
-fn sealers_racing_appenders_seal_each_row_once_postgres() {
-    sealers_racing_appenders_seal_each_row_once(Backend::Postgres);
-}
-
 /// More committed rows than one sealing batch holds (a history import, the
 /// first start after the migration): `seal_all` seals every one of them.
 fn more_rows_than_a_batch_are_all_sealed(backend: Backend) {
@@ -655,16 +625,6 @@ fn more_rows_than_a_batch_are_all_sealed(backend: Backend) {
         verify_db(&db),
         (true, format!("journal chain intact ({rows} rows)"))
     );
-}
-
-#[test]
-fn more_rows_than_a_batch_are_all_sealed_sqlite() {
-    more_rows_than_a_batch_are_all_sealed(Backend::Sqlite);
-}
-
-#[test]
-fn more_rows_than_a_batch_are_all_sealed_postgres() {
-    more_rows_than_a_batch_are_all_sealed(Backend::Postgres);
 }
 
 /// Housekeeping's full check, through the same monitor as the reports
@@ -724,16 +684,6 @@ fn a_full_check_remembers_the_seals_it_has_seen(backend: Backend) {
         }
     );
     assert!(first < last);
-}
-
-#[test]
-fn a_full_check_remembers_the_seals_it_has_seen_sqlite() {
-    a_full_check_remembers_the_seals_it_has_seen(Backend::Sqlite);
-}
-
-#[test]
-fn a_full_check_remembers_the_seals_it_has_seen_postgres() {
-    a_full_check_remembers_the_seals_it_has_seen(Backend::Postgres);
 }
 
 /// `count` rows imported a day ago, keyed `<prefix>-0`, `<prefix>-1`, ...
@@ -822,16 +772,6 @@ fn a_view_checks_a_budget_of_seals_and_the_next_goes_on(backend: Backend) {
     );
 }
 
-#[test]
-fn a_view_checks_a_budget_of_seals_and_the_next_goes_on_sqlite() {
-    a_view_checks_a_budget_of_seals_and_the_next_goes_on(Backend::Sqlite);
-}
-
-#[test]
-fn a_view_checks_a_budget_of_seals_and_the_next_goes_on_postgres() {
-    a_view_checks_a_budget_of_seals_and_the_next_goes_on(Backend::Postgres);
-}
-
 /// The benchmark's seeder imports a history with one multi-row insert per
 /// batch, at the times given; an empty batch writes nothing.
 fn a_history_is_appended_at_its_own_times(backend: Backend) {
@@ -874,12 +814,12 @@ fn a_history_is_appended_at_its_own_times(backend: Backend) {
     );
 }
 
-#[test]
-fn a_history_is_appended_at_its_own_times_sqlite() {
-    a_history_is_appended_at_its_own_times(Backend::Sqlite);
-}
-
-#[test]
-fn a_history_is_appended_at_its_own_times_postgres() {
-    a_history_is_appended_at_its_own_times(Backend::Postgres);
-}
+on_both_engines!(
+    rows_left_unsealed_are_reported_after_a_minute,
+    the_chain_written_before_seals_is_still_verified_and_sealed_in_its_order,
+    sealers_racing_appenders_seal_each_row_once,
+    more_rows_than_a_batch_are_all_sealed,
+    a_full_check_remembers_the_seals_it_has_seen,
+    a_view_checks_a_budget_of_seals_and_the_next_goes_on,
+    a_history_is_appended_at_its_own_times,
+);

@@ -466,6 +466,26 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Runs each test function that takes a `Backend` (no server: a database
+/// only) on both engines: `on_both_engines!(name, ...)` gives
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres);
+            }
+        }
+    )*};
+}
+
 /// Published courses `bulk-0` .. `bulk-<n-1>` at $1.00, to fill carts and catalog pages.
 pub fn insert_bulk_courses(conn: &mut kasir::db::DbConnection, n: usize) {
     for i in 0..n {
