@@ -59,7 +59,11 @@ both_backends! {
         let only_paid = boss.get_html("/staff/orders?status=paid").await;
         assert_eq!(list(&only_paid), vec![eves.clone(), paid.clone()]);
         assert_eq!(select_all(&only_paid, "[data-sum-total]"), vec!["$139.10"]);
-        assert_eq!(list(&boss.get_html("/staff/orders?email=ADA@").await), vec![pending.clone(), paid.clone()]);
+        let adas = boss.get_html("/staff/orders?email=ADA@").await;
+        assert_eq!(list(&adas), vec![pending.clone(), paid.clone()]);
+        assert_eq!(select_all(&adas, "[data-sum-total]"), vec!["$129.10"], "the totals follow the student filter too");
+        let adas_paid = boss.get_html("/staff/orders?email=ada@&status=paid").await;
+        assert_eq!(select_all(&adas_paid, "[data-sum-total]"), vec!["$80.10"]);
         assert_eq!(list(&boss.get_html("/staff/orders?promo=ten").await), vec![paid.clone()]);
         assert_eq!(list(&boss.get_html(&format!("/staff/orders?number={}", &eves[9..])).await), vec![eves.clone()]);
         // The days the orders were placed on (the test may straddle midnight).

@@ -105,9 +105,11 @@ pub fn staff_orders(
     query: &OrderQuery,
     currency: Currency,
 ) -> QueryResult<OrderList> {
+    // The same filters over `orders` alone (the totals: no student is read
+    // for each of the set's rows) or joined with `users` (the page's rows).
     macro_rules! filtered {
-        () => {{
-            let mut sql = orders::table.inner_join(users::table).into_boxed();
+        ($from:expr) => {{
+            let mut sql = $from.into_boxed();
             if let Some(status) = query.status {
                 sql = sql.filter(orders::status.eq(status));
             }
@@ -118,11 +120,17 @@ pub fn staff_orders(
                 sql = sql.filter(orders::created_at.lt(to));
             }
             if !query.email.is_empty() {
-                sql = sql.filter(
-                    users::email
-                        .like(format!("%{}%", escape_like(&query.email)))
-                        .escape('\\'),
-                );
+                // Aliased: the page's query has `users` joined already.
+                let students = diesel::alias!(users as students);
+                let ids = students
+                    .filter(
+                        students
+                            .field(users::email)
+                            .like(format!("%{}%", escape_like(&query.email)))
+                            .escape('\\'),
+                    )
+                    .select(students.field(users::id));
+                sql = sql.filter(orders::user_id.eq_any(ids));
             }
             if !query.number.is_empty() {
                 // An order, invoice or former number.
@@ -145,16 +153,17 @@ pub fn staff_orders(
     // engines return as an integer (never through a float).
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Nullable};
-    let (count, sum_total, sum_refunded): (i64, Option<i64>, Option<i64>) = filtered!()
-        .select((
-            diesel::dsl::count_star(),
-            sql::<Nullable<BigInt>>("CAST(SUM(orders.total_cents) AS BIGINT)"),
-            sql::<Nullable<BigInt>>("CAST(SUM(orders.refunded_cents) AS BIGINT)"),
-        ))
-        .first(conn)?;
+    let (count, sum_total, sum_refunded): (i64, Option<i64>, Option<i64>) =
+        filtered!(orders::table)
+            .select((
+                diesel::dsl::count_star(),
+                sql::<Nullable<BigInt>>("CAST(SUM(orders.total_cents) AS BIGINT)"),
+                sql::<Nullable<BigInt>>("CAST(SUM(orders.refunded_cents) AS BIGINT)"),
+            ))
+            .first(conn)?;
     let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = query.page.clamp(1, pages);
-    let rows = filtered!()
+    let rows = filtered!(orders::table.inner_join(users::table))
         .order((orders::created_at.desc(), orders::id.desc()))
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
