@@ -129,12 +129,26 @@ impl SandboxProvider {
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?
     }
 
+    /// `run` for work that writes: in a write transaction, which on SQLite
+    /// waits for the writer's turn with the shop's own writes. Outside it,
+    /// a write that met a busy database slept in SQLite's busy handler (1,
+    /// 2, 5 ... 100 ms between tries) and lost to every writer that came
+    /// by: during a burst of checkouts some waited over a second
+    /// (bench/results.md, eleventh round).
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ProviderError> + Send + 'static,
+    ) -> Result<T, ProviderError> {
+        self.run(move |conn| db::write_transaction(conn, work))
+            .await
+    }
+
     pub async fn create_intent(
         &self,
         request: &IntentRequest,
     ) -> Result<ProviderIntent, ProviderError> {
         let request = request.clone();
-        self.run(move |conn| {
+        self.write(move |conn| {
             let key = request.idempotency_key();
             // Same key, same intent: what Stripe does with Idempotency-Key.
             if let Some(existing) = SandboxIntent::find_by_idempotency_key(conn, &key)? {
@@ -307,7 +321,7 @@ impl SandboxProvider {
         error: Option<&'static str>,
     ) -> Result<ProviderIntent, ProviderError> {
         let id = id.to_owned();
-        self.run(move |conn| {
+        self.write(move |conn| {
             // An intent in any other state keeps it (a double submit, a
             // paid intent): the caller reads the current state either way.
             SandboxIntent::transition(conn, &id, from, to, error, db::now())?;

@@ -190,7 +190,9 @@ pub async fn ensure_payment_intent(
         Err(ProviderError::NotFound(_)) if request.customer.is_some() => {
             let stale = request.customer.take().unwrap_or_default();
             db::run(pool, move |conn| {
-                User::forget_stripe_customer(conn, user_id, &stale)
+                db::write_transaction(conn, |conn| {
+                    User::forget_stripe_customer(conn, user_id, &stale)
+                })
             })
             .await??;
             let user = User {
@@ -257,8 +259,11 @@ async fn ensure_customer(
         return Ok(None);
     };
     let user_id = user.id;
+    // On the writer's turn, as every write of a checkout (see the sandbox's).
     Ok(db::run(pool, move |conn| {
-        User::set_stripe_customer(conn, user_id, &created)
+        db::write_transaction(conn, |conn| {
+            User::set_stripe_customer(conn, user_id, &created)
+        })
     })
     .await??)
 }
