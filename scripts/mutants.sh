@@ -77,6 +77,7 @@ parts=(
   "journal|db|src/services/journal/mod.rs src/services/journal/legacy.rs|journal:: schema:: hardening::"
   "seals|db|src/services/journal/seal.rs src/services/journal/verify.rs|journal:: schema:: races::the_reports"
   "revenue|db|src/services/back_office/revenue.rs|back_office:: journal::"
+  "orders|db|src/services/back_office/order_search.rs|back_office::"
   "webhook|db|src/payments/webhook.rs src/db/write.rs|webhooks:: stripe:: edges::the_signature db::write:: payments::webhook::"
 )
 field() { cut -d'|' -f"$2" <<<"$1"; }

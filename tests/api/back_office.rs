@@ -77,6 +77,64 @@ both_backends! {
         assert!(list(&wildcard).is_empty(), "a % in a filter is a literal, not a wildcard");
     }
 
+    async fn the_invoice_history_shows_25_a_page_and_totals_every_page(app: TestApp) {
+        let mut conn = app.db.connect();
+        app.student("ada@example.com").await;
+        let newest = app.bought(&["rust-for-web-developers"], "").await; // 89.00
+        let (user_id, currency, provider, placed): (i64, String, String, chrono::NaiveDateTime) = orders::table
+            .filter(orders::number.eq(&newest))
+            .select((orders::user_id, orders::currency, orders::provider, orders::created_at))
+            .first(&mut conn)
+            .unwrap();
+        // 49 older paid orders of 10.00: 50 in all, two full pages.
+        for n in 1..=49i64 {
+            let at = placed - chrono::TimeDelta::minutes(n);
+            diesel::insert_into(orders::table)
+                .values((
+                    orders::number.eq(format!("ORD-2000-{n:06}")),
+                    orders::user_id.eq(user_id),
+                    orders::status.eq("paid"),
+                    orders::subtotal_cents.eq(1_000),
+                    orders::discount_cents.eq(0),
+                    orders::total_cents.eq(1_000),
+                    orders::refunded_cents.eq(0),
+                    orders::currency.eq(&currency),
+                    orders::provider.eq(&provider),
+                    orders::created_at.eq(at),
+                    orders::updated_at.eq(at),
+                    orders::tax_cents.eq(0),
+                    orders::tax_inclusive.eq(false),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
+        let boss = TestApp::with_client_of(&app);
+        boss.staff("boss@example.com").await;
+        let list = |html: &str| select_all(html, "tbody td code").into_iter().filter(|c| c.starts_with("ORD-")).collect::<Vec<_>>();
+
+        let first = boss.get_html("/staff/orders?status=paid").await;
+        let rows = list(&first);
+        assert_eq!(rows.len(), 25);
+        assert_eq!(rows[0], newest);
+        assert_eq!(rows[24], "ORD-2000-000024");
+        assert_eq!(select_all(&first, ".pager span"), vec!["Page 1 of 2"]);
+        assert_eq!(select_all(&first, "[data-sum-total]"), vec!["$579.00"], "the totals are the whole set's");
+
+        let second = boss.get_html("/staff/orders?status=paid&page=2").await;
+        let rows = list(&second);
+        assert_eq!(rows.len(), 25);
+        assert_eq!((rows[0].as_str(), rows[24].as_str()), ("ORD-2000-000025", "ORD-2000-000049"));
+        assert_eq!(select_all(&second, ".pager span"), vec!["Page 2 of 2"]);
+        assert_eq!(select_all(&second, "[data-sum-total]"), vec!["$579.00"]);
+
+        // Past either end: the nearest page.
+        assert_eq!(list(&boss.get_html("/staff/orders?status=paid&page=99").await), rows);
+        assert_eq!(list(&boss.get_html("/staff/orders?status=paid&page=0").await)[0], newest);
+        let none = boss.get_html("/staff/orders?status=refunded").await;
+        assert!(list(&none).is_empty());
+        assert!(select_all(&none, ".pager span").is_empty(), "one empty page, no pager");
+    }
+
     async fn staff_refund_partially_then_fully_and_never_more_than_is_left(app: TestApp) {
         let mut conn = app.db.connect();
         app.student("ada@example.com").await;
